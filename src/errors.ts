@@ -1,0 +1,35 @@
+// One catalogue: every answer hookgate makes itself, its status and its stable code (CONTRACT.md,
+// HTTP behaviour). test/errors.test.ts keeps this table and README's in step.
+export const CATALOGUE = {
+  no_route: { status: 404, message: 'no route matches this path' },
+  method_not_allowed: { status: 405, message: 'this route does not accept that method' },
+  headers_too_large: { status: 431, message: 'the request headers are larger than the server accepts' },
+  body_too_large: { status: 413, message: 'the body is larger than the route accepts' },
+  malformed: { status: 400, message: 'the request could not be parsed' },
+  signature_missing: { status: 401, message: 'the signature is missing' },
+  signature_invalid: { status: 401, message: 'the signature does not match' },
+  timestamp_out_of_tolerance: { status: 401, message: 'the signed timestamp is outside the allowed window' },
+  rate_limited: { status: 429, message: 'too many requests; retry later' },
+  in_flight: { status: 409, message: 'this delivery is being processed; retry later' },
+  ledger_unavailable: { status: 503, message: 'the idempotency ledger is unavailable; retry later' },
+  upstream_unavailable: { status: 502, message: 'the upstream could not be reached' },
+  upstream_timeout: { status: 504, message: 'the upstream did not answer in time' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+/** Every `hookgate-outcome` value: the error codes plus the two non-error outcomes. */
+export type Outcome = ErrorCode | 'forwarded' | 'duplicate';
+
+/** An error that becomes a hookgate answer: status from the catalogue, message safe for callers. */
+export class GatewayError extends Error {
+  readonly status: number;
+  constructor(readonly code: ErrorCode, message?: string, readonly retryAfterSeconds?: number, options?: { cause?: unknown }) {
+    super(message ?? CATALOGUE[code].message, options);
+    this.status = CATALOGUE[code].status;
+  }
+}
+
+export function errorBody(code: ErrorCode, message?: string): string {
+  return JSON.stringify({ error: code, message: message ?? CATALOGUE[code].message });
+}

@@ -1,0 +1,36 @@
+/**
+ * The idempotency ledger: one row a delivery key. Three operations, each one atomic statement
+ * (CONTRACT.md, Idempotency). Every write after the claim is fenced by the claim's owner token, so a
+ * replica that lost its claim (lease expired and taken over) cannot settle it.
+ */
+export type ClaimResult =
+  /** the caller owns the key now: forward the delivery. `attempt` counts claims of this key, from 1. */
+  | { state: 'claimed'; token: string; attempt: number }
+  /** settled earlier: answer the first status, forward nothing */
+  | { state: 'done'; status: number }
+  /** another claim holds a live lease */
+  | { state: 'in_flight'; retryAfterMs: number };
+
+export interface Ledger {
+  /** which engine answered `SELECT version()` (or embedded) */
+  readonly backend: 'embedded' | 'postgres' | 'cockroachdb';
+  claim(key: string): Promise<ClaimResult>;
+  /** marks the key done with the upstream's status; false when the token no longer owns it */
+  complete(key: string, token: string, status: number): Promise<boolean>;
+  /** marks the key failed so the provider's retry is forwarded; false when the token no longer owns it */
+  release(key: string, token: string): Promise<boolean>;
+  /** cheap reachability check for /readyz */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LedgerOptions {
+  /** `embedded`, `embedded:/path.db`, or `postgres://…` */
+  url: string;
+  retentionMs: number;
+  leaseMs: number;
+  /** entries of the hot LRU of done keys */
+  cache: number;
+  /** run migrations on open */
+  migrate: boolean;
+}

@@ -1,0 +1,115 @@
+// The few operations every scheme is made of. Kept pure and allocation-light: they run on every delivery.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Verdict, VerifyFailure } from './types.js';
+
+export type Digest = 'sha1' | 'sha256' | 'sha512';
+
+/** HMAC over the concatenation of parts, without building the concatenated buffer. */
+export function hmac(algorithm: Digest, key: Buffer | string, ...parts: (Buffer | string)[]): Buffer {
+  const h = createHmac(algorithm, key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** Constant-time equality; a length difference is not secret (every scheme's length is public). */
+export function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const HEX = /^[0-9a-fA-F]*$/;
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Strict decoding: Node's decoders silently skip bad characters, which would let garbage compare. */
+export function decodeHex(s: string): Buffer | null {
+  return s.length % 2 === 0 && HEX.test(s) ? Buffer.from(s, 'hex') : null;
+}
+export function decodeBase64(s: string): Buffer | null {
+  if (B64.test(s) && s.length % 4 === 0) return Buffer.from(s, 'base64');
+  if (B64URL.test(s)) return Buffer.from(s, 'base64url');
+  return null;
+}
+export function decode(s: string, encoding: 'hex' | 'base64'): Buffer | null {
+  return encoding === 'hex' ? decodeHex(s) : decodeBase64(s);
+}
+
+/** Index of the first key whose expected MAC equals one of the candidates, else -1. Tries every key and candidate. */
+export function matchAny<K>(keys: readonly K[], candidates: readonly Buffer[], expected: (key: K) => Buffer): number {
+  let found = -1;
+  for (let i = 0; i < keys.length; i++) {
+    const want = expected(keys[i]!);
+    for (const c of candidates) if (safeEqual(want, c) && found < 0) found = i;
+  }
+  return found;
+}
+
+export type HeaderResult = { ok: true; value: string } | { ok: false; code: VerifyFailure; message: string };
+
+/**
+ * One header's single value. Missing or empty: signature_missing (or malformed when `missingIs` says so);
+ * sent twice: malformed, since an attacker could pair a valid value with one of their own.
+ */
+export function single(headers: IncomingHttpHeaders, name: string, missingIs: VerifyFailure = 'signature_missing'): HeaderResult {
+  const v = headers[name];
+  if (v === undefined || v === '') return { ok: false, code: missingIs, message: `header ${name} is missing` };
+  if (Array.isArray(v)) {
+    if (v.length !== 1) return { ok: false, code: 'malformed', message: `header ${name} was sent more than once` };
+    return { ok: true, value: v[0]! };
+  }
+  return { ok: true, value: v };
+}
+
+export function fail(code: VerifyFailure, message: string): Verdict {
+  return { ok: false, code, message };
+}
+
+/** Parses a unix-seconds timestamp (digits only). */
+export function parseUnixSeconds(s: string): number | null {
+  return /^\d{1,12}$/.test(s) ? Number(s) * 1000 : null;
+}
+
+/** Both directions: an old delivery is a replay, one from the future is a forgery with a clock in hand. */
+export function withinTolerance(timestampMs: number, nowMs: number, toleranceMs: number): boolean {
+  return Math.abs(nowMs - timestampMs) <= toleranceMs;
+}
+
+export function outOfTolerance(): Verdict {
+  return fail('timestamp_out_of_tolerance', 'the signed timestamp is outside the allowed window');
+}
+
+export function invalid(what = 'signature'): Verdict {
+  return fail('signature_invalid', `the ${what} does not match any configured secret`);
+}
+
+/** Parses `a=1,b=2,b=3` style headers into ordered pairs (Stripe, Calendly, Paddle with `;`). */
+export function pairs(value: string, sep: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const part of value.split(sep)) {
+    const i = part.indexOf('=');
+    if (i <= 0) continue;
+    out.push([part.slice(0, i).trim(), part.slice(i + 1).trim()]);
+  }
+  return out;
+}
+
+/** Reads a dotted path (`data.object.id`) from parsed JSON; only strings and finite numbers count as ids. */
+export function jsonPath(obj: unknown, path: string): string | undefined {
+  let cur: unknown = obj;
+  for (const seg of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  if (typeof cur === 'string' && cur !== '') return cur;
+  if (typeof cur === 'number' && Number.isFinite(cur)) return String(cur);
+  return undefined;
+}
+
+/** JSON.parse that answers undefined instead of throwing. */
+export function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

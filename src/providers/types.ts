@@ -1,0 +1,80 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Why a delivery was refused; each is a stable `hookgate-outcome` code (see src/errors.ts). */
+export type VerifyFailure = 'signature_missing' | 'signature_invalid' | 'timestamp_out_of_tolerance' | 'malformed';
+
+export type Verdict =
+  | {
+      ok: true;
+      /** index of the route secret that matched (rotation evidence for hookgate_secret_matches_total) */
+      secretIndex: number;
+      /** an id covered by the signature (Standard Webhooks' webhook-id, Stripe's body id, …); absent: the key is the digest of the signed bytes */
+      id?: string;
+      /** the signed timestamp in ms since the epoch, where the scheme signs one */
+      timestamp?: number;
+    }
+  | { ok: false; code: VerifyFailure; /** safe for callers: never a secret or an expected signature */ message: string };
+
+/** Route settings a scheme may need, built once from the validated config. */
+export interface SchemeOptions {
+  /** allowed clock difference in ms, both directions */
+  toleranceMs: number;
+  /** the URL the provider called (URL-signed schemes); `null` when not configured */
+  publicUrl: string | null;
+  /** only for `generic` */
+  generic?: GenericOptions;
+}
+
+export interface GenericOptions {
+  header: string;
+  algorithm: 'sha1' | 'sha256' | 'sha512';
+  encoding: 'hex' | 'base64';
+  prefix: string;
+  timestampHeader: string;
+  separator: string;
+}
+
+/** One request as the verifier sees it. Pure data: no sockets, no clock. */
+export interface SignedRequest {
+  method: string;
+  /** path and query exactly as received, e.g. `/webhooks/twilio?x=1` */
+  url: string;
+  /** Node's lower-cased headers */
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface SignInput {
+  /** the secret (or, for asymmetric schemes, the PEM private key) */
+  secret: string;
+  body: Buffer;
+  /** full URL the provider would call (URL-signed schemes) */
+  url: string;
+  method: string;
+  /** unix seconds */
+  timestamp: number;
+  id: string;
+  generic?: GenericOptions;
+}
+
+/**
+ * A signature scheme. `K` is the prepared form of one configured secret (an HMAC key Buffer,
+ * a KeyObject for asymmetric schemes), built once at config load by `key()`.
+ */
+export interface Scheme<K = unknown> {
+  readonly name: string;
+  /** Prepares one configured secret; throws an Error whose message names what is wrong (never the secret). */
+  key(secret: string, opts: SchemeOptions): K;
+  /** Pure: headers, bytes, url, prepared secrets, options and the clock in; a verdict out. */
+  verify(req: SignedRequest, keys: readonly K[], opts: SchemeOptions, nowMs: number): Verdict;
+  /** Headers of a valid delivery (for `hookgate sign` and tests of handlers). */
+  sign(input: SignInput): Record<string, string>;
+  /** Lower-cased header names covered by the signature (for `check`'s unsigned idempotency header warning). */
+  readonly signedHeaders: readonly string[];
+  /** True when the scheme signs the URL and the route needs `publicUrl`. */
+  readonly urlSigned?: boolean;
+  /** True when the configured secret is a public key (verification) and signing needs a private key file. */
+  readonly asymmetric?: boolean;
+  /** Extra warnings for `hookgate check` (e.g. Mailgun: the body is not signed). */
+  readonly warnings?: readonly string[];
+}
