@@ -1,0 +1,15 @@
+// The registry: provider name (the route's `provider:` value) → scheme.
+// Each scheme lives in its own file beside this one; add one import and one entry per scheme.
+import type { Scheme } from './types.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const registry: Record<string, Scheme<any>> = {
+};
+
+export const SCHEMES: Readonly<Record<string, Scheme<unknown>>> = Object.freeze(registry);
+
+export function getScheme(name: string): Scheme<unknown> | undefined {
+  return Object.hasOwn(SCHEMES, name) ? SCHEMES[name] : undefined;
+}
+
+export const PROVIDER_NAMES: readonly string[] = Object.keys(SCHEMES);
