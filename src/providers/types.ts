@@ -69,6 +69,11 @@ export interface Scheme<K = unknown> {
   verify(req: SignedRequest, keys: readonly K[], opts: SchemeOptions, nowMs: number): Verdict;
   /** Headers of a valid delivery (for `hookgate sign` and tests of handlers). */
   sign(input: SignInput): Record<string, string>;
+  /**
+   * Only for schemes whose signature travels inside the body (Mailgun): the body of a valid delivery,
+   * with the signature written into it. `hookgate sign` sends this body with the headers of `sign()`.
+   */
+  signBody?(input: SignInput): Buffer;
   /** Lower-cased header names covered by the signature (for `check`'s unsigned idempotency header warning). */
   readonly signedHeaders: readonly string[];
   /** True when the scheme signs the URL and the route needs `publicUrl`. */
