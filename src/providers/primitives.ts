@@ -1,12 +1,12 @@
 // The few operations every scheme is made of. Kept pure and allocation-light: they run on every delivery.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verdict, VerifyFailure } from './types.js';
 
 export type Digest = 'sha1' | 'sha256' | 'sha512';
 
 /** HMAC over the concatenation of parts, without building the concatenated buffer. */
-export function hmac(algorithm: Digest, key: Buffer | string, ...parts: (Buffer | string)[]): Buffer {
+export function hmac(algorithm: Digest, key: Buffer | string | KeyObject, ...parts: (Buffer | string)[]): Buffer {
   const h = createHmac(algorithm, key);
   for (const p of parts) h.update(p);
   return h.digest();
@@ -112,4 +112,77 @@ export function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+// ---- shared by several schemes (stripe, github, standard, slack, … ) ----
+
+/** A secret used verbatim as UTF-8 (most schemes), prepared once. Throws, without the secret, when empty. */
+export function utf8Key(secret: string): KeyObject {
+  if (secret === '') throw new Error('the secret is empty');
+  return createSecretKey(Buffer.from(secret, 'utf8'));
+}
+
+/** SHA-256 of a token: compares tokens of any length in constant time without revealing the length. */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The signature values of a header. One value: it must carry `prefix` and decode, else null (malformed).
+ * With `separator` (multi-signature headers: PagerDuty's `v1=a,v1=b`): entries without `prefix` are other
+ * schemes and are ignored (providers.md §2.6); an entry with it that does not decode makes the whole null.
+ */
+export function signatureValues(value: string, prefix: string, encoding: 'hex' | 'base64', separator?: string): Buffer[] | null {
+  const entries = separator === undefined ? [value] : value.split(separator).map((e) => e.trim()).filter((e) => e.startsWith(prefix));
+  const out: Buffer[] = [];
+  for (const e of entries) {
+    if (!e.startsWith(prefix)) return null;
+    const b = decode(e.slice(prefix.length), encoding);
+    if (b === null || b.length === 0) return null;
+    out.push(b);
+  }
+  return out;
+}
+
+export interface Window {
+  timestampMs: number;
+  nowMs: number;
+  toleranceMs: number;
+}
+
+/**
+ * The verdict once the MACs were compared. Signature first, then the window: a forger gets
+ * signature_invalid whatever timestamp it sent, so it learns nothing about our clock or window;
+ * only a genuinely signed (captured) delivery can be told it is stale. `id` runs last, on signed bytes;
+ * it answers null when the body is not the JSON the scheme needs (malformed).
+ */
+export function verdict(index: number, window?: Window | null, id?: () => string | undefined | null): Verdict {
+  if (index < 0) return invalid();
+  if (window && !withinTolerance(window.timestampMs, window.nowMs, window.toleranceMs)) return outOfTolerance();
+  const v = id?.();
+  if (v === null) return fail('malformed', 'the signed body is not the JSON this provider sends');
+  const out: Verdict = { ok: true, secretIndex: index };
+  if (v !== undefined) out.id = v;
+  if (window) out.timestamp = window.timestampMs;
+  return out;
+}
+
+/** The parsed body when it is a JSON object (or array), else undefined. */
+export function jsonObject(body: Buffer): object | undefined {
+  const v = parseJson(body);
+  return v !== null && typeof v === 'object' ? v : undefined;
+}
+
+/** RFC 3339 with up to nanoseconds (Twitch); strict, so `Date.parse` leniency cannot widen what we accept. */
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+export function parseRfc3339(s: string): number | null {
+  const m = RFC3339.exec(s);
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}${m[3]!.toUpperCase()}`);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** `2023-11-14T22:13:20.000000000Z` from unix seconds (the nanosecond form Twitch sends). */
+export function rfc3339Nano(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().slice(0, -1) + '000000Z';
 }

@@ -1,0 +1,54 @@
+// GitLab (providers.md §3.11): the classic secret token arrives verbatim in `X-Gitlab-Token` (no body
+// signature); the newer signing token is Standard Webhooks (`webhook-*` headers, `whsec_` secret).
+// A route's secrets say what is required: a secret starting with `whsec_` is a signing token, any other a
+// secret token. Each kind that is configured must verify (both, when GitLab is set up to send both); a
+// header of a kind with no configured secret is ignored, since it cannot be checked.
+import type { KeyObject } from 'node:crypto';
+import { safeEqual, single, tokenDigest, verdict } from './primitives.js';
+import { signStandard, standardKey, verifyStandard } from './standard.js';
+import type { Scheme } from './types.js';
+
+type GitlabKey = { signing: KeyObject; token?: undefined } | { token: Buffer; signing?: undefined };
+
+const TOKEN = 'x-gitlab-token';
+
+export const gitlab: Scheme<GitlabKey> = {
+  name: 'gitlab',
+  signedHeaders: [],
+  key(secret) {
+    if (secret === '') throw new Error('the secret is empty');
+    return secret.startsWith('whsec_') ? { signing: standardKey(secret) } : { token: tokenDigest(secret) };
+  },
+  verify(req, keys, opts, nowMs) {
+    const signing = keys.flatMap((k, i) => (k.signing ? [{ k: k.signing, i }] : []));
+    const tokens = keys.flatMap((k, i) => (k.token ? [{ k: k.token, i }] : []));
+    let matched = -1;
+    let id: string | undefined;
+    if (tokens.length > 0) {
+      const h = single(req.headers, TOKEN);
+      if (!h.ok) return h;
+      // digests: a constant-time compare that does not reveal the token's length either
+      const got = tokenDigest(h.value);
+      let found = -1;
+      for (const t of tokens) if (safeEqual(got, t.k) && found < 0) found = t.i;
+      if (found < 0) return verdict(-1);
+      matched = found;
+    }
+    if (signing.length > 0) {
+      const v = verifyStandard(req.headers, req.body, signing.map((s) => s.k), opts.toleranceMs, nowMs);
+      if (!v.ok) return v;
+      matched = signing[v.secretIndex]!.i;
+      // webhook-id is signed (it equals GitLab's Idempotency-Key header, which is not)
+      id = v.id;
+    }
+    // token only: the token signs nothing, so there is no id and the key is the digest of the body
+    return verdict(matched, null, () => id);
+  },
+  sign(input) {
+    if (input.secret.startsWith('whsec_')) {
+      const h = signStandard(input);
+      return { ...h, 'idempotency-key': h['webhook-id']! };
+    }
+    return { [TOKEN]: input.secret, ...(input.id ? { 'idempotency-key': input.id } : {}) };
+  },
+};
