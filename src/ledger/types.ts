@@ -7,7 +7,7 @@ export type ClaimResult =
   /** the caller owns the key now: forward the delivery. `attempt` counts claims of this key, from 1. */
   | { state: 'claimed'; token: string; attempt: number }
   /** settled earlier: answer the first status, forward nothing */
-  | { state: 'done'; status: number }
+  | { state: 'done'; status: number; /** how long the ledger still remembers the key (for the LRU's TTL) */ expiresInMs?: number }
   /** another claim holds a live lease */
   | { state: 'in_flight'; retryAfterMs: number };
 
@@ -33,4 +33,20 @@ export interface LedgerOptions {
   cache: number;
   /** run migrations on open */
   migrate: boolean;
+  /** time for one operation, retries included, before it fails with `ledger_unavailable` (default 2000) */
+  retryBudgetMs?: number;
+  /** PostgreSQL/CockroachDB schema that holds the ledger tables, created when missing (default: search_path) */
+  schema?: string;
+  /** connections in the pool (default 10) */
+  poolSize?: number;
+  /** server-side statement timeout and connect timeout (default 2000) */
+  statementTimeoutMs?: number;
+  /** how often expired rows are deleted on PostgreSQL and embedded (default 60000; 0 disables) */
+  sweepIntervalMs?: number;
+  /**
+   * `auto` (default) tells PostgreSQL and CockroachDB apart by `SELECT version()`. Forcing
+   * `cockroachdb` on a PostgreSQL server runs the CockroachDB runtime paths (migration lock row, no
+   * sweeper) with the DDL the server understands; meant for tests.
+   */
+  dialect?: 'auto' | 'postgres' | 'cockroachdb';
 }

@@ -1,0 +1,70 @@
+// The hot LRU in front of a ledger: settled (done) keys only, key → the upstream's first status.
+// A duplicate of a done key is answered from memory, without a database round trip (CONTRACT.md,
+// Idempotency). "Absent" and "in flight" are never cached: either can change at any moment on another
+// replica, and a stale answer would lose or double a delivery. A done key cannot change until it
+// expires, so an entry lives no longer than the ledger still remembers the key.
+import { LRUCache } from 'lru-cache';
+import type { ClaimResult, Ledger } from './types.js';
+
+export interface CacheHooks {
+  onCacheHit?(): void;
+}
+
+export class CachedLedger implements Ledger {
+  private readonly lru: LRUCache<string, { status: number }> | undefined;
+
+  constructor(
+    readonly inner: Ledger,
+    entries: number,
+    private readonly retentionMs: number,
+    private readonly hooks: CacheHooks = {},
+  ) {
+    this.lru = entries > 0 ? new LRUCache({ max: entries, ttl: retentionMs, ttlAutopurge: false }) : undefined;
+  }
+
+  get backend() {
+    return this.inner.backend;
+  }
+
+  /** how many done keys are held in memory */
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+
+  async claim(key: string): Promise<ClaimResult> {
+    const hit = this.lru?.get(key);
+    if (hit) {
+      this.hooks.onCacheHit?.();
+      return { state: 'done', status: hit.status };
+    }
+    const r = await this.inner.claim(key);
+    // Learned from the database (settled by another replica, or before a restart): remember it for
+    // what is left of its retention.
+    if (r.state === 'done') this.remember(key, r.status, r.expiresInMs ?? this.retentionMs);
+    return r;
+  }
+
+  async complete(key: string, token: string, status: number): Promise<boolean> {
+    const ok = await this.inner.complete(key, token, status);
+    // Only a complete that the ledger accepted: a fenced-out token settled nothing.
+    if (ok) this.remember(key, status, this.retentionMs);
+    return ok;
+  }
+
+  release(key: string, token: string): Promise<boolean> {
+    return this.inner.release(key, token);
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  async close(): Promise<void> {
+    this.lru?.clear();
+    await this.inner.close();
+  }
+
+  private remember(key: string, status: number, ttl: number): void {
+    if (this.lru && ttl > 0) this.lru.set(key, { status }, { ttl: Math.min(ttl, this.retentionMs) });
+  }
+}

@@ -1,0 +1,32 @@
+// Pieces shared by the SQL and embedded ledgers.
+import { createHash, randomUUID } from 'node:crypto';
+import type { LedgerOptions } from './types.js';
+
+/**
+ * Rows are keyed by sha256 of the delivery key: fixed size, and uniform, so CockroachDB spreads the
+ * inserts over ranges instead of piling time-ordered provider ids onto one (shared/ledger.md §3.2).
+ */
+export function keyHash(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** A fresh fencing token for one claim attempt. */
+export const newToken = (): string => randomUUID();
+
+export interface LedgerLog {
+  warn(obj: object, msg: string): void;
+}
+
+export function validateOptions(opts: LedgerOptions): void {
+  const positive = (name: string, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TypeError(`ledger.${name}: expected a positive number of milliseconds, got ${String(v)}`);
+  };
+  positive('retentionMs', opts.retentionMs);
+  positive('leaseMs', opts.leaseMs);
+  if (opts.leaseMs >= opts.retentionMs) throw new TypeError(`ledger.lease (${opts.leaseMs} ms) must be shorter than ledger.retention (${opts.retentionMs} ms)`);
+  if (!Number.isInteger(opts.cache) || opts.cache < 0) throw new TypeError(`ledger.cache: expected a whole number >= 0, got ${String(opts.cache)}`);
+}
+
+export function checkStatus(status: number): void {
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw new TypeError(`complete: expected an HTTP status, got ${String(status)}`);
+}

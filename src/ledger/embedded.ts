@@ -1,0 +1,168 @@
+// The embedded ledger: SQLite through better-sqlite3, for one replica (`npm start`, single pod).
+// `embedded` keeps it in memory (lost on restart: duplicates are then remembered only as long as the
+// process lives); `embedded:/path/ledger.db` keeps it on disk in WAL mode.
+//
+// Same states, fencing and expiry as the SQL ledger. SQLite is synchronous and has a single writer,
+// so each operation is one IMMEDIATE transaction: nothing can interleave with it, even another
+// process or another connection on the same file. Time is this process's clock (there is no
+// database clock to share: one replica).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
+import { migrateSqlite, LATEST_VERSION } from './migrations.js';
+import { unavailable } from './retry.js';
+import { checkStatus, keyHash, newToken, validateOptions, type LedgerLog } from './common.js';
+
+/** `embedded` → in memory; `embedded:PATH` → that file. */
+export function embeddedPath(url: string): string | undefined {
+  if (url === 'embedded' || url === 'embedded:' || url === 'embedded::memory:') return undefined;
+  if (!url.startsWith('embedded:')) throw new TypeError(`not an embedded ledger url: ${url}`);
+  return url.slice('embedded:'.length);
+}
+
+export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database {
+  const path = embeddedPath(url);
+  if (path) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path ?? ':memory:');
+  if (path) {
+    // WAL: readers never block the writer. synchronous=NORMAL is the setting SQLite recommends with
+    // WAL: no corruption on a crash, but the last commits may be lost on power loss (docs/ledger.md).
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  return db;
+}
+
+interface Row { status: string; owner: string; attempt: number; lease_until: number; resp_status: number | null; expires_at: number }
+
+export class EmbeddedLedger implements Ledger {
+  readonly backend = 'embedded' as const;
+  private readonly ops: ReturnType<EmbeddedLedger['prepare']>;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly opts: LedgerOptions,
+    private readonly log?: LedgerLog,
+    /** the clock, in ms; tests may move it */
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ops = this.prepare();
+    const every = opts.sweepIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.sweeper = setInterval(() => this.sweep(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    // Parameters are named; the WHERE of DO UPDATE is the takeover rule of the SQL ledger.
+    const upsert = db.prepare(`
+      INSERT INTO hookgate_ledger AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
+      VALUES (@hash, 'processing', @token, 1, @now + @lease, NULL, @now, @now, @now + @retention)
+      ON CONFLICT (key_hash) DO UPDATE SET
+        status = 'processing',
+        owner = excluded.owner,
+        attempt = CASE WHEN l.expires_at <= @now THEN 1 ELSE l.attempt + 1 END,
+        lease_until = excluded.lease_until,
+        resp_status = NULL,
+        created_at = CASE WHEN l.expires_at <= @now THEN @now ELSE l.created_at END,
+        updated_at = @now,
+        expires_at = excluded.expires_at
+      WHERE l.expires_at <= @now OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= @now)
+      RETURNING attempt`);
+    const lookup = db.prepare(`SELECT status, owner, attempt, lease_until, resp_status, expires_at FROM hookgate_ledger WHERE key_hash = ? AND expires_at > ?`);
+    const complete = db.prepare(`UPDATE hookgate_ledger SET status = 'done', resp_status = @status, lease_until = @now, updated_at = @now, expires_at = @now + @retention
+      WHERE key_hash = @hash AND owner = @token AND status = 'processing'`);
+    const release = db.prepare(`UPDATE hookgate_ledger SET status = 'failed', lease_until = @now, updated_at = @now
+      WHERE key_hash = @hash AND owner = @token AND status = 'processing'`);
+    const sweep = db.prepare(`DELETE FROM hookgate_ledger WHERE key_hash IN (
+      SELECT key_hash FROM hookgate_ledger WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`);
+
+    const claim = db.transaction((hash: Buffer, token: string, now: number): ClaimResult => {
+      const won = upsert.get({ hash, token, now, lease: this.opts.leaseMs, retention: this.opts.retentionMs }) as { attempt: number } | undefined;
+      if (won) return { state: 'claimed', token, attempt: Number(won.attempt) };
+      // Inside the same transaction: the row that refused the claim is there and unexpired.
+      const row = lookup.get(hash, now) as Row;
+      if (row.status === 'done') return { state: 'done', status: Number(row.resp_status), expiresInMs: row.expires_at - now };
+      return { state: 'in_flight', retryAfterMs: Math.max(1, row.lease_until - now) };
+    });
+    return { claim, complete, release, sweep };
+  }
+
+  async claim(key: string): Promise<ClaimResult> {
+    return this.guard('claim', () => this.ops.claim.immediate(keyHash(key), newToken(), this.now()));
+  }
+
+  async complete(key: string, token: string, status: number): Promise<boolean> {
+    checkStatus(status);
+    return this.guard('complete', () =>
+      this.ops.complete.run({ hash: keyHash(key), token, status, now: this.now(), retention: this.opts.retentionMs }).changes === 1);
+  }
+
+  async release(key: string, token: string): Promise<boolean> {
+    return this.guard('release', () => this.ops.release.run({ hash: keyHash(key), token, now: this.now() }).changes === 1);
+  }
+
+  async ping(): Promise<void> {
+    this.guard('ping', () => this.db.prepare('SELECT 1').get());
+  }
+
+  /** Deletes expired rows in batches (bounded per call); returns how many. */
+  sweep(batch = 1000, maxBatches = 20): number {
+    if (this.closed) return 0;
+    let total = 0;
+    try {
+      for (let i = 0; i < maxBatches; i++) {
+        const n = this.ops.sweep.run(this.now(), batch).changes;
+        total += n;
+        if (n < batch) break;
+      }
+    } catch (err) {
+      this.log?.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'ledger: sweeping expired rows failed; will try again');
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.db.close();
+  }
+
+  // SQLite errors (SQLITE_BUSY past busy_timeout, disk full, I/O) become ledger_unavailable, like a
+  // database that cannot be reached; the gateway then applies onError.
+  private guard<T>(what: string, fn: () => T): T {
+    if (this.closed) throw unavailable(what, new Error('the ledger is closed'));
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TypeError || err instanceof RangeError) throw err;
+      throw unavailable(what, err);
+    }
+  }
+}
+
+export function openEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: () => number): EmbeddedLedger {
+  validateOptions(opts);
+  const db = openSqlite(opts.url, opts.retryBudgetMs ?? 2000);
+  try {
+    // An in-memory ledger has nothing to keep: it always starts at the latest schema.
+    if (opts.migrate || !embeddedPath(opts.url)) migrateSqlite(db);
+    else {
+      const v = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'hookgate_schema_version'`).get() as { n: number }).n
+        ? Number((db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM hookgate_schema_version').get() as { v: number }).v)
+        : 0;
+      if (v < LATEST_VERSION) throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${LATEST_VERSION}: run \`hookgate migrate\` or set ledger.migrate: true`);
+    }
+    return new EmbeddedLedger(db, opts, log, now);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+// Opening a ledger from its URL: `embedded`, `embedded:PATH`, `postgres://…` (PostgreSQL or
+// CockroachDB, told apart at connect). The returned ledger has the hot LRU in front and reports its
+// operations through hooks, so metrics and logs can be wired without the ledger knowing prom-client.
+import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
+import { CachedLedger } from './cached.js';
+import { openEmbeddedLedger, openSqlite, embeddedPath } from './embedded.js';
+import { detectDialect, openSqlLedger, pgDriver, type Dialect } from './sql.js';
+import { migrateSql, migrateSqlite, type MigrationResult } from './migrations.js';
+import type { ErrorKind } from './retry.js';
+import type { LedgerLog } from './common.js';
+
+export type { ClaimResult, Ledger, LedgerOptions } from './types.js';
+export { CachedLedger } from './cached.js';
+
+export interface LedgerHooks {
+  /** each database operation that ran (cache hits excluded), with its duration: hookgate_ledger_duration_seconds{op} */
+  onOp?(op: 'claim' | 'complete' | 'release', seconds: number): void;
+  /** an operation failed past its retries (hookgate_ledger_errors_total); the error is rethrown to the caller */
+  onError?(err: unknown): void;
+  /** a duplicate of a done key answered from the LRU (hookgate_cache_hits_total) */
+  onCacheHit?(): void;
+  /** a statement failed and was retried or resolved through its owner token */
+  onRetry?(err: unknown, kind: ErrorKind): void;
+  log?: LedgerLog;
+}
+
+const SQL_SCHEMES = ['postgres:', 'postgresql:'];
+
+function kindOf(url: string): 'embedded' | 'sql' {
+  if (url === 'embedded' || url.startsWith('embedded:')) return 'embedded';
+  if (SQL_SCHEMES.some((s) => url.startsWith(s + '//'))) return 'sql';
+  throw new TypeError(`ledger.url: expected embedded, embedded:PATH or postgres://…, got ${describeLedger(url)}`);
+}
+
+/** Opens, migrates (unless `migrate: false`) and returns the cached, instrumented ledger. */
+export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): Promise<Ledger> {
+  let inner: Ledger;
+  if (kindOf(opts.url) === 'embedded') {
+    inner = openEmbeddedLedger(opts, hooks.log);
+  } else {
+    const driver = pgDriver(opts.url, {
+      ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
+      ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
+      ...(hooks.log ? { log: hooks.log } : {}),
+    });
+    inner = await openSqlLedger(driver, opts, {
+      ...(hooks.log ? { log: hooks.log } : {}),
+      ...(hooks.onRetry ? { onRetry: hooks.onRetry } : {}),
+    });
+  }
+  return new CachedLedger(instrument(inner, hooks), opts.cache, opts.retentionMs, hooks);
+}
+
+/** Times each operation and reports failures; answers and errors pass through unchanged. */
+export function instrument(inner: Ledger, hooks: LedgerHooks): Ledger {
+  if (!hooks.onOp && !hooks.onError) return inner;
+  const timed = async <T>(op: 'claim' | 'complete' | 'release', fn: () => Promise<T>): Promise<T> => {
+    const start = process.hrtime.bigint();
+    try {
+      return await fn();
+    } catch (err) {
+      hooks.onError?.(err);
+      throw err;
+    } finally {
+      hooks.onOp?.(op, Number(process.hrtime.bigint() - start) / 1e9);
+    }
+  };
+  return {
+    get backend() { return inner.backend; },
+    claim: (key: string): Promise<ClaimResult> => timed('claim', () => inner.claim(key)),
+    complete: (key: string, token: string, status: number) => timed('complete', () => inner.complete(key, token, status)),
+    release: (key: string, token: string) => timed('release', () => inner.release(key, token)),
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * Creates or upgrades the ledger schema and returns what it did (`hookgate migrate`). Safe while
+ * other replicas start and migrate at the same time.
+ */
+export async function migrate(
+  url: string,
+  opts: { schema?: string; dialect?: 'auto' | Dialect; statementTimeoutMs?: number; log?: LedgerLog } = {},
+): Promise<MigrationResult & { backend: Ledger['backend'] }> {
+  if (kindOf(url) === 'embedded') {
+    const db = openSqlite(url);
+    try {
+      return { backend: 'embedded', ...migrateSqlite(db) };
+    } finally {
+      db.close();
+    }
+  }
+  const driver = pgDriver(url, {
+    poolSize: 2,
+    ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : { statementTimeoutMs: 30_000 }),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  try {
+    const server = await detectDialect(driver.query);
+    const dialect = opts.dialect === 'postgres' || opts.dialect === 'cockroachdb' ? opts.dialect : server;
+    const r = await migrateSql(driver, {
+      ...(opts.schema ? { schema: opts.schema } : {}),
+      ddl: server,
+      lock: dialect === 'cockroachdb' ? 'row' : 'advisory',
+    });
+    return { backend: dialect, ...r };
+  } finally {
+    await driver.end();
+  }
+}
+
+/** The ledger URL for logs: engine, user, host, port, database; never a password or query options. */
+export function describeLedger(url: string): string {
+  if (url === 'embedded' || url === 'embedded:') return 'embedded (in memory)';
+  if (url.startsWith('embedded:')) return `embedded (${embeddedPath(url) ?? 'in memory'})`;
+  try {
+    const u = new URL(url);
+    const user = u.username ? `${decodeURIComponent(u.username)}@` : '';
+    return `${u.protocol}//${user}${u.host}${u.pathname}`;
+  } catch {
+    // An unparseable URL may still hold a secret: show only its scheme.
+    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0];
+    return scheme ? `${scheme} (unparseable url)` : '(unparseable ledger url)';
+  }
+}
