@@ -14,6 +14,8 @@ export const CATALOGUE = {
   ledger_unavailable: { status: 503, message: 'the idempotency ledger is unavailable; retry later' },
   upstream_unavailable: { status: 502, message: 'the upstream could not be reached' },
   upstream_timeout: { status: 504, message: 'the upstream did not answer in time' },
+  // Not in CONTRACT's table: what a bug in hookgate itself answers, without details. Tests assert it never happens.
+  internal_error: { status: 500, message: 'hookgate failed to handle this request' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

@@ -1,0 +1,147 @@
+// buildApp: the traffic and admin Fastify instances for one configuration, not listening, no I/O at
+// import. Only main.ts reads the environment, listens and handles signals.
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import type { Config, Route } from './config/load.js';
+import type { Ledger } from './ledger/types.js';
+import type { Metrics } from './observability/metrics.js';
+import { CATALOGUE, GatewayError, errorBody, type ErrorCode } from './errors.js';
+import { answer } from './stages/answer.js';
+import { rawBodyParser } from './stages/raw-body.js';
+import { createUpstream } from './stages/forward.js';
+import { settle, type ClaimDeps } from './stages/claim.js';
+import { registerRoute, type Limiters } from './pipeline.js';
+import './stages/context.js';
+
+export interface AppDeps {
+  logger: FastifyBaseLogger;
+  metrics: Metrics;
+  ledger: Ledger | null;
+  limiters?: Limiters;
+  /** the clock verifiers use (ms); tests pass their own */
+  now?: () => number;
+  /** the server Fastify is given (server.ts routes a real socket to it) */
+  serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+}
+
+export interface Gateway {
+  traffic: FastifyInstance;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** Answers for errors Node's parser raises before Fastify sees a request (CONTRACT: 400, 431). */
+export function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'malformed';
+  const body = errorBody(code);
+  const { status } = CATALOGUE[code];
+  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\nhookgate-outcome: ${code}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function errorCodeOf(err: FastifyError): ErrorCode {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'body_too_large';
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return 'malformed';
+  }
+  if (err.statusCode === 413) return 'body_too_large';
+  if (err.statusCode === 400) return 'malformed';
+  return 'internal_error';
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> {
+  const { metrics, logger } = deps;
+  const traffic = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    trustProxy: config.trustProxy,
+    bodyLimit: Math.max(...config.routes.map((r) => r.bodyLimit)),
+    exposeHeadRoutes: false,
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    requestIdHeader: false,
+    maxParamLength: 256,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler: clientError,
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
+  });
+  const upstream = createUpstream(config);
+  const claims: ClaimDeps | null = deps.ledger ? { ledger: deps.ledger, onError: config.ledger.onError, metrics, log: logger } : null;
+  const knownTenant = (t: string | undefined) => (t === undefined ? 'none' : config.knownTenants.has(t) ? t : 'other');
+
+  traffic.decorateRequest('hg', null);
+
+  traffic.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof GatewayError) return answer(reply, err.code, err.message, err.retryAfterSeconds);
+    const code = errorCodeOf(err);
+    if (code === 'internal_error') request.log.error({ err }, 'unexpected error');
+    // Fastify's own messages for parse errors name no secret; internal errors say nothing more.
+    return answer(reply, code, code === 'internal_error' ? undefined : CATALOGUE[code].message);
+  });
+
+  traffic.addHook('onRequest', (request, _reply, done) => {
+    const route = (request.routeOptions.config as { route?: Route }).route;
+    if (route) request.hg = { route, startedAt: process.hrtime.bigint() };
+    done();
+  });
+
+  traffic.addHook('onResponse', async (request, reply) => {
+    const d = request.hg;
+    // Safety net: a claim still held here was never settled (an error between claim and forward).
+    if (d?.claim && claims) await settle(claims, d.key!, d.claim, null, config.upstream.completes, request.log);
+    const outcome = d?.outcome ?? (reply.getHeader('hookgate-outcome') as string | undefined) ?? 'forwarded';
+    const route = d?.route;
+    const tenant = knownTenant(d?.tenant);
+    metrics.requests.inc({ route: route?.path ?? 'unmatched', provider: route?.provider ?? 'none', tenant, outcome });
+    const seconds = d ? Number(process.hrtime.bigint() - d.startedAt) / 1e9 : reply.elapsedTime / 1000;
+    metrics.requestDuration.observe({ outcome }, seconds);
+    request.log.info(
+      { route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.claim?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
+      'delivery',
+    );
+  });
+
+  await traffic.register(async (scope) => {
+    rawBodyParser(scope);
+    const now = deps.now ?? Date.now;
+    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
+  });
+
+  if (config.upstream.unmatched === 'forward') {
+    // Pass-through streams the request untouched, except that no caller may speak for hookgate.
+    await traffic.register(httpProxy, {
+      upstream: config.upstream.url.origin,
+      rewritePrefix: config.upstream.url.pathname.replace(/\/$/, ''),
+      http: { requestOptions: { timeout: config.upstream.timeoutMs } },
+      replyOptions: {
+        rewriteRequestHeaders: (_req, headers) => Object.fromEntries(Object.entries(headers).filter(([k]) => !k.toLowerCase().startsWith('hookgate-'))),
+        rewriteHeaders: (headers) => ({ ...headers, 'hookgate-outcome': 'forwarded' }),
+      },
+    });
+  } else {
+    traffic.setNotFoundHandler((_request, reply) => answer(reply, 'no_route'));
+  }
+
+  return {
+    traffic,
+    config,
+    async close() {
+      await traffic.close();
+      await upstream.close();
+    },
+  };
+}

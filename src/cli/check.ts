@@ -1,0 +1,23 @@
+// `hookgate check`: every problem with its field path, the routes it would serve, the warnings. Never a secret.
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import type { Io } from './main.js';
+
+export function checkCommand(file: string, io: Io): number {
+  try {
+    const { config, warnings } = loadConfigFile(file, io.env);
+    io.out(`${file}: valid (mode ${config.mode}, ledger ${config.ledger.url.startsWith('postgres') ? 'postgres' : config.ledger.url.split(':')[0]}, limits ${config.limits.store.startsWith('redis') ? 'redis' : config.limits.store})\n`);
+    io.out('routes:\n');
+    for (const r of config.routes) {
+      const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
+      const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}\n`);
+    }
+    for (const w of warnings) io.out(`warning: ${w}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${file}: invalid\n`);
+    for (const p of err.problems) io.err(`  ${p}\n`);
+    return 1;
+  }
+}

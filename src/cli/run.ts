@@ -1,0 +1,106 @@
+// `hookgate run`: load, open the ledger, listen, and handle the process signals (SIGTERM drains,
+// a second one exits at once; SIGHUP reloads).
+import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
+import { openLedger, describeLedger } from '../ledger/index.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { startGateway, type RunningGateway } from '../server.js';
+import type { Io } from './main.js';
+import type { Logger } from 'pino';
+
+function printProblems(file: string, err: ConfigError, io: Io): void {
+  io.err(`${file}: invalid\n`);
+  for (const p of err.problems) io.err(`  ${p}\n`);
+}
+
+/** Settings that a reload cannot change: they are bound to sockets and connections opened at start. */
+function restartOnly(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  if (JSON.stringify(a.listen) !== JSON.stringify(b.listen)) out.push('listen');
+  if (JSON.stringify(a.admin) !== JSON.stringify(b.admin)) out.push('admin');
+  if (JSON.stringify(a.ledger) !== JSON.stringify(b.ledger)) out.push('ledger');
+  if (a.limits.store !== b.limits.store) out.push('limits.store');
+  return out;
+}
+
+export async function reloadFrom(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    const { config, warnings } = loadConfigFile(file, env);
+    for (const w of warnings) log.warn(w);
+    const fixed = restartOnly(gw.config(), config);
+    if (fixed.length) log.warn({ fields: fixed }, 'these settings changed but take effect only after a restart');
+    await gw.reload(config);
+    gw.metrics.reloads.inc({ result: 'success' });
+    log.info({ routes: config.routes.length }, 'configuration reloaded');
+    return true;
+  } catch (err) {
+    gw.metrics.reloads.inc({ result: 'failure' });
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    log.error({ problems }, 'configuration reload failed; the previous configuration stays in force');
+    return false;
+  }
+}
+
+export async function runCommand(file: string, io: Io): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfigFile(file, io.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      printProblems(file, err, io);
+      return 1;
+    }
+    throw err;
+  }
+  const { config, warnings } = loaded;
+  const log = createLogger(config.logLevel);
+  for (const w of warnings) log.warn(w);
+  const metrics = createMetrics();
+
+  let ledger;
+  try {
+    ledger = await openLedger(
+      { url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
+      {
+        onOp: (op, seconds) => metrics.ledgerDuration.observe({ op }, seconds),
+        onError: () => undefined,
+        onCacheHit: () => metrics.cacheHits.inc(),
+        log,
+      },
+    );
+  } catch (err) {
+    log.fatal({ ledger: describeLedger(config.ledger.url), err: { message: (err as Error).message } }, 'cannot open the ledger');
+    return 1;
+  }
+
+  const gw = await startGateway(config, { logger: log, ledger, metrics });
+  log.info(
+    { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
+    'hookgate listening',
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining: finishing deliveries in flight');
+    gw.drain().then(
+      () => {
+        log.info('drained; bye');
+        log.flush();
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => void reloadFrom(file, gw, log, io.env));
+  return -1;
+}

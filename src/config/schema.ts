@@ -1,0 +1,86 @@
+// One declaration of the configuration file: TypeBox gives the JSON Schema (validated by ajv, written
+// to config/hookgate.schema.json) and the TypeScript type of what the YAML holds.
+import { Type, type Static } from '@sinclair/typebox';
+
+const DURATION = '^[0-9]+(ms|s|m|h|d)$';
+const SIZE = '^[0-9]+(b|kb|mb|gb)?$';
+const RATE = '^[0-9]+/(s|m|h)$';
+
+const Duration = (description: string, def: string) => Type.String({ pattern: DURATION, description, default: def });
+const Rate = (description: string) => Type.String({ pattern: RATE, description });
+const Strict = { additionalProperties: false } as const;
+
+export const SecretList = Type.Array(Type.String({ minLength: 1, description: 'env:NAME, file:PATH, or a literal' }), { minItems: 1 });
+
+export const GenericSchema = Type.Object(
+  {
+    header: Type.String({ minLength: 1, description: 'the header that carries the signature' }),
+    algorithm: Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')], { default: 'sha256' }),
+    encoding: Type.Union([Type.Literal('hex'), Type.Literal('base64')], { default: 'hex' }),
+    prefix: Type.String({ default: '', description: 'text before the signature, e.g. "sha256="' }),
+    timestampHeader: Type.String({ default: '', description: 'when set, the signed content is timestamp + separator + body' }),
+    separator: Type.String({ default: '.' }),
+  },
+  Strict,
+);
+
+export const RouteSchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', description: 'exact path, or with :params' }),
+    provider: Type.String({ minLength: 1 }),
+    methods: Type.Array(Type.String({ pattern: '^[A-Za-z]+$' }), { minItems: 1, default: ['POST'] }),
+    tenant: Type.String({ minLength: 1, default: 'default', description: 'a literal, param:NAME, json:PATH or header:NAME' }),
+    secrets: Type.Union([SecretList, Type.Record(Type.String({ minLength: 1 }), SecretList, { minProperties: 1 })]),
+    tolerance: Duration('allowed clock difference for signed timestamps', '5m'),
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'the URL the provider calls (URL-signed schemes)' })),
+    forwardTo: Type.Optional(Type.String({ pattern: '^/', description: 'path on the upstream; default: the same path' })),
+    bodyLimit: Type.Optional(Type.String({ pattern: SIZE })),
+    idempotencyKey: Type.String({ default: 'default', pattern: '^(default|header:.+|json:.+)$' }),
+    generic: Type.Optional(GenericSchema),
+  },
+  Strict,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: Type.String({ default: '0.0.0.0:8080', description: 'HOST:PORT for traffic' }),
+    admin: Type.String({ default: '127.0.0.1:9090', description: 'HOST:PORT for /healthz /readyz /metrics' }),
+    mode: Type.Union([Type.Literal('enforce'), Type.Literal('monitor')], { default: 'enforce' }),
+    bodyLimit: Type.String({ pattern: SIZE, default: '1mb' }),
+    trustProxy: Type.Boolean({ default: false }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    upstream: Type.Object(
+      {
+        url: Type.String({ pattern: '^https?://', description: 'the application, e.g. http://127.0.0.1:8000' }),
+        timeout: Duration('how long the upstream may take to answer', '30s'),
+        unmatched: Type.Union([Type.Literal('reject'), Type.Literal('forward')], { default: 'reject' }),
+        completeOn: Type.Array(Type.String({ pattern: '^([1-5]xx|[1-5][0-9][0-9])$' }), { minItems: 1, default: ['2xx', '4xx'] }),
+      },
+      Strict,
+    ),
+    ledger: Type.Object(
+      {
+        url: Type.String({ default: 'embedded', pattern: '^(embedded(:.+)?|postgres(ql)?://.+)$' }),
+        retention: Duration('how long a delivery key is remembered', '72h'),
+        lease: Duration('how long a claim in flight blocks its duplicates', '30s'),
+        cache: Type.Integer({ minimum: 0, default: 100000 }),
+        onError: Type.Union([Type.Literal('reject'), Type.Literal('allow')], { default: 'reject' }),
+        migrate: Type.Boolean({ default: true }),
+      },
+      { ...Strict, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        store: Type.String({ default: 'memory', pattern: '^(memory|rediss?://.+)$' }),
+        unverified: Type.Optional(Rate('per client address, before verification (default 200/s)')),
+        tenants: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Rate('per tenant, after verification'))),
+      },
+      { ...Strict, default: {} },
+    ),
+    routes: Type.Array(RouteSchema, { minItems: 1 }),
+  },
+  Strict,
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type RawRoute = Static<typeof RouteSchema>;

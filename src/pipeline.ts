@@ -1,0 +1,60 @@
+// The whole request in one screen (CONTRACT.md's eight steps). Each route is built from the stages,
+// in this order; the last is the forward, whose answer settles the claim.
+//
+//   1 match the route ............ fastify routing; unknown path: 404 no_route or pass-through (app.ts)
+//   1b method ...................... onRequest     405
+//   2 limit unverified traffic ..... onRequest     429 (per client address, before any crypto)
+//   - read the raw body ............ parser        413 past bodyLimit, nothing buffered beyond it
+//   3 verify the signature ......... preValidation 400 / 401
+//   4 resolve the tenant and key ... preValidation 400
+//   5 limit the tenant ............. preHandler    429
+//   6 claim the delivery ........... preHandler    duplicate / 409 / 503
+//   7 forward the exact bytes ...... handler       502 / 504
+//   8 settle the claim ............. handler (before answering), onResponse as a safety net
+import type { FastifyInstance, onRequestHookHandler, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
+import type { Config, Route } from './config/load.js';
+import type { Metrics } from './observability/metrics.js';
+import { allowMethods } from './stages/methods.js';
+import { verifySignature } from './stages/verify.js';
+import { claimDelivery, type ClaimDeps } from './stages/claim.js';
+import { forwardDelivery } from './stages/forward.js';
+import type { Pool } from 'undici';
+
+export const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+export interface Limiters {
+  /** per client address, before verification */
+  unverified?: onRequestHookHandler;
+  /** per tenant, after verification */
+  tenant?: preHandlerHookHandler | preHandlerAsyncHookHandler;
+}
+
+export interface PipelineDeps {
+  config: Config;
+  metrics: Metrics;
+  upstream: Pool;
+  claims: ClaimDeps | null;
+  limiters: Limiters;
+  now: () => number;
+}
+
+export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
+  const { config, metrics, limiters } = deps;
+  const monitor = config.mode === 'monitor';
+  const onRequest: onRequestHookHandler[] = [allowMethods(route)];
+  if (limiters.unverified) onRequest.push(limiters.unverified);
+  const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
+  if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
+  if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
+
+  app.route({
+    method: ALL_METHODS,
+    url: route.path,
+    bodyLimit: route.bodyLimit,
+    config: { route },
+    onRequest,
+    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
+    preHandler,
+    handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
+  });
+}

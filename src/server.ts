@@ -1,0 +1,134 @@
+// The running gateway: one traffic socket whose request handler can be swapped (config reload: the
+// new routes take new deliveries, deliveries in flight finish on the app they started on), the admin
+// listener, the ledger and the drain on SIGTERM.
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Config } from './config/load.js';
+import type { Ledger } from './ledger/types.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { buildApp, clientError, MAX_HEADER_BYTES, type Gateway } from './app.js';
+import { buildAdmin } from './admin.js';
+import type { Limiters } from './pipeline.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface StartOptions {
+  logger: FastifyBaseLogger;
+  ledger: Ledger | null;
+  metrics?: Metrics;
+  limiters?: Limiters;
+  now?: () => number;
+  /** override config.listen / config.admin (tests listen on port 0) */
+  listen?: { host: string; port: number };
+  admin?: { host: string; port: number };
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly metrics: Metrics;
+  readonly config: () => Config;
+  /** swap in a new validated config for new deliveries */
+  reload(config: Config): Promise<void>;
+  /** SIGTERM: not ready, stop accepting, finish deliveries in flight (bounded), settle, close */
+  drain(): Promise<void>;
+}
+
+function url(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+export async function startGateway(config: Config, opts: StartOptions): Promise<RunningGateway> {
+  const { logger, ledger } = opts;
+  const metrics = opts.metrics ?? createMetrics();
+  let current: Gateway;
+  let handler: Handler = () => undefined;
+  let draining = false;
+
+  // Fastify is given a server that never listens; the real socket routes to the current app's handler.
+  const build = async (cfg: Config): Promise<{ gw: Gateway; handler: Handler }> => {
+    let h: Handler | undefined;
+    const gw = await buildApp(cfg, {
+      logger, metrics, ledger, limiters: opts.limiters, now: opts.now,
+      serverFactory: (fastifyHandler) => {
+        h = fastifyHandler;
+        return createServer();
+      },
+    });
+    await gw.traffic.ready();
+    return { gw, handler: h! };
+  };
+
+  ({ gw: current, handler } = await build(config));
+  // Requests in flight on the real socket: the drain waits for them to end.
+  let active = 0;
+  let onIdle: (() => void) | null = null;
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    active++;
+    if (draining) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      if (--active === 0 && onIdle) onIdle();
+    });
+    handler(req, res);
+  });
+  server.on('clientError', clientError);
+  // Behind a load balancer keep-alive must outlive the balancer's idle timeout (60 s is common).
+  server.keepAliveTimeout = 65_000;
+
+  const admin = buildAdmin({
+    logger,
+    registry: metrics.registry,
+    notReady: async () => {
+      if (draining) return 'draining';
+      if (!ledger) return null;
+      try {
+        await ledger.ping();
+        return null;
+      } catch {
+        return 'ledger unreachable';
+      }
+    },
+  });
+  const adminAt = opts.admin ?? current.config.admin;
+  await admin.listen({ host: adminAt.host, port: adminAt.port });
+  const listenAt = opts.listen ?? config.listen;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenAt.port, listenAt.host, () => resolve());
+  });
+  const trafficUrl = url(server);
+  const adminUrl = url(admin.server);
+
+  const inflight = new Set<FastifyInstance>();
+  return {
+    url: trafficUrl,
+    adminUrl,
+    metrics,
+    config: () => current.config,
+    async reload(next) {
+      const built = await build(next);
+      const old = current;
+      current = built.gw;
+      handler = built.handler;
+      inflight.add(old.traffic);
+      // Deliveries that started on the old app finish on it; its close waits for them.
+      old.close().finally(() => inflight.delete(old.traffic)).catch(() => undefined);
+    },
+    async drain() {
+      draining = true;
+      const bound = current.config.upstream.timeoutMs + 1_000;
+      server.close();
+      server.closeIdleConnections();
+      const idle = active === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, bound)))]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await Promise.all([current.close(), ...[...inflight].map((app) => app.close())]).catch(() => undefined);
+      if (ledger) await ledger.close().catch(() => undefined);
+      await admin.close();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// What the stages of one delivery learn, in order. Lives on the request as `request.hg`.
+import type { Route } from '../config/load.js';
+import type { Outcome } from '../errors.js';
+
+export interface Delivery {
+  readonly route: Route;
+  readonly startedAt: bigint;
+  /** verification result code in monitor mode (`ok` or the failure code), for `hookgate-verdict` */
+  verdict?: string;
+  secretIndex?: number;
+  signedId?: string;
+  tenant?: string;
+  key?: string;
+  /** set once the ledger granted the claim */
+  claim?: { token: string; attempt: number };
+  outcome?: Outcome;
+  /** lazily parsed JSON body, shared by the stages that need it (undefined: not JSON) */
+  json?: { value: unknown };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** null on requests that match no route */
+    hg: Delivery | null;
+  }
+}

@@ -1,0 +1,106 @@
+// Stages 7 and 8: forward the exact bytes to the upstream with undici, then settle the claim from the
+// upstream's status before answering, so a provider's immediate retry already sees the settled key.
+import { Pool } from 'undici';
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { Config, Route } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ClaimDeps } from './claim.js';
+import { settle, errSummary } from './claim.js';
+import { answer } from './answer.js';
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus what undici computes itself (length) or refuses (expect). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'proxy-authorization']);
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export function createUpstream(config: Config): Pool {
+  return new Pool(config.upstream.url.origin, { keepAliveTimeout: 4_000, connect: { timeout: Math.min(config.upstream.timeoutMs, 10_000) } });
+}
+
+/** Original headers in their order and case, minus hop-by-hop and any `hookgate-*`, plus ours. */
+export function upstreamHeaders(request: FastifyRequest, trustProxy: boolean, ours: string[]): string[] {
+  const raw = request.raw.rawHeaders;
+  const connectionNamed = new Set<string>();
+  const conn = request.headers.connection;
+  if (conn) for (const n of String(conn).split(',')) connectionNamed.add(n.trim().toLowerCase());
+  const out: string[] = [];
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionNamed.has(lower) || lower.startsWith('hookgate-')) continue;
+    if (lower === 'x-forwarded-for') { xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+    if (lower === 'x-forwarded-proto') { xfp ??= raw[i + 1]; continue; }
+    if (lower === 'x-forwarded-host') continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const peer = request.socket.remoteAddress ?? '';
+  // Without trustProxy an incoming X-Forwarded-For is the caller's claim, not a fact: replace it.
+  out.push('x-forwarded-for', trustProxy && xff ? `${xff}, ${peer}` : peer);
+  out.push('x-forwarded-proto', trustProxy && xfp ? xfp : 'http');
+  if (request.headers.host) out.push('x-forwarded-host', request.headers.host);
+  out.push(...ours);
+  return out;
+}
+
+export interface ForwardDeps {
+  config: Config;
+  upstream: Pool;
+  metrics: Metrics;
+  claims: ClaimDeps | null;
+}
+
+export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMethod {
+  const { config, upstream, metrics } = deps;
+  const base = config.upstream.url.pathname.replace(/\/$/, '');
+  const timeout = config.upstream.timeoutMs;
+  const completes = config.upstream.completes;
+  const monitor = config.mode === 'monitor';
+
+  return async function forward(request: FastifyRequest, reply: FastifyReply) {
+    const d = request.hg!;
+    const q = request.url.indexOf('?');
+    const query = q < 0 ? '' : request.url.slice(q);
+    const path = base + (route.forwardTo ?? (q < 0 ? request.url : request.url.slice(0, q))) + query;
+    const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim?.attempt ?? 1)];
+    if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
+    if (d.key !== undefined) ours.push('hookgate-idempotency-key', d.key);
+    const body = Buffer.isBuffer(request.body) ? request.body : null;
+
+    const started = process.hrtime.bigint();
+    metrics.inFlight.inc();
+    let res;
+    try {
+      res = await upstream.request({
+        path,
+        method: request.method as 'POST',
+        headers: upstreamHeaders(request, config.trustProxy, ours),
+        body: body && body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+    } catch (err) {
+      metrics.inFlight.dec();
+      const code = (err as { code?: string }).code;
+      const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+      request.log.warn({ err: errSummary(err) }, 'upstream failed');
+      if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, null, completes, request.log);
+      d.claim = undefined;
+      return answer(reply, timedOut ? 'upstream_timeout' : 'upstream_unavailable');
+    }
+    metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, res.statusCode, completes, request.log);
+    d.claim = undefined;
+    d.outcome = 'forwarded';
+    res.body.once('close', () => metrics.inFlight.dec());
+
+    reply.code(res.statusCode);
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
+      reply.header(name, value);
+    }
+    reply.header('hookgate-outcome', 'forwarded');
+    if (monitor) reply.header('hookgate-verdict', d.verdict ?? 'ok');
+    return reply.send(res.body);
+  };
+}

@@ -1,0 +1,33 @@
+// Stage 4: the tenant, only from the route or from signed material. A tenant taken from the request
+// (param:, header:) is trusted only when the route keeps per-tenant secrets, so the signature proves it.
+import type { FastifyRequest } from 'fastify';
+import type { TenantRule } from '../config/load.js';
+import { jsonPath } from '../providers/primitives.js';
+import { jsonBody } from './json-body.js';
+
+/** Tenant names travel in a header and a metric label: keep them to a safe alphabet. */
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export type TenantResult = { ok: true; tenant: string } | { ok: false; message: string };
+
+export function tenantOf(rule: TenantRule, request: FastifyRequest, body: Buffer): TenantResult {
+  let value: string | undefined;
+  switch (rule.kind) {
+    case 'literal':
+      return { ok: true, tenant: rule.value };
+    case 'param':
+      value = (request.params as Record<string, string | undefined>)[rule.name];
+      break;
+    case 'header': {
+      const h = request.headers[rule.name];
+      value = typeof h === 'string' ? h : undefined;
+      break;
+    }
+    case 'json':
+      value = jsonPath(jsonBody(request.hg!, body), rule.name);
+      break;
+  }
+  if (value === undefined || value === '') return { ok: false, message: `no tenant in ${rule.kind}:${rule.name}` };
+  if (!TENANT.test(value)) return { ok: false, message: `the tenant in ${rule.kind}:${rule.name} must be 1-128 letters, digits, '.', '_' or '-'` };
+  return { ok: true, tenant: value };
+}

@@ -1,0 +1,100 @@
+// The exact request reaches the upstream: bytes, headers, signature headers; hookgate-* from outside removed.
+import t from 'tap';
+import { request } from 'undici';
+import Stripe from 'stripe';
+import { sign as githubSign } from '@octokit/webhooks-methods';
+import { startUpstream } from '../helpers/upstream.js';
+import { startTestGateway, testConfig } from '../helpers/gateway.js';
+
+const stripe = new Stripe('sk_test_dummy');
+const STRIPE_SECRET = 'whsec_test_forwarding_0123456789';
+const GITHUB_SECRET = 'gh-secret-forwarding';
+
+t.test('forwarding', async (t) => {
+  const up = await startUpstream((r, res) => {
+    res.setHeader('x-app', 'django');
+    res.setHeader('set-cookie', ['a=1', 'b=2']);
+    res.statusCode = 201;
+    res.end(`got ${r.body.length}`);
+  });
+  t.teardown(() => up.close());
+  const config = testConfig(
+    {
+      upstream: { url: up.url },
+      routes: [
+        { path: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', secrets: ['env:STRIPE'] },
+        { path: '/webhooks/:tenant/github', provider: 'github', tenant: 'param:tenant', secrets: { acme: ['env:GH'] }, forwardTo: '/legacy/github/hook/' },
+      ],
+    },
+    { STRIPE: STRIPE_SECRET, GH: GITHUB_SECRET },
+  );
+  const gw = await startTestGateway(config);
+  t.teardown(() => gw.close());
+
+  t.test('non-canonical JSON arrives byte for byte with its signature headers', async (t) => {
+    const body = Buffer.from('{ "id" :"evt_1",\r\n  "z":1, "a":"h\u00e9llo \u2603",\t"n": 1.0e2 }\r\n', 'utf8');
+    const header = stripe.webhooks.generateTestHeaderString({ payload: body.toString('utf8'), secret: STRIPE_SECRET });
+    const before = up.received.length;
+    const res = await request(`${gw.url}/webhooks/stripe?x=1&y=%20`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': header, 'X-Custom': 'Keep-Me', 'hookgate-tenant': 'evil', 'hookgate-attempt': '99' },
+      body,
+    });
+    t.equal(res.statusCode, 201, 'the upstream status comes back');
+    t.equal(res.headers['hookgate-outcome'], 'forwarded');
+    t.equal(res.headers['x-app'], 'django');
+    t.same(res.headers['set-cookie'], ['a=1', 'b=2']);
+    t.equal(await res.body.text(), `got ${body.length}`);
+    t.equal(up.received.length, before + 1);
+    const got = up.received.at(-1)!;
+    t.ok(got.body.equals(body), 'the same bytes');
+    t.equal(got.url, '/webhooks/stripe?x=1&y=%20', 'path and query unchanged');
+    t.equal(got.headers['stripe-signature'], header, 'signature header kept');
+    t.equal(got.headers['content-type'], 'application/json');
+    t.ok(got.rawHeaders.includes('X-Custom'), 'header case kept');
+    t.equal(got.headers['x-custom'], 'Keep-Me');
+    t.equal(got.headers['hookgate-tenant'], 'acme', 'an outside hookgate-tenant is replaced');
+    t.equal(got.headers['hookgate-attempt'], '1');
+    t.equal(got.headers['hookgate-provider'], 'stripe');
+    t.equal(got.headers['hookgate-idempotency-key'], 'stripe:acme:evt_1', 'stripe keys on the signed event id');
+    t.equal(got.headers['x-forwarded-for'], '127.0.0.1');
+    t.equal(got.headers['x-forwarded-proto'], 'http');
+    t.match(got.headers['x-forwarded-host'], /^127\.0\.0\.1:\d+$/);
+    t.equal(got.rawHeaders.filter((h) => h.toLowerCase() === 'hookgate-attempt').length, 1, 'exactly one hookgate-attempt');
+  });
+
+  t.test('a form body and forwardTo; the key is the digest when the scheme signs no id', async (t) => {
+    const body = 'payload=%7B%22a%22%3A1%7D&x=%C3%A9+y';
+    const sig = await githubSign(GITHUB_SECRET, body);
+    const res = await request(`${gw.url}/webhooks/acme/github`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-hub-signature-256': sig, 'x-github-delivery': 'abc' },
+      body,
+    });
+    t.equal(res.statusCode, 201);
+    await res.body.dump();
+    const got = up.received.at(-1)!;
+    t.equal(got.url, '/legacy/github/hook/');
+    t.equal(got.body.toString(), body);
+    t.equal(got.headers['hookgate-tenant'], 'acme');
+    t.match(got.headers['hookgate-idempotency-key'], /^github:acme:sha256:[0-9a-f]{64}$/);
+  });
+
+  t.test('a tenant with no secret of its own is refused and nothing is forwarded', async (t) => {
+    const body = '{}';
+    const sig = await githubSign(GITHUB_SECRET, body);
+    const before = up.received.length;
+    const res = await request(`${gw.url}/webhooks/globex/github`, { method: 'POST', headers: { 'x-hub-signature-256': sig }, body });
+    t.equal(res.statusCode, 401);
+    t.equal(res.headers['hookgate-outcome'], 'signature_invalid');
+    t.same(await res.body.json(), { error: 'signature_invalid', message: 'no secret is configured for this tenant' });
+    t.equal(up.received.length, before);
+  });
+
+  t.test('the request is counted by route, provider, tenant and outcome', async (t) => {
+    const res = await request(`${gw.adminUrl}/metrics`);
+    const text = await res.body.text();
+    t.match(text, /hookgate_requests_total\{route="\/webhooks\/stripe",provider="stripe",tenant="acme",outcome="forwarded"\} 1/);
+    t.match(text, /hookgate_requests_total\{route="\/webhooks\/:tenant\/github",provider="github",tenant="other",outcome="signature_invalid"\} 1/);
+  });
+});
