@@ -62,6 +62,8 @@ t.test('missing, duplicated and unparseable headers', async (t) => {
   t.match(verify({ ...r, headers: { ...r.headers, 'x-signature-timestamp': '17e8' } }, [A.hex]), { ok: false, code: 'malformed' });
   const sig = r.headers['x-signature-ed25519'] as string;
   t.match(verify({ ...r, headers: { ...r.headers, 'x-signature-ed25519': [sig, sig] } }, [A.hex]), { ok: false, code: 'malformed' });
+  t.match(verify({ ...r, headers: { ...r.headers, 'x-signature-ed25519': `${sig}, ${sig}` } }, [A.hex]), { ok: false, code: 'malformed' }, 'joined by Node');
+  t.match(verify({ ...r, headers: { ...r.headers, 'x-signature-timestamp': `${TS}, ${TS}` } }, [A.hex]), { ok: false, code: 'malformed' }, 'timestamp joined by Node');
 });
 
 t.test('key(): the application public key in hex; anything else is a clear error', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { Signature } from '@hubspot/api-client';
 import { hubspot } from '../../src/providers/hubspot.js';
 import type { SchemeOptions, SignedRequest } from '../../src/providers/types.js';
+import { runCommonCases } from './harness.js';
 
 const opts = (publicUrl: string | null): SchemeOptions => ({ toleranceMs: 300_000, publicUrl });
 const SECRET = 'test_secret_0123456789';
@@ -99,4 +100,22 @@ t.test('missing, duplicated and unparseable headers', async (t) => {
   t.match(verify({ ...r, headers: { ...r.headers, 'x-hubspot-signature-v3': [sig, sig] } }, [SECRET]), { ok: false, code: 'malformed' });
   t.match(verify({ ...r, headers: { ...r.headers, 'x-hubspot-signature-v3': '***' } }, [SECRET]), { ok: false, code: 'malformed' });
   t.match(verify({ ...r, headers: { ...r.headers, 'x-hubspot-request-timestamp': '1700000000.5' } }, [SECRET]), { ok: false, code: 'malformed' });
+});
+
+// the cases every scheme passes (test/providers/harness.ts), with the delivery signed by @hubspot/api-client
+runCommonCases(t, {
+  name: 'hubspot',
+  other: 'other_client_secret',
+  signer: '@hubspot/api-client Signature.getSignature',
+  sign: (secret, ts) => ({
+    headers: {
+      'X-HubSpot-Signature-v3': Signature.getSignature('POST', 'v3', { signature: '', clientSecret: secret, url: 'https://hooks.example.com/hook', requestBody: FIXTURE.toString(), timestamp: ts * 1000 }),
+      'X-HubSpot-Request-Timestamp': String(ts * 1000),
+    },
+    body: FIXTURE,
+  }),
+  header: 'x-hubspot-signature-v3',
+  timestamped: true,
+  id: undefined,
+  opts: { publicUrl: 'https://hooks.example.com/hook' },
 });

@@ -121,6 +121,8 @@ t.test('missing, duplicated and unparseable headers', async (t) => {
   t.match(verify({ ...r, headers: { ...r.headers, [SIG]: 'AAAA' } }, [A.b64], TS * 1000), { ok: false, code: 'signature_invalid' }, 'base64 that is not DER');
   t.match(verify({ ...r, headers: { ...r.headers, [TS_H]: 'yesterday' } }, [A.b64], TS * 1000), { ok: false, code: 'malformed' });
   t.match(verify({ ...r, headers: { ...r.headers, [SIG]: [r.headers[SIG] as string, 'AAAA'] } }, [A.b64], TS * 1000), { ok: false, code: 'malformed' });
+  t.match(verify({ ...r, headers: { ...r.headers, [SIG]: `${r.headers[SIG]}, ${r.headers[SIG]}` } }, [A.b64], TS * 1000), { ok: false, code: 'malformed' }, 'joined by Node');
+  t.match(verify({ ...r, headers: { ...r.headers, [TS_H]: `${TS}, ${TS}` } }, [A.b64], TS * 1000), { ok: false, code: 'malformed' }, 'timestamp joined by Node');
 });
 
 t.test('key(): a P-256 public key; anything else is a clear error', async (t) => {

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { WebhooksHelper } from 'square';
 import { square } from '../../src/providers/square.js';
 import type { SchemeOptions, SignedRequest } from '../../src/providers/types.js';
+import { runCommonCases } from './harness.js';
 
 const opts = (publicUrl: string | null): SchemeOptions => ({ toleranceMs: 300_000, publicUrl });
 const KEY = 'test_secret_0123456789';
@@ -67,4 +68,19 @@ t.test('missing, duplicated and unparseable signature headers', async (t) => {
   t.match(verify(req(EVENT, { 'x-square-hmacsha256-signature': [sig, sig] }), [KEY]), { ok: false, code: 'malformed' });
   t.match(verify(req(EVENT, { 'x-square-hmacsha256-signature': 'n0t*base64' }), [KEY]), { ok: false, code: 'malformed' });
   t.throws(() => square.key('', opts(PUB)), /empty/);
+});
+
+// the cases every scheme passes (test/providers/harness.ts); Square publishes no signer, only a verifier
+runCommonCases(t, {
+  name: 'square',
+  other: 'other_signature_key',
+  signer: 'node:crypto (Square has no signer; WebhooksHelper cross-checks above)',
+  sign: (secret) => ({
+    headers: { 'x-square-hmacsha256-signature': createHmac('sha256', secret).update('https://hooks.example.com/hook').update(EVENT).digest('base64') },
+    body: EVENT,
+  }),
+  header: 'x-square-hmacsha256-signature',
+  timestamped: false,
+  id: '6a8f5f28-54a1-4eb0-a98a-3111513fd4fc',
+  opts: { publicUrl: 'https://hooks.example.com/hook' },
 });

@@ -2,6 +2,7 @@ import t from 'tap';
 import twilioSdk from 'twilio';
 import { twilio } from '../../src/providers/twilio.js';
 import type { SchemeOptions, SignedRequest } from '../../src/providers/types.js';
+import { runCommonCases } from './harness.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const opts = (publicUrl: string | null): SchemeOptions => ({ toleranceMs: 300_000, publicUrl });
@@ -161,4 +162,19 @@ t.test('sign() sends the idempotency token header Twilio sends (unsigned)', asyn
   t.same(Object.keys(h).sort(), ['I-Twilio-Idempotency-Token', 'X-Twilio-Signature']);
   t.same(twilio.signedHeaders, []);
   t.throws(() => twilio.key('', opts(null)), /empty/);
+});
+
+// the cases every scheme passes (test/providers/harness.ts), with the delivery signed by twilio-node
+runCommonCases(t, {
+  name: 'twilio',
+  other: 'other_auth_token',
+  signer: 'twilio-node getExpectedTwilioSignature',
+  sign: (secret) => ({
+    headers: { 'X-Twilio-Signature': twilioSdk.getExpectedTwilioSignature(secret, 'https://hooks.example.com/hook', PARAMS) },
+    body: formBody(PARAMS),
+  }),
+  header: 'x-twilio-signature',
+  timestamped: false,
+  id: undefined,
+  opts: { publicUrl: 'https://hooks.example.com/hook' },
 });
