@@ -98,3 +98,16 @@ t.test('forwarding', async (t) => {
     t.match(text, /hookgate_requests_total\{route="\/webhooks\/:tenant\/github",provider="github",tenant="other",outcome="signature_invalid"\} 1/);
   });
 });
+
+t.test('invalid UTF-8 that is validly signed is forwarded byte for byte', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes: [{ path: '/gh', provider: 'github', tenant: 't1', secrets: ['env:G'] }] }, { G: GITHUB_SECRET }));
+  t.teardown(() => gw.close());
+  const body = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d, 0x0d, 0x0a, 0x00]);
+  const { createHmac } = await import('node:crypto');
+  const res = await request(`${gw.url}/gh`, { method: 'POST', headers: { 'x-hub-signature-256': 'sha256=' + createHmac('sha256', GITHUB_SECRET).update(body).digest('hex') }, body });
+  t.equal(res.statusCode, 200);
+  await res.body.dump();
+  t.ok(up.received[0]!.body.equals(body));
+});
