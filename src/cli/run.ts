@@ -4,6 +4,9 @@ import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
 import { openLedger, describeLedger } from '../ledger/index.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { ledgerHooks } from '../observability/ledger-hooks.js';
+import { probeTcp } from '../observability/probe.js';
+import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
 import { startGateway, type RunningGateway } from '../server.js';
 import type { Io } from './main.js';
 import type { Logger } from 'pino';
@@ -23,7 +26,7 @@ function restartOnly(a: Config, b: Config): string[] {
   return out;
 }
 
-export async function reloadFrom(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv): Promise<boolean> {
+export async function reloadFrom(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv, trigger: object = {}): Promise<boolean> {
   try {
     const { config, warnings } = loadConfigFile(file, env);
     for (const w of warnings) log.warn(w);
@@ -31,14 +34,36 @@ export async function reloadFrom(file: string, gw: RunningGateway, log: Logger, 
     if (fixed.length) log.warn({ fields: fixed }, 'these settings changed but take effect only after a restart');
     await gw.reload(config);
     gw.metrics.reloads.inc({ result: 'success' });
-    log.info({ routes: config.routes.length }, 'configuration reloaded');
+    log.info({ ...trigger, routes: config.routes.length }, 'configuration reloaded');
     return true;
   } catch (err) {
     gw.metrics.reloads.inc({ result: 'failure' });
     const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-    log.error({ problems }, 'configuration reload failed; the previous configuration stays in force');
+    log.error({ ...trigger, problems }, 'configuration reload failed; the previous configuration stays in force');
     return false;
   }
+}
+
+export interface LiveReload {
+  /** reload now (SIGHUP); never two reloads at once */
+  reload(): Promise<boolean>;
+  close(): void;
+}
+
+/** SIGHUP and file changes (the config file, every `file:` secret) both reload, one at a time. */
+export function liveReload(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv, opts: Partial<WatchOptions> = {}): LiveReload {
+  let why: object = {};
+  const run = serial(() => reloadFrom(file, gw, log, env, why));
+  const watcher = watchFiles({
+    files: () => [gw.config().file ?? file, ...gw.config().secretFiles],
+    onChange: (changed) => ((why = { trigger: 'file change', files: changed }), run()),
+    log,
+    ...opts,
+  });
+  return {
+    reload: () => ((why = { trigger: 'SIGHUP' }), run()),
+    close: () => watcher.close(),
+  };
 }
 
 export async function runCommand(file: string, io: Io): Promise<number> {
@@ -61,12 +86,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   try {
     ledger = await openLedger(
       { url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
-      {
-        onOp: (op, seconds) => metrics.ledgerDuration.observe({ op }, seconds),
-        onError: () => undefined,
-        onCacheHit: () => metrics.cacheHits.inc(),
-        log,
-      },
+      ledgerHooks(metrics, log),
     );
   } catch (err) {
     log.fatal({ ledger: describeLedger(config.ledger.url), err: { message: (err as Error).message } }, 'cannot open the ledger');
@@ -78,6 +98,11 @@ export async function runCommand(file: string, io: Io): Promise<number> {
     { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',
   );
+  // Not awaited: the gateway serves (and answers 502, releasing the claim) while the app starts.
+  void probeTcp(config.upstream.url, 2_000).then((why) => {
+    if (why) log.warn({ upstream: config.upstream.url.origin, reason: why }, 'upstream not reachable yet; deliveries get 502 upstream_unavailable until it is');
+  });
+  const live = liveReload(file, gw, log, io.env);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -86,6 +111,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
       process.exit(1);
     }
     stopping = true;
+    live.close();
     log.info({ signal }, 'draining: finishing deliveries in flight');
     gw.drain().then(
       () => {
@@ -101,6 +127,8 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => void reloadFrom(file, gw, log, io.env));
+  process.on('SIGHUP', () => {
+    if (!stopping) void live.reload();
+  });
   return -1;
 }

@@ -1,0 +1,159 @@
+// Live reload triggers: the config file and every `file:` secret change on disk.
+//
+// Kubernetes mounts a Secret or ConfigMap as a folder whose entries are symlinks into a timestamped
+// folder: `key -> ..data/key`, `..data -> ..2026_11_28_10_00_00.123`. An update writes a new
+// timestamped folder, points a temporary symlink at it and renames that over `..data` (one atomic
+// rename), then deletes the old folder. A watch on the file itself follows the symlink to an inode
+// that is about to be deleted and goes silent; a watch on the FOLDER sees the rename. So we watch
+// each file's folder, and on any event there (debounced) compare the content hashes of the files we
+// care about: only a real change of content triggers a reload, so unrelated churn in the same folder
+// (an embedded ledger's WAL, an editor's swap file) costs a few small reads, not reloads.
+// fs.watch is not reliable everywhere (network filesystems, some container runtimes), so a slow poll
+// runs the same comparison as a safety net.
+import { watch, readFileSync, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+
+export interface WatchLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface WatchOptions {
+  /** the files whose content matters; asked again after every change (a reload may add or drop secret files) */
+  files: () => readonly string[];
+  /** called (never twice at once) when the content of a file changed; `changed` lists the files */
+  onChange: (changed: string[]) => unknown;
+  /** quiet time after the last event before comparing (a kubelet swap is several events) */
+  debounceMs?: number;
+  /** safety-net poll interval; 0 disables it */
+  pollMs?: number;
+  log?: WatchLog;
+}
+
+export interface Watcher {
+  /** compare now (used by the poll; exposed for tests and SIGHUP-style callers) */
+  check(): Promise<void>;
+  close(): void;
+}
+
+/** SHA-256 of the content read through any symlinks, or `missing:CODE` when it cannot be read. */
+export function contentHash(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch (err) {
+    return `missing:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}
+
+/** Runs `fn` one call at a time; calls arriving meanwhile collapse into one more run afterwards. */
+export function serial<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  let queued: Promise<T> | null = null;
+  const run = (): Promise<T> => {
+    running = fn().finally(() => (running = null));
+    return running;
+  };
+  return () => {
+    if (!running) return run();
+    queued ??= running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      queued = null;
+      return run();
+    });
+    return queued;
+  };
+}
+
+export function watchFiles(opts: WatchOptions): Watcher {
+  const debounceMs = opts.debounceMs ?? 200;
+  const pollMs = opts.pollMs ?? 30_000;
+  const log = opts.log;
+  let closed = false;
+  let known = new Map<string, string>();
+  const watchers = new Map<string, FSWatcher>();
+  let timer: NodeJS.Timeout | undefined;
+  const warned = new Set<string>(); // one warning a folder, not one every poll
+
+  const snapshot = () => {
+    known = new Map(opts.files().map((f) => [f, contentHash(f)]));
+  };
+  // After a reload: files newly referenced get a baseline, dropped ones are forgotten; files already
+  // known keep the hash taken BEFORE the reload, so a change that landed during it is not absorbed.
+  const adopt = () => {
+    const next = new Map<string, string>();
+    for (const f of opts.files()) next.set(f, known.get(f) ?? contentHash(f));
+    known = next;
+  };
+
+  // One watch a folder; folders no file lives in any more are let go.
+  const rewatch = () => {
+    const dirs = new Set(opts.files().map((f) => dirname(f)));
+    for (const [dir, w] of watchers) if (!dirs.has(dir)) (w.close(), watchers.delete(dir));
+    for (const dir of dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, () => schedule());
+        w.on('error', (err) => {
+          // The folder went away (an unmounted volume): the poll keeps checking; the next change re-watches.
+          log?.warn({ dir, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'file watch failed; relying on the periodic check');
+          w.close();
+          watchers.delete(dir);
+        });
+        watchers.set(dir, w);
+      } catch (err) {
+        if (warned.has(dir)) continue;
+        warned.add(dir);
+        log?.warn({ dir, err: { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message } }, 'cannot watch folder; relying on the periodic check');
+      }
+    }
+  };
+
+  const compare = serial(async () => {
+    if (closed) return;
+    const changed: string[] = [];
+    for (const [file, hash] of known) if (contentHash(file) !== hash) changed.push(file);
+    if (!changed.length) return;
+    log?.debug({ files: changed }, 'watched file changed');
+    // Hash first, then reload: a change landing during the reload shows up as a difference next time.
+    snapshot();
+    try {
+      await opts.onChange(changed);
+    } finally {
+      if (!closed) {
+        adopt();
+        rewatch();
+      }
+    }
+  });
+
+  function schedule() {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void compare(), debounceMs);
+    timer.unref();
+  }
+
+  snapshot();
+  rewatch();
+  const poll = pollMs > 0
+    ? setInterval(() => {
+        rewatch(); // picks up a folder whose watch failed earlier
+        void compare();
+      }, pollMs)
+    : undefined;
+  poll?.unref();
+
+  return {
+    check: compare,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+    },
+  };
+}
