@@ -23,7 +23,6 @@ export const gitlab: Scheme<GitlabKey> = {
     const signing = keys.flatMap((k, i) => (k.signing ? [{ k: k.signing, i }] : []));
     const tokens = keys.flatMap((k, i) => (k.token ? [{ k: k.token, i }] : []));
     let matched = -1;
-    let id: string | undefined;
     if (tokens.length > 0) {
       const h = single(req.headers, TOKEN);
       if (!h.ok) return h;
@@ -35,14 +34,12 @@ export const gitlab: Scheme<GitlabKey> = {
       matched = found;
     }
     if (signing.length > 0) {
+      // webhook-id is signed (it equals GitLab's Idempotency-Key header, which is not): the verdict's id
       const v = verifyStandard(req.headers, req.body, signing.map((s) => s.k), opts.toleranceMs, nowMs);
-      if (!v.ok) return v;
-      matched = signing[v.secretIndex]!.i;
-      // webhook-id is signed (it equals GitLab's Idempotency-Key header, which is not)
-      id = v.id;
+      return v.ok ? { ...v, secretIndex: signing[v.secretIndex]!.i } : v;
     }
     // token only: the token signs nothing, so there is no id and the key is the digest of the body
-    return verdict(matched, null, () => id);
+    return verdict(matched);
   },
   sign(input) {
     if (input.secret.startsWith('whsec_')) {
