@@ -12,7 +12,7 @@ import type { Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validateSchema = ajv.compile(ConfigSchema);
 
 export class ConfigError extends Error {

@@ -1,0 +1,84 @@
+// `hookgate check`: a valid file lists its routes and warnings; a broken one names every problem by
+// field path and exits 1; no secret is ever printed.
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hookgate-check-'));
+let n = 0;
+function file(yaml: string): string {
+  const p = join(dir, `c${n++}.yaml`);
+  writeFileSync(p, yaml);
+  return p;
+}
+const BASE = `upstream: { url: "http://127.0.0.1:8000" }\n`;
+
+t.test('a valid config prints its routes and warnings, never a secret', async (t) => {
+  writeFileSync(join(dir, 'gh-secret'), 'file-secret-value-xyz\n');
+  const f = file(`${BASE}routes:
+  - { path: /webhooks/stripe, provider: stripe, tenant: acme, secrets: [env:STRIPE_SECRET] }
+  - { path: /webhooks/:tenant/github, provider: github, tenant: "param:tenant", secrets: [file:gh-secret] }
+  - { path: /legacy, provider: generic, tenant: acme, secrets: [literal-secret-abc], generic: { header: X-Sig }, idempotencyKey: "header:X-Request-Id" }
+`);
+  const r = await runCli(['check', '--config', f], { STRIPE_SECRET: 'whsec_env_secret_value' });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /valid/);
+  t.match(r.out, /POST \/webhooks\/stripe → \/webhooks\/stripe\s+provider=stripe tenant=acme secrets=1/);
+  t.match(r.out, /\/webhooks\/:tenant\/github .*tenant=param:tenant/);
+  t.match(r.out, /warning: routes\[2\]\.secrets\[0\]: a literal secret/);
+  t.match(r.out, /warning: routes\[2\]\.idempotencyKey: header x-request-id is not covered/);
+  t.match(r.out, /warning: routes\[1\]\.tenant: param:tenant is not signed/);
+  t.notMatch(r.out + r.err, /whsec_env_secret_value|file-secret-value-xyz|literal-secret-abc/);
+});
+
+const broken: [string, string, RegExp[]][] = [
+  ['a missing env secret', `${BASE}routes:\n  - { path: /a, provider: stripe, secrets: [env:STRIPE_SECRET] }\n`, [/routes\[0\]\.secrets\[0\]: env var STRIPE_SECRET is not set/]],
+  ['a missing secret file', `${BASE}routes:\n  - { path: /a, provider: github, secrets: [file:nope/missing] }\n`, [/routes\[0\]\.secrets\[0\]: file .*missing cannot be read \(ENOENT\)/]],
+  ['unknown keys', `${BASE}colour: blue\nroutes:\n  - { path: /a, provider: github, secrets: [x], tenat: acme }\n`, [/colour: unknown key/, /routes\[0\]\.tenat: unknown key/]],
+  ['bad duration, size, rate and mode', `${BASE}mode: audit\nbodyLimit: 1 MB\nlimits: { unverified: 10/day }\nroutes:\n  - { path: /a, provider: github, secrets: [x], tolerance: 5 minutes }\n`,
+    [/mode: expected one of "enforce", "monitor", got "audit"/, /bodyLimit: expected .*got "1 MB"/, /limits\.unverified: expected per client address.*got "10\/day"/, /routes\[0\]\.tolerance: expected allowed clock difference.*got "5 minutes"/]],
+  ['an unknown provider', `${BASE}routes:\n  - { path: /a, provider: stripey, secrets: [x] }\n`, [/routes\[0\]\.provider: expected one of .*stripe.*got "stripey"/]],
+  ['a missing upstream and routes', `listen: 0.0.0.0:8080\n`, [/upstream: is required/, /routes: is required/]],
+  ['per-tenant secrets with a literal tenant', `${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: { acme: [x] } }\n`, [/routes\[0\]\.secrets: a per-tenant map needs a tenant taken from the request/]],
+  ['a param tenant the path lacks', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "param:tenant", secrets: { acme: [x] } }\n`, [/routes\[0\]\.tenant: the path \/a has no :tenant parameter/]],
+  ['a tolerance longer than retention', `${BASE}ledger: { retention: 1m }\nroutes:\n  - { path: /a, provider: stripe, secrets: [x], tolerance: 5m }\n`, [/routes\[0\]\.tolerance: 5m is longer than ledger\.retention 1m/]],
+  ['a URL-signed scheme without publicUrl', `${BASE}routes:\n  - { path: /a, provider: twilio, secrets: [x] }\n`, [/routes\[0\]\.publicUrl: is required for provider twilio/]],
+  ['generic without its settings', `${BASE}routes:\n  - { path: /a, provider: generic, secrets: [x] }\n`, [/routes\[0\]\.generic: is required for provider generic/]],
+  ['a limit for a tenant no route produces', `${BASE}limits: { tenants: { globex: 5/s } }\nroutes:\n  - { path: /a, provider: github, tenant: acme, secrets: [x] }\n`, [/limits\.tenants\["globex"\]: no route can produce tenant globex/]],
+  ['two routes on one path', `${BASE}routes:\n  - { path: /a/:x, provider: github, secrets: [x] }\n  - { path: /a/:y, provider: github, secrets: [x] }\n`, [/routes\[1\]\.path: \/a\/:y is already served by routes\[0\]/]],
+  ['a bad listen address', `${BASE}listen: "8080"\nroutes:\n  - { path: /a, provider: github, secrets: [x] }\n`, [/listen: expected HOST:PORT/]],
+  ['a bad public key', `${BASE}routes:\n  - { path: /a, provider: discord, secrets: [not-a-key] }\n`, [/routes\[0\]\.secrets\[0\]: /]],
+  ['YAML that does not parse', `${BASE}routes:\n  - path: /a\n   provider: github\n`, [/c\d+\.yaml:\d+: /]],
+  ['a duplicated YAML key', `${BASE}upstream: { url: "http://x" }\nroutes: []\n`, [/c\d+\.yaml:\d+: Map keys must be unique/]],
+];
+
+for (const [name, yaml, expected] of broken) {
+  t.test(`check names the problem: ${name}`, async (t) => {
+    const r = await runCli(['check', '--config', file(yaml)]);
+    t.equal(r.code, 1, 'exit 1');
+    t.match(r.err, /invalid/);
+    for (const re of expected) t.match(r.err, re);
+    t.notMatch(r.err, /not-a-key/, 'the secret is not echoed');
+  });
+}
+
+t.test('every problem is listed, not just the first', async (t) => {
+  const r = await runCli(['check', '--config', file(`${BASE}routes:\n  - { path: /a, provider: stripe, secrets: [env:A] }\n  - { path: /b, provider: stripe, secrets: [env:B] }\n`)]);
+  t.equal(r.code, 1);
+  t.match(r.err, /routes\[0\]\.secrets\[0\]: env var A is not set/);
+  t.match(r.err, /routes\[1\]\.secrets\[0\]: env var B is not set/);
+});
+
+t.test('the installed binary exits 0 on a valid file and 1 on an invalid one', async (t) => {
+  const ok = spawnSync(process.execPath, ['bin/hookgate.js', 'check', '--config', 'config/hookgate.example.yaml'], { encoding: 'utf8' });
+  t.equal(ok.status, 0, ok.stderr);
+  const bad = spawnSync(process.execPath, ['bin/hookgate.js', 'check', '--config', file(`${BASE}routes: []\n`)], { encoding: 'utf8' });
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /routes: /);
+  const none = spawnSync(process.execPath, ['bin/hookgate.js', 'check'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  t.equal(none.status, 2);
+  t.match(none.stderr, /--config FILE is required/);
+});
