@@ -110,7 +110,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     const seconds = d ? Number(process.hrtime.bigint() - d.startedAt) / 1e9 : reply.elapsedTime / 1000;
     metrics.requestDuration.observe({ outcome }, seconds);
     request.log.info(
-      { route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.claim?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
+      { route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
       'delivery',
     );
   });

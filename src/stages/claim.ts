@@ -34,6 +34,7 @@ export function claimDelivery(deps: ClaimDeps): preHandlerAsyncHookHandler {
     switch (result.state) {
       case 'claimed':
         d.claim = { token: result.token, attempt: result.attempt };
+        d.attempt = result.attempt;
         return;
       case 'done':
         d.outcome = 'duplicate';

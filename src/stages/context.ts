@@ -13,6 +13,8 @@ export interface Delivery {
   key?: string;
   /** set once the ledger granted the claim */
   claim?: { token: string; attempt: number };
+  /** the claim's attempt, kept after the claim is settled (and cleared) for the delivery's log line */
+  attempt?: number;
   outcome?: Outcome;
   /** lazily parsed JSON body, shared by the stages that need it (undefined: not JSON) */
   json?: { value: unknown };
