@@ -208,6 +208,9 @@ export class FaultProxy {
     }
     this.connections++;
     const server = net.connect(this.target.port, this.target.host);
+    // one write per protocol message: without this, Nagle and delayed ACKs add ~40 ms stalls
+    client.setNoDelay(true);
+    server.setNoDelay(true);
     this.sockets.add(client);
     this.sockets.add(server);
     const end = () => {
