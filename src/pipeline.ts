@@ -27,6 +27,8 @@ export interface Limiters {
   unverified?: onRequestHookHandler;
   /** per tenant, after verification */
   tenant?: preHandlerHookHandler | preHandlerAsyncHookHandler;
+  /** a reload swaps the rates (the hooks and their store stay); see src/limits */
+  reconfigure?(config: Config): void;
 }
 
 export interface PipelineDeps {

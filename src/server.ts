@@ -109,6 +109,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     config: () => current.config,
     async reload(next) {
       const built = await build(next);
+      opts.limiters?.reconfigure?.(next);
       const old = current;
       current = built.gw;
       handler = built.handler;
