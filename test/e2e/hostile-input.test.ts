@@ -1,6 +1,6 @@
 // Hostile and broken input: each gets its documented status and code, a JSON error without a stack
 // or a secret, and the upstream receives nothing.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -41,7 +41,7 @@ t.test('hostile input', async (t) => {
   const gw = await startTestGateway(config);
   t.teardown(() => gw.close());
 
-  const refused = async (t: any, res: Awaited<ReturnType<typeof request>>, status: number, code: string) => {
+  const refused = async (t: Test, res: Awaited<ReturnType<typeof request>>, status: number, code: string) => {
     t.equal(res.statusCode, status, `status ${status}`);
     t.equal(res.headers['hookgate-outcome'], code, `outcome ${code}`);
     const text = await res.body.text();
