@@ -8,6 +8,7 @@ import { ledgerHooks } from '../observability/ledger-hooks.js';
 import { probeTcp } from '../observability/probe.js';
 import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
 import { startGateway, type RunningGateway } from '../server.js';
+import { createLimiters } from '../limits/index.js';
 import type { Io } from './main.js';
 import type { Logger } from 'pino';
 
@@ -93,7 +94,10 @@ export async function runCommand(file: string, io: Io): Promise<number> {
     return 1;
   }
 
-  const gw = await startGateway(config, { logger: log, ledger, metrics });
+  // The limit store lives for the process: a reload changes rates, not the store (see docs/rate-limits.md).
+  const limits = createLimiters(config, { metrics, log });
+  await limits.ready(); // bounded by the Redis connect timeout; an unreachable Redis means per-replica limits, not a failed start
+  const gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
   log.info(
     { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',
@@ -113,7 +117,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
     stopping = true;
     live.close();
     log.info({ signal }, 'draining: finishing deliveries in flight');
-    gw.drain().then(
+    gw.drain().then(() => limits.close()).then(
       () => {
         log.info('drained; bye');
         log.flush();
