@@ -1,0 +1,175 @@
+// What the benchmarks compare, each in its own process (its own event loop), all forwarding to the
+// same upstream: the gateway (the real CLI, `hookgate run --config FILE`), bare fastify +
+// @fastify/http-proxy (the reference), and nginx `proxy_pass` / nginx + njs HMAC check when nginx is
+// installed. Each starter returns { name, url, pid, proc, … } once the candidate answers.
+import { mkdtempSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { start, message, waitHttp, freePort, stop } from './proc.mjs';
+import { SECRET, PATH } from './load.mjs';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LIB = fileURLToPath(new URL('./', import.meta.url));
+
+export function scratchDir(tag) {
+  return mkdtempSync(join(tmpdir(), `hookgate-bench-${tag}-`));
+}
+
+export async function startUpstream() {
+  const proc = start('upstream', process.execPath, [join(LIB, 'upstream.mjs')], { ipc: true });
+  const { port } = await message(proc, 'ready');
+  return { name: 'upstream', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
+}
+
+export async function startBareProxy(upstreamUrl) {
+  const proc = start('fastify+http-proxy', process.execPath, [join(LIB, 'proxy-fastify.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT });
+  const { port } = await message(proc, 'ready');
+  return { name: 'fastify+http-proxy', kind: 'reference', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
+}
+
+/**
+ * The gateway through its CLI. `ledger`: a ledger URL (embedded, embedded:FILE, postgres://…).
+ * Limits are configured far above what the machine can drive, so the limiter runs on every request
+ * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import.
+ */
+export async function startGateway(upstreamUrl, { name = 'hookgate', ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir = scratchDir('gw'), env = {}, logTo = 'ignore' } = {}) {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const file = join(dir, 'hookgate.yaml');
+  writeFileSync(file, [
+    `listen: 127.0.0.1:${port}`,
+    `admin: 127.0.0.1:${adminPort}`,
+    'mode: enforce',
+    'upstream:',
+    `  url: ${upstreamUrl}`,
+    '  timeout: 30s',
+    'ledger:',
+    `  url: ${JSON.stringify(ledger)}`,
+    `  cache: ${cache}`,
+    '  retention: 72h',
+    '  lease: 30s',
+    'limits:',
+    '  store: memory',
+    '  unverified: 10000000/s',
+    '  tenants:',
+    '    "*": 10000000/s',
+    'routes:',
+    `  - path: ${PATH}`,
+    '    provider: stripe',
+    '    tenant: acme',
+    '    secrets: [env:BENCH_STRIPE_SECRET]',
+    '    tolerance: 5m',
+    '',
+  ].join('\n'));
+  const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(ROOT, 'bin/hookgate.js'), 'run', '--config', file];
+  const proc = start(name, process.execPath, args, { ipc, cwd: ROOT, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitHttp(proc, `${adminUrl}/readyz`, { timeoutMs: 30_000 });
+  await waitHttp(proc, `http://127.0.0.1:${port}/`, { expect: 404 });
+  return { name, kind: 'gateway', url: `http://127.0.0.1:${port}`, adminUrl, pid: proc.pid, proc, dir, config: file, stop: () => stop(proc, 35_000) };
+}
+
+/** `hookgate_requests_total` by outcome, and the ledger's claim count, from /metrics. */
+export async function gatewayCounters(adminUrl) {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const outcomes = {};
+  let claims = 0;
+  for (const line of text.split('\n')) {
+    let m = /^hookgate_requests_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)/.exec(line);
+    if (m) outcomes[m[1]] = (outcomes[m[1]] ?? 0) + Number(m[2]);
+    m = /^hookgate_ledger_duration_seconds_count\{op="claim"\} (\S+)/.exec(line);
+    if (m) claims += Number(m[1]);
+  }
+  return { outcomes, claims };
+}
+
+export function nginxBinary() {
+  for (const p of [process.env.NGINX, '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (p && existsSync(p)) return p;
+  try {
+    return execFileSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function njsModule() {
+  for (const p of ['/usr/lib/nginx/modules/ngx_http_js_module.so', '/usr/local/nginx/modules/ngx_http_js_module.so', '/usr/lib64/nginx/modules/ngx_http_js_module.so']) if (existsSync(p)) return p;
+  return null;
+}
+
+// A hand-written Stripe check in njs: parse t= and v1=, tolerance, HMAC-SHA256 over `t.body`, then an
+// internal redirect to the proxy location (the body is already in memory and is reused).
+const NJS = `import crypto from 'crypto';
+var SECRET = ${JSON.stringify(SECRET)};
+function verify(r) {
+  var h = r.headersIn['Stripe-Signature'] || '';
+  var parts = h.split(',');
+  var t = '', v1 = '';
+  for (var j = 0; j < parts.length; j++) {
+    var i = parts[j].indexOf('=');
+    var k = parts[j].slice(0, i), v = parts[j].slice(i + 1);
+    if (k === 't') t = v; else if (k === 'v1' && !v1) v1 = v;
+  }
+  if (!t || !v1) return r.return(401, '{"error":"signature_missing"}');
+  if (Math.abs(Date.now() / 1000 - Number(t)) > 300) return r.return(401, '{"error":"timestamp_out_of_tolerance"}');
+  var body = r.requestBuffer;
+  if (body === undefined) return r.return(413);
+  var mac = crypto.createHmac('sha256', SECRET).update(t + '.').update(body).digest('hex');
+  if (mac !== v1) return r.return(401, '{"error":"signature_invalid"}');
+  r.internalRedirect('@upstream');
+}
+export default { verify };
+`;
+
+/**
+ * nginx with ONE worker (the gateway is one event loop; a fair per-core comparison), access log off,
+ * keep-alive to the upstream. `njs`: verify the signature first. Returns null (with a reason) when
+ * nginx or its njs module is not installed.
+ */
+export async function startNginx(upstreamUrl, { njs = false } = {}) {
+  const bin = nginxBinary();
+  if (!bin) return { skipped: 'nginx is not installed (apt-get install nginx libnginx-mod-http-js to include it)' };
+  const mod = njs ? njsModule() : null;
+  if (njs && !mod) return { skipped: 'the njs module is not installed (apt-get install libnginx-mod-http-js)' };
+  const dir = scratchDir(njs ? 'njs' : 'nginx');
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) mkdirSync(join(dir, d));
+  const port = await freePort();
+  const up = new URL(upstreamUrl);
+  const proxy = 'proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";';
+  if (njs) writeFileSync(join(dir, 'hmac.js'), NJS);
+  writeFileSync(join(dir, 'nginx.conf'), `
+${mod ? `load_module ${mod};` : ''}
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'logs/error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  client_max_body_size 1m;
+  client_body_buffer_size 64k;
+  keepalive_requests 1000000;
+  upstream app { server ${up.host}; keepalive 128; keepalive_requests 1000000; }
+  ${njs ? `js_import hg from ${join(dir, 'hmac.js')};` : ''}
+  server {
+    listen 127.0.0.1:${port};
+    ${njs ? `location / { js_content hg.verify; }\n    location @upstream { ${proxy} }` : `location / { ${proxy} }`}
+  }
+}
+`);
+  const name = njs ? 'nginx+njs-hmac' : 'nginx-proxy_pass';
+  const proc = start(name, bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process on;']);
+  await waitHttp(proc, `http://127.0.0.1:${port}/healthz-probe`, { expect: njs ? 401 : 200 });
+  return {
+    name, kind: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, dir,
+    stop: async () => {
+      await stop(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

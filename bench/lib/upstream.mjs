@@ -1,0 +1,23 @@
+// The upstream every candidate forwards to: node:http, reads the whole body, answers 200 at once.
+// Runs in its own process (its own event loop); reports its port over IPC.
+import { createServer } from 'node:http';
+
+const REPLY = '{"ok":true}';
+let requests = 0;
+let bytes = 0;
+const server = createServer((req, res) => {
+  requests++;
+  req.on('data', (c) => (bytes += c.length));
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': REPLY.length });
+    res.end(REPLY);
+  });
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  process.send({ type: 'ready', port: server.address().port });
+});
+process.on('message', (m) => {
+  if (m?.type === 'stats') process.send({ type: 'stats', requests, bytes });
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,430 @@
+#!/usr/bin/env node
+// hookgate's benchmarks (issue 8). One scenario per npm script:
+//
+//   node bench/run.mjs full     npm run bench         full pipeline, unique events, embedded ledger vs the bare proxy
+//   node bench/run.mjs dup      npm run bench:dup     duplicates answered from the LRU vs the bare proxy
+//   node bench/run.mjs ledger   npm run bench:ledger  full pipeline on the PostgreSQL ledger vs the bare proxy
+//   node bench/run.mjs memory   npm run bench:memory  RSS idle, after 100k LRU entries, sampled over a run
+//   node bench/run.mjs profile  npm run bench:profile the gateway under load with --cpu-prof; top frames
+//
+// Every process it needs (upstream, candidates) is started here, in its own process, and stopped at the
+// end, also on failure or timeout. Needs `npm run build` first (the gateway runs from dist/ through
+// bin/hookgate.js). Knobs (environment): see bench/README.md. Exits non-zero when a candidate fails,
+// a run sees errors or unexpected statuses, or the whole run overruns its time bound.
+import { join } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import pg from 'pg';
+import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, scratchDir } from './lib/candidates.mjs';
+import { drive, signCostUs } from './lib/load.mjs';
+import { cpuSeconds, rssBytes, stopAll, killAllSync, ask } from './lib/proc.mjs';
+import { median, fmt, machine, machineLine, table, writeSection } from './lib/report.mjs';
+import { summarize } from './lib/cpuprofile.mjs';
+
+const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile'];
+const scenario = process.argv[2] ?? 'full';
+if (!SCENARIOS.includes(scenario)) {
+  console.error(`usage: node bench/run.mjs ${SCENARIOS.join('|')}`);
+  process.exit(2);
+}
+
+const num = (name, def) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`${name}: expected a number, got ${v}`);
+    process.exit(2);
+  }
+  return n;
+};
+const K = {
+  seconds: num('BENCH_SECONDS', 10),
+  rounds: num('BENCH_ROUNDS', 3),
+  warmup: num('BENCH_WARMUP', 3),
+  connections: num('BENCH_CONNECTIONS', 50),
+  memorySeconds: num('BENCH_MEMORY_SECONDS', 60),
+  memoryFill: num('BENCH_MEMORY_FILL', 100_000),
+  memoryRate: num('BENCH_MEMORY_RATE', 0),
+  dupIds: num('BENCH_DUP_IDS', 1000),
+};
+const OUT = process.env.BENCH_OUT === 'none' ? null : join(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
+const ONLY = process.env.BENCH_CANDIDATES ? new Set(process.env.BENCH_CANDIDATES.split(',').map((s) => s.trim())) : null;
+const WITH_NGINX = process.env.BENCH_NGINX !== '0';
+const PG_URL = process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+// The command line that reproduces this run, for the report.
+const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile' }[scenario];
+const knobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_OUT').map(([k, v]) => `${k}=${v}`).sort();
+const COMMAND = `${knobs.length ? `${knobs.join(' ')} ` : ''}npm run ${SCRIPT}`;
+
+if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
+  console.error('dist/src/cli/main.js is missing: run `npm run build` first');
+  process.exit(2);
+}
+
+// Time bound for the whole run: every run plus generous start/stop time.
+const boundS = num('BENCH_TIMEOUT_S', scenario === 'memory'
+  ? K.memorySeconds + 600
+  : (K.rounds * 6 + 6) * (K.seconds + 8) + 180);
+const watchdog = setTimeout(() => {
+  console.error(`bench: still running after ${boundS} s; stopping everything`);
+  drive.current?.stop?.();
+  killAllSync();
+  process.exit(3);
+}, boundS * 1000);
+watchdog.unref();
+let aborting = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (aborting) process.exit(130);
+    aborting = true;
+    console.error(`bench: ${sig}, stopping`);
+    drive.current?.stop?.();
+    stopAll().finally(() => process.exit(130));
+  });
+}
+process.on('exit', killAllSync);
+
+const log = (...a) => console.log(...a);
+const problems = [];
+
+/** One measured run of `cand`: load, CPU of the candidate, counters of the gateway. */
+async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 'run' } = {}) {
+  const load1 = loadavg()[0];
+  const before = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
+  const pgBefore = cand.pgCounts ? await cand.pgCounts() : null;
+  const cpu0 = cpuSeconds(cand.pid);
+  const r = await drive(cand.url, { seconds, connections: K.connections, ids, prefix });
+  const cpu = cpuSeconds(cand.pid) - cpu0;
+  const rss = rssBytes(cand.pid);
+  const after = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
+  const pgAfter = cand.pgCounts ? await cand.pgCounts() : null;
+  const run = { candidate: cand.name, label, ...r, cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests), cpuCores: cpu / r.duration, load1, rss };
+  if (before) {
+    run.outcomes = Object.fromEntries(Object.entries(after.outcomes).map(([k, v]) => [k, v - (before.outcomes[k] ?? 0)]).filter(([, v]) => v > 0));
+    run.claimsPerS = (after.claims - before.claims) / r.duration;
+  }
+  if (pgBefore) {
+    const d = {};
+    for (const [k, v] of Object.entries(pgAfter)) d[k] = v - (pgBefore[k] ?? 0);
+    run.statements = d;
+    const total = Object.values(d).reduce((a, b) => a + b, 0);
+    run.roundTripsPerDelivery = total / Math.max(1, r.requests);
+  }
+  const bad = r.errors + r.timeouts + r.non2xx;
+  if (r.requests === 0 || bad > r.requests * 0.001) problems.push(`${cand.name} ${label}: ${r.requests} answered, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`);
+  if (run.outcomes && cand.expect) {
+    const total = Object.values(run.outcomes).reduce((a, b) => a + b, 0);
+    const good = run.outcomes[cand.expect] ?? 0;
+    if (good < total * 0.999) problems.push(`${cand.name} ${label}: expected outcome ${cand.expect}, got ${JSON.stringify(run.outcomes)}`);
+  }
+  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores)  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}`);
+  return run;
+}
+
+/** Warm every candidate, then `rounds` rounds, the candidates' order rotating each round. */
+async function interleaved(cands, opts = {}) {
+  if (K.warmup > 0) {
+    log(`warm-up (${K.warmup} s each)`);
+    for (const c of cands) await measure(c, { ...opts, seconds: K.warmup, label: 'warm-up' });
+  }
+  const runs = [];
+  for (let round = 0; round < K.rounds; round++) {
+    log(`round ${round + 1}/${K.rounds} (${K.seconds} s each, ${K.connections} connections)`);
+    const order = cands.map((_, i) => cands[(i + round) % cands.length]);
+    for (const c of order) runs.push({ round: round + 1, ...(await measure(c, opts)) });
+  }
+  return runs;
+}
+
+function medians(cands, runs) {
+  return cands.map((c) => {
+    const rs = runs.filter((r) => r.candidate === c.name);
+    return {
+      name: c.name,
+      kind: c.kind,
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      cpu: median(rs.map((r) => r.cpuUsPerReq)),
+      claimsPerS: median(rs.map((r) => r.claimsPerS)),
+      roundTrips: median(rs.map((r) => r.roundTripsPerDelivery)),
+      load: median(rs.map((r) => r.load1)),
+      rss: median(rs.map((r) => r.rss)),
+    };
+  });
+}
+
+function comparison(meds, refName) {
+  const ref = meds.find((m) => m.name === refName);
+  return meds.map((m) => ({ ...m, tput: m.rps / ref.rps, p99r: m.p99 / ref.p99, cpuR: m.cpu / ref.cpu }));
+}
+
+function runsTable(runs) {
+  return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'load (1 min)', 'notes'], runs.map((r) => [
+    r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), r.load1.toFixed(2),
+    [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : ''].filter(Boolean).join('; '),
+  ]));
+}
+
+function mediansTable(cmp, extra = []) {
+  return table(['candidate', 'req/s', '× ref', 'p50', 'p99', 'p99 ÷ ref', 'CPU/req', 'CPU ÷ ref', ...extra.map((e) => e.head)], cmp.map((m) => [
+    m.name, fmt.int(m.rps), fmt.ratio(m.tput), fmt.ms(m.p50), fmt.ms(m.p99), fmt.ratio(m.p99r), fmt.us(m.cpu), fmt.ratio(m.cpuR), ...extra.map((e) => e.cell(m)),
+  ]));
+}
+
+function verdict(ok) {
+  return ok ? 'met' : '**not met**';
+}
+
+function conditions(mach, skipped) {
+  return [
+    `- Command: \`${COMMAND}\` (\`node bench/run.mjs ${scenario}\`), after \`npm run build\`.`,
+    `- Machine: ${machineLine(mach)}.`,
+    `- Load: autocannon in the harness process, ${K.connections} keep-alive connections, no pipelining, POST ${'`/webhooks/stripe`'} with a Stripe-signed 2 KiB JSON body and a new event id per request (signing costs the client ${fmt.us(signCostUs())} a request). Each candidate is one process (nginx: one worker) forwarding to the same node:http upstream; ${K.rounds} rounds × ${K.seconds} s per candidate, interleaved, after a ${K.warmup} s warm-up each. CPU/req is the candidate's own user+system CPU time divided by the requests it answered.`,
+    ...skipped.map((s) => `- Skipped: ${s}`),
+  ].join('\n');
+}
+
+async function startCommon() {
+  const upstream = await startUpstream();
+  const ref = await startBareProxy(upstream.url);
+  const skipped = [];
+  const baselines = [];
+  if (WITH_NGINX) {
+    for (const njs of [false, true]) {
+      const n = await startNginx(upstream.url, { njs });
+      if (n.skipped) {
+        skipped.push(n.skipped);
+        log(`skipping nginx${njs ? '+njs' : ''}: ${n.skipped}`);
+      } else baselines.push(n);
+    }
+  } else skipped.push('nginx baselines (BENCH_NGINX=0)');
+  return { upstream, ref, baselines, skipped };
+}
+
+const pick = (cands) => (ONLY ? cands.filter((c) => c.kind === 'reference' || ONLY.has(c.name)) : cands);
+
+async function scenarioFull() {
+  const mach = machine();
+  const { upstream, ref, baselines, skipped } = await startCommon();
+  const dir = scratchDir('full');
+  const gws = [
+    await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
+    await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
+  ];
+  for (const g of gws) g.expect = 'forwarded';
+  const cands = pick([ref, ...gws, ...baselines]);
+  const runs = await interleaved(cands);
+  const cmp = comparison(medians(cands, runs), ref.name);
+  rmSync(dir, { recursive: true, force: true });
+  const gw = cmp.find((m) => m.name === 'hookgate (embedded)');
+  const njs = cmp.find((m) => m.name === 'nginx+njs-hmac');
+  const targets = gw ? [
+    `- Throughput ≥ 1.0× the bare proxy: **${fmt.ratio(gw.tput)}** — ${verdict(gw.tput >= 1)}.`,
+    `- p99 ≤ 1.2× the bare proxy's: **${fmt.ratio(gw.p99r)}** — ${verdict(gw.p99r <= 1.2)}.`,
+    njs ? `- Stretch, ≥ the nginx+njs HMAC sidecar: **${fmt.ratio(gw.rps / njs.rps)}** of it — ${verdict(gw.rps >= njs.rps)}.` : '- Stretch (nginx+njs): not measured, nginx not installed.',
+  ] : [];
+  return {
+    title: 'Full pipeline, unique events, embedded ledger (`npm run bench`)',
+    body: [
+      'Verify (Stripe HMAC), tenant, tenant limit, claim (LRU miss, then the ledger), forward with undici, settle; every request a new event. The reference is bare fastify + @fastify/http-proxy on the same upstream.',
+      '', conditions(mach, skipped), '', '### Targets', ...targets, '', '### Medians', mediansTable(cmp), '', '### Every run', runsTable(runs),
+    ].join('\n'),
+  };
+}
+
+async function scenarioDup() {
+  const mach = machine();
+  const { upstream, ref, skipped } = await startCommon();
+  const gw = await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' });
+  const prefix = `dup${Date.now().toString(36)}`;
+  // Deliver each id once, so every request of the measured runs is a duplicate of a settled key.
+  await drive(gw.url, { amount: K.dupIds, connections: 10, ids: K.dupIds, prefix });
+  const counters = await gatewayCounters(gw.adminUrl);
+  if ((counters.outcomes.forwarded ?? 0) < K.dupIds) problems.push(`dup: pre-delivery forwarded ${counters.outcomes.forwarded ?? 0} of ${K.dupIds}`);
+  gw.expect = 'duplicate';
+  const cands = [ref, gw];
+  const runs = await interleaved(cands, { ids: K.dupIds, prefix });
+  const cmp = comparison(medians(cands, runs), ref.name);
+  const g = cmp.find((m) => m.name === gw.name);
+  return {
+    title: 'Duplicates answered from the LRU (`npm run bench:dup`)',
+    body: [
+      `${K.dupIds} events delivered once, then re-sent (fresh timestamps, same ids) for the whole run: the gateway verifies each, finds the key in the hot LRU and answers the first status without the ledger or the upstream; the bare proxy forwards every one.`,
+      '', conditions(mach, skipped.filter((s) => !s.includes('nginx'))), '', '### Targets',
+      `- Duplicates ≥ 1.5× the bare proxy: **${fmt.ratio(g.tput)}** — ${verdict(g.tput >= 1.5)} (p99 ${fmt.ratio(g.p99r)} of the reference's).`,
+      '', '### Medians', mediansTable(cmp), '', '### Every run', runsTable(runs),
+    ].join('\n'),
+  };
+}
+
+async function scenarioLedger() {
+  const mach = machine();
+  const schema = `hookgate_bench_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`bench:ledger needs PostgreSQL at HOOKGATE_TEST_PG_URL (${PG_URL.replace(/\/\/[^@]*@/, '//…@')}): ${err.message}`);
+  }
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  try {
+    const { upstream, ref, skipped } = await startCommon();
+    const u = new URL(PG_URL);
+    u.searchParams.set('options', `-c search_path=${schema}`);
+    const gw = await startGateway(upstream.url, {
+      name: 'hookgate (postgres)', ledger: u.toString(), ipc: true, preload: [new URL('./lib/pg-count.mjs', import.meta.url).href],
+    });
+    gw.expect = 'forwarded';
+    gw.pgCounts = async () => (await ask(gw.proc, 'pg-counts')).counts;
+    const cands = pick([ref, gw]);
+    const runs = await interleaved(cands);
+    const cmp = comparison(medians(cands, runs), ref.name);
+    const g = cmp.find((m) => m.name === gw.name);
+    const stmts = {};
+    for (const r of runs.filter((x) => x.statements)) for (const [k, v] of Object.entries(r.statements)) stmts[k] = (stmts[k] ?? 0) + v;
+    const delivered = runs.filter((x) => x.statements).reduce((a, r) => a + r.requests, 0);
+    const server = (await admin.query('SHOW server_version')).rows[0].server_version;
+    return {
+      title: 'Full pipeline on the PostgreSQL ledger (`npm run bench:ledger`)',
+      body: [
+        `PostgreSQL ${server} on the same machine (pool of 10, SERIALIZABLE), a fresh schema dropped at the end. Statements are counted in the gateway process by wrapping node-postgres' \`Client.query\` (\`bench/lib/pg-count.mjs\`, by each statement's \`/* hookgate:NAME */\` tag); claims/s from \`hookgate_ledger_duration_seconds_count{op="claim"}\`.`,
+        '', conditions(mach, skipped.filter((s) => !s.includes('nginx'))), '', '### Targets',
+        `- PostgreSQL ledger ≥ 0.5× the bare proxy: **${fmt.ratio(g.tput)}** — ${verdict(g.tput >= 0.5)} (p99 ${fmt.ratio(g.p99r)} of the reference's).`,
+        `- Claims/s (median of the rounds): ${fmt.int(g.claimsPerS)}; round trips per delivery: ${g.roundTrips.toFixed(2)} (${Object.entries(stmts).map(([k, v]) => `${k} ${(v / delivered).toFixed(2)}`).join(', ')}).`,
+        '', '### Medians', mediansTable(cmp, [{ head: 'claims/s', cell: (m) => fmt.int(m.claimsPerS) }, { head: 'statements/delivery', cell: (m) => (Number.isFinite(m.roundTrips) ? m.roundTrips.toFixed(2) : '–') }]),
+        '', '### Every run', runsTable(runs),
+      ].join('\n'),
+    };
+  } finally {
+    await stopAll();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
+}
+
+function slopeMbPerMin(samples) {
+  // least squares over (seconds, bytes)
+  const n = samples.length;
+  if (n < 2) return NaN;
+  const mx = samples.reduce((a, s) => a + s.t, 0) / n;
+  const my = samples.reduce((a, s) => a + s.rss, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const s of samples) {
+    num += (s.t - mx) * (s.rss - my);
+    den += (s.t - mx) ** 2;
+  }
+  return ((num / den) * 60) / 1048576;
+}
+
+async function scenarioMemory() {
+  const mach = machine();
+  const upstream = await (await import('./lib/candidates.mjs')).startUpstream();
+  const kind = process.env.BENCH_MEMORY_LEDGER ?? 'embedded';
+  const dir = scratchDir('mem');
+  const ledger = kind === 'file' ? `embedded:${join(dir, 'ledger.db')}` : kind === 'embedded' ? 'embedded' : kind;
+  const gw = await startGateway(upstream.url, { name: `hookgate (${kind === 'file' ? 'embedded:file' : kind})`, ledger, cache: 100000 });
+  const ref = await startBareProxy(upstream.url);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = rssBytes(gw.pid);
+  const refIdle = rssBytes(ref.pid);
+  log(`idle: gateway ${fmt.mb(idle)}, bare proxy ${fmt.mb(refIdle)}`);
+
+  const sample = (into, t0) => setInterval(() => into.push({ t: (Date.now() - t0) / 1000, rss: rssBytes(gw.pid) }), 1000);
+  // Fill the LRU: more unique deliveries than it holds, so it ends full (100k settled keys).
+  const fillSamples = [];
+  let timer = sample(fillSamples, Date.now());
+  const fill = await drive(gw.url, { amount: K.memoryFill + 5000, connections: K.connections });
+  clearInterval(timer);
+  const afterFill = rssBytes(gw.pid);
+  log(`after ${fmt.int(fill.requests)} deliveries: ${fmt.mb(afterFill)} (max while filling ${fmt.mb(Math.max(...fillSamples.map((s) => s.rss)))})`);
+  if (fill.non2xx || fill.errors) problems.push(`memory fill: ${fill.non2xx} non-2xx, ${fill.errors} errors`);
+
+  const samples = [];
+  const t0 = Date.now();
+  timer = sample(samples, t0);
+  const run = await drive(gw.url, { seconds: K.memorySeconds, connections: K.connections, ...(K.memoryRate ? { rate: K.memoryRate } : {}) });
+  clearInterval(timer);
+  if (run.non2xx || run.errors) problems.push(`memory run: ${run.non2xx} non-2xx, ${run.errors} errors`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idleAfter = rssBytes(gw.pid);
+  const rss = samples.map((s) => s.rss);
+  const tenth = Math.max(1, Math.floor(samples.length / 10));
+  const first = median(rss.slice(0, tenth));
+  const last = median(rss.slice(-tenth));
+  const slope = slopeMbPerMin(samples);
+  log(`run ${K.memorySeconds} s at ${fmt.int(run.rps)} req/s: RSS min ${fmt.mb(Math.min(...rss))} median ${fmt.mb(median(rss))} max ${fmt.mb(Math.max(...rss))}; first 10% ${fmt.mb(first)} last 10% ${fmt.mb(last)}; slope ${slope.toFixed(2)} MB/min`);
+  rmSync(dir, { recursive: true, force: true });
+  const every = Math.max(1, Math.floor(samples.length / 20));
+  return {
+    title: `Memory (\`npm run bench:memory\`), ${gw.name}`,
+    body: [
+      `RSS of the gateway process (from /proc) idle, after ${fmt.int(K.memoryFill + 5000)} unique deliveries (the LRU holds ${fmt.int(100000)} settled keys), and sampled every second over a ${K.memorySeconds} s run of unique deliveries${K.memoryRate ? ` at ${K.memoryRate} req/s` : ' at full speed'}. Ledger: \`${kind === 'file' ? 'embedded:FILE (WAL)' : kind === 'embedded' ? 'embedded (in memory)' : 'postgres'}\` (\`BENCH_MEMORY_LEDGER=embedded|file\`).`,
+      '',
+      `- Command: \`${COMMAND}\`; machine: ${machineLine(mach)}.`,
+      '',
+      '### Targets',
+      `- Idle ≤ 60 MB: **${fmt.mb(idle)}** — ${verdict(idle <= 60 * 1048576)} (bare fastify + http-proxy idle: ${fmt.mb(refIdle)}).`,
+      `- Under load with 100k LRU entries ≤ 100 MB: **${fmt.mb(afterFill)}** right after the fill, **${fmt.mb(Math.max(...rss))}** max during the run — ${verdict(Math.max(afterFill, ...rss) <= 100 * 1048576)}.`,
+      `- Flat over the run (${K.memorySeconds} s${K.memorySeconds < 600 ? '; the target asks for 10 minutes: BENCH_MEMORY_SECONDS=600' : ''}): first 10% median ${fmt.mb(first)}, last 10% ${fmt.mb(last)}, least-squares slope **${slope.toFixed(2)} MB/min** at ${fmt.int(run.rps)} req/s (${fmt.int(run.requests)} deliveries); idle again after the run: ${fmt.mb(idleAfter)}.`,
+      '',
+      '### Samples (every ' + every + ' s)',
+      table(['t (s)', 'RSS'], samples.filter((_, i) => i % every === 0).map((s) => [s.t.toFixed(0), fmt.mb(s.rss)])),
+    ].join('\n'),
+  };
+}
+
+async function scenarioProfile() {
+  const upstream = await startUpstream();
+  const dir = scratchDir('prof');
+  const kind = process.env.BENCH_PROFILE_LEDGER ?? 'embedded';
+  const gw = await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: kind === 'pg' ? PG_URL : 'embedded', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  await measure(gw, { seconds: K.warmup || 2, label: 'warm-up' });
+  const r = await measure(gw, { seconds: K.seconds, label: 'profiled' });
+  await gw.stop();
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the gateway wrote no .cpuprofile');
+  const s = summarize(join(dir, file), 30);
+  log(`\nprofile: ${join(dir, file)} (kept for Chrome DevTools / speedscope)`);
+  log(`busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled\nself time by package / folder:`);
+  for (const b of s.buckets.slice(0, 20)) log(`  ${b.pctBusy.toFixed(1).padStart(5)}%  ${b.name}`);
+  log('top functions by self time:');
+  for (const f of s.functions) log(`  ${f.pctBusy.toFixed(1).padStart(5)}%  ${f.name}`);
+  return {
+    title: 'Where the time goes (`npm run bench:profile`)',
+    body: [
+      `The gateway (embedded ledger) under the full-pipeline load with \`--cpu-prof\` (warm-up, then ${K.seconds} s; ${fmt.int(r.rps)} req/s, ${fmt.us(r.cpuUsPerReq)} CPU a request under the profiler). Self time as a share of the busy (non-idle) time.`,
+      `- Command: \`${COMMAND}\`; machine: ${machineLine(machine())}.`,
+      '', '### By package or folder', table(['share', 'where'], s.buckets.slice(0, 20).map((b) => [`${b.pctBusy.toFixed(1)}%`, b.name])),
+      '', '### Top functions', table(['share', 'function'], s.functions.slice(0, 25).map((f) => [`${f.pctBusy.toFixed(1)}%`, `\`${f.name}\``])),
+    ].join('\n'),
+  };
+}
+
+let code = 0;
+try {
+  const t0 = Date.now();
+  log(`hookgate bench: ${scenario} — ${COMMAND}`);
+  const result = await { full: scenarioFull, dup: scenarioDup, ledger: scenarioLedger, memory: scenarioMemory, profile: scenarioProfile }[scenario]();
+  await stopAll();
+  if (problems.length) {
+    code = 1;
+    console.error(`\nbench: ${problems.length} problem(s); ${OUT ? 'docs not updated' : ''}\n  ${problems.join('\n  ')}`);
+  } else {
+    const md = `## ${result.title}\n\n${result.body}\n`;
+    log(`\n${md}`);
+    if (OUT) {
+      writeSection(OUT, scenario, md);
+      log(`written to ${OUT.slice(ROOT.length)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+  }
+} catch (err) {
+  code = 1;
+  console.error(`bench failed: ${err.stack ?? err}`);
+  await stopAll().catch(() => undefined);
+}
+clearTimeout(watchdog);
+process.exit(code);
