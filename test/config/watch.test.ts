@@ -1,0 +1,154 @@
+// Live reload from files: a kubelet-style secret swap while deliveries keep flowing, a realistic
+// rotation (old + new listed, then old removed) with no delivery lost, an invalid config that leaves
+// the old one in force, and the slow poll as a safety net.
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import Stripe from 'stripe';
+import { startUpstream } from '../helpers/upstream.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { scrape } from '../helpers/metrics.js';
+import { kubeVolume } from '../helpers/kube-volume.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { liveReload } from '../../src/cli/run.js';
+import { watchFiles } from '../../src/config/watch.js';
+
+const stripe = new Stripe('sk_test_dummy');
+const ANCIENT = 'whsec_watch_ancient_000';
+const OLD = 'whsec_watch_old_111';
+const NEW = 'whsec_watch_new_222';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (bounded) until `cond` holds; returns whether it did. Not a timing assertion: the machine may be slow. */
+async function until(cond: () => Promise<boolean> | boolean, tries = 1500, every = 20): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await cond()) return true;
+    await sleep(every);
+  }
+  return false;
+}
+
+async function setup(t: Test, routeSecrets: (secretDir: string) => string[], initial: Record<string, string>) {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const root = mkdtempSync(join(tmpdir(), 'hookgate-watch-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const secrets = kubeVolume(join(root, 'secrets'), initial);
+  const yaml = (secretRefs: string[], extra = '') =>
+    `upstream:\n  url: ${up.url}\nroutes:\n  - path: /webhooks/stripe\n    provider: stripe\n    tenant: acme\n    secrets: [${secretRefs.join(', ')}]\n${extra}`;
+  const config = kubeVolume(join(root, 'config'), { 'hookgate.yaml': yaml(routeSecrets(secrets.dir)) });
+  const file = config.path('hookgate.yaml');
+  const log = createLogger('silent');
+  const gw = await startTestGateway(loadConfigFile(file, {}).config, { logger: log });
+  t.teardown(() => gw.close());
+  // No poll: only the folder watch can notice the swap.
+  const live = liveReload(file, gw, log, {}, { debounceMs: 100, pollMs: 0 });
+  t.teardown(() => live.close());
+  let n = 0;
+  const send = async (secret: string) => {
+    const payload = JSON.stringify({ id: `evt_watch_${++n}`, type: 'ping' });
+    const res = await request(`${gw.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }) },
+      body: payload,
+    });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  const reloads = async (result: 'success' | 'failure') => (await scrape(gw.adminUrl)).get('hookgate_config_reloads_total', { result }) ?? 0;
+  const matches = async (index: number) => (await scrape(gw.adminUrl)).get('hookgate_secret_matches_total', { route: '/webhooks/stripe', index: String(index) }) ?? 0;
+  return { gw, secrets, config, yaml, send, reloads, matches };
+}
+
+t.test('a single secret swapped by the kubelet: old works before, new works after the reload', async (t) => {
+  const s = await setup(t, (dir) => [`file:${join(dir, 'stripe-secret')}`], { 'stripe-secret': OLD });
+  t.equal(await s.send(OLD), 200, 'the mounted secret works');
+  t.equal(await s.send(NEW), 401, 'the next one is not known yet');
+  s.secrets.update({ 'stripe-secret': NEW });
+  t.ok(await until(async () => (await s.reloads('success')) === 1), 'the swap of ..data is noticed and reloaded');
+  t.equal(await s.send(NEW), 200, 'the new secret works');
+  t.equal(await s.send(OLD), 401, 'the old one is gone: with one secret listed, the provider and the gateway cannot switch at the same instant');
+  t.equal(await s.reloads('failure'), 0);
+});
+
+t.test('a rotation with both secrets listed loses no delivery', async (t) => {
+  // The Secret holds the current and the previous key; the config lists both (tried in order).
+  const s = await setup(t, (dir) => [`file:${join(dir, 'stripe-secret')}`, `file:${join(dir, 'stripe-previous')}`], { 'stripe-secret': OLD, 'stripe-previous': ANCIENT });
+  let signer = OLD;
+  let stop = false;
+  const statuses: number[] = [];
+  const flow = (async () => {
+    for (let i = 0; i < 5000 && !stop; i++) statuses.push(await s.send(signer));
+  })();
+  const sent = () => statuses.length;
+  const moreDeliveries = async (n: number) => {
+    const from = sent();
+    return until(() => sent() >= from + n);
+  };
+
+  t.ok(await moreDeliveries(5), 'deliveries flow');
+  // 1. The operator adds the new secret; the previous one becomes the old one. One atomic swap.
+  s.secrets.update({ 'stripe-secret': NEW, 'stripe-previous': OLD });
+  t.ok(await until(async () => (await s.reloads('success')) === 1), 'reloaded after the swap');
+  t.ok(await moreDeliveries(5), 'the provider still signs with the old secret');
+  t.ok((await s.matches(1)) >= 5, 'and hookgate_secret_matches_total{index="1"} shows it');
+  // 2. The provider rolls its secret (it now signs with the new one).
+  signer = NEW;
+  t.ok(await moreDeliveries(5));
+  const oldMatches = await s.matches(1);
+  t.ok(await moreDeliveries(5));
+  t.equal(await s.matches(1), oldMatches, 'index 1 stopped moving: the old secret can be retired');
+  // 3. The old secret is removed from the config, then from the Secret.
+  s.config.update({ 'hookgate.yaml': s.yaml([`file:${s.secrets.path('stripe-secret')}`]) });
+  t.ok(await until(async () => (await s.reloads('success')) === 2), 'reloaded after the config change');
+  t.ok(await moreDeliveries(5));
+  s.secrets.update({ 'stripe-secret': NEW });
+  t.ok(await moreDeliveries(5));
+  stop = true;
+  await flow;
+
+  t.ok(statuses.length >= 35, `${statuses.length} deliveries went through the rotation`);
+  t.same(statuses.filter((c) => c !== 200), [], 'every delivery signed with a secret in force was accepted');
+  t.equal(await s.send(OLD), 401, 'after the rotation the old secret is refused');
+  t.equal(await s.reloads('failure'), 0, 'no reload failed on the way');
+});
+
+t.test('an invalid config written over the file leaves the old one serving', async (t) => {
+  const s = await setup(t, (dir) => [`file:${join(dir, 'stripe-secret')}`], { 'stripe-secret': OLD });
+  s.config.update({ 'hookgate.yaml': s.yaml([`file:${s.secrets.path('stripe-secret')}`], '    surprise: true\n') });
+  t.ok(await until(async () => (await s.reloads('failure')) === 1), 'the failure is counted');
+  t.equal(await s.reloads('success'), 0);
+  t.equal(await s.send(OLD), 200, 'the previous configuration still serves');
+  // A secret file that disappears is also a failed reload, not an outage.
+  s.secrets.update({ 'other-key': 'x' });
+  t.ok(await until(async () => (await s.reloads('failure')) === 2), 'a missing secret file fails the reload');
+  t.equal(await s.send(OLD), 200, 'still serving');
+  // Fixing both brings it back.
+  s.secrets.update({ 'stripe-secret': NEW });
+  s.config.update({ 'hookgate.yaml': s.yaml([`file:${s.secrets.path('stripe-secret')}`]) });
+  t.ok(await until(async () => (await s.reloads('success')) >= 1), 'the corrected config is taken');
+  t.ok(await until(async () => (await s.send(NEW)) === 200), 'with the new secret');
+});
+
+t.test('the slow poll notices a change the watch would miss', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-poll-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'a'));
+  const file = join(dir, 'a', 'secret');
+  writeFileSync(file, 'one');
+  const seen: string[][] = [];
+  // A debounce longer than the test: only the poll can call onChange.
+  const w = watchFiles({ files: () => [file], onChange: (changed) => void seen.push(changed), debounceMs: 3_600_000, pollMs: 50 });
+  t.teardown(() => w.close());
+  await sleep(120);
+  t.equal(seen.length, 0, 'nothing changed, nothing reported');
+  writeFileSync(file, 'two');
+  t.ok(await until(() => seen.length === 1), 'the poll compared the content and reported it');
+  t.same(seen[0], [file]);
+  writeFileSync(file, 'two'); // same content: a touch is not a change
+  await sleep(200);
+  t.equal(seen.length, 1, 'same content, no reload');
+});
