@@ -84,3 +84,23 @@ export const ConfigSchema = Type.Object(
 
 export type RawConfig = Static<typeof ConfigSchema>;
 export type RawRoute = Static<typeof RouteSchema>;
+
+/**
+ * The schema as users' editors and `helm` see it: keys with a default are optional there (hookgate's
+ * own validator fills the defaults in before checking what is required).
+ */
+export function publishedSchema(): Record<string, unknown> {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (!node || typeof node !== 'object') return node;
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) o[k] = strip(v);
+    const props = o.properties as Record<string, { default?: unknown }> | undefined;
+    if (props && Array.isArray(o.required)) {
+      o.required = (o.required as string[]).filter((k) => props[k]?.default === undefined);
+      if ((o.required as string[]).length === 0) delete o.required;
+    }
+    return o;
+  };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'hookgate configuration', ...(strip(JSON.parse(JSON.stringify(ConfigSchema))) as object) };
+}
