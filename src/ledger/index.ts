@@ -6,7 +6,7 @@ import { CachedLedger } from './cached.js';
 import { openEmbeddedLedger, openSqlite, embeddedPath } from './embedded.js';
 import { detectDialect, openSqlLedger, pgDriver, type Dialect } from './sql.js';
 import { migrateSql, migrateSqlite, type MigrationResult } from './migrations.js';
-import type { ErrorKind } from './retry.js';
+import { DEFAULT_RETRY, withRetry, type ErrorKind, type RetryPolicy } from './retry.js';
 import type { LedgerLog } from './common.js';
 
 export type { ClaimResult, Ledger, LedgerOptions } from './types.js';
@@ -96,14 +96,16 @@ export async function migrate(
     ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : { statementTimeoutMs: 30_000 }),
     ...(opts.log ? { log: opts.log } : {}),
   });
+  // Every step is idempotent, so a transient failure anywhere reruns the whole migration.
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, budgetMs: 30_000 };
   try {
-    const server = await detectDialect(driver.query);
+    const server = await withRetry('connect', () => detectDialect(driver.query), { policy, write: false });
     const dialect = opts.dialect === 'postgres' || opts.dialect === 'cockroachdb' ? opts.dialect : server;
-    const r = await migrateSql(driver, {
+    const r = await withRetry('migrate', () => migrateSql(driver, {
       ...(opts.schema ? { schema: opts.schema } : {}),
       ddl: server,
       lock: dialect === 'cockroachdb' ? 'row' : 'advisory',
-    });
+    }), { policy, write: false });
     return { backend: dialect, ...r };
   } finally {
     await driver.end();

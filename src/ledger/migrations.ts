@@ -139,11 +139,15 @@ export async function migrateSql(
   const owner = randomUUID();
   const waitUntil = Date.now() + (opts.lockWaitMs ?? 120_000);
   for (let i = 0; ; i++) {
+    // Racing replicas in SERIALIZABLE: the losers of the lock row see 40001; that is "not acquired".
     const { rows } = await query(
       `INSERT INTO ${names.lock} AS k (id, owner, expires_at) VALUES (1, $1, now() + INTERVAL '60 seconds')
        ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
        WHERE k.expires_at <= now() OR k.owner = excluded.owner
-       RETURNING k.owner`, [owner]);
+       RETURNING k.owner`, [owner]).catch((err: { code?: string }) => {
+      if (err?.code === '40001' || err?.code === '40P01') return { rows: [], rowCount: 0 };
+      throw err;
+    });
     if (rows.length === 1) break;
     if (Date.now() > waitUntil) throw new Error('timed out waiting for the migration lock row (another replica holds it)');
     await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 150) + Math.min(i, 10) * 20));

@@ -1,0 +1,62 @@
+// The hot LRU on its own, over a scripted ledger: what it caches and what it never does.
+import t from 'tap';
+import { CachedLedger } from '../../src/ledger/cached.js';
+import type { ClaimResult, Ledger } from '../../src/ledger/types.js';
+
+function scripted(answers: ClaimResult[], completeOk = true) {
+  const calls: string[] = [];
+  const inner: Ledger = {
+    backend: 'embedded',
+    async claim(k) { calls.push(`claim ${k}`); return answers.shift() ?? { state: 'in_flight', retryAfterMs: 1 }; },
+    async complete(k) { calls.push(`complete ${k}`); return completeOk; },
+    async release(k) { calls.push(`release ${k}`); return true; },
+    async ping() {},
+    async close() { calls.push('close'); },
+  };
+  return { inner, calls };
+}
+
+t.test('a done answer from the database is cached; in flight and claimed never are', async (t) => {
+  const { inner, calls } = scripted([
+    { state: 'in_flight', retryAfterMs: 10 },
+    { state: 'claimed', token: 'x', attempt: 1 },
+    { state: 'done', status: 201, expiresInMs: 60_000 },
+  ]);
+  let hits = 0;
+  const l = new CachedLedger(inner, 10, 60_000, { onCacheHit: () => hits++ });
+  t.equal((await l.claim('k')).state, 'in_flight');
+  t.equal((await l.claim('k')).state, 'claimed', 'in flight was not cached');
+  t.equal((await l.claim('k')).state, 'done', 'claimed was not cached');
+  t.same(await l.claim('k'), { state: 'done', status: 201 }, 'done is cached');
+  t.equal(calls.length, 3);
+  t.equal(hits, 1);
+});
+
+t.test('a complete is cached only when the ledger accepted it', async (t) => {
+  const ok = scripted([]);
+  const a = new CachedLedger(ok.inner, 10, 60_000);
+  await a.complete('k', 'tok', 200);
+  t.same(await a.claim('k'), { state: 'done', status: 200 });
+  t.same(ok.calls, ['complete k']);
+
+  const fenced = scripted([{ state: 'in_flight', retryAfterMs: 5 }], false);
+  const b = new CachedLedger(fenced.inner, 10, 60_000);
+  await b.complete('k', 'stale', 200);
+  t.equal((await b.claim('k')).state, 'in_flight', 'a fenced-out complete is not remembered');
+});
+
+t.test('entries live no longer than the ledger remembers the key', async (t) => {
+  const { inner, calls } = scripted([{ state: 'done', status: 200, expiresInMs: 30 }, { state: 'claimed', token: 'n', attempt: 1 }]);
+  const l = new CachedLedger(inner, 10, 60_000);
+  t.equal((await l.claim('k')).state, 'done');
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal((await l.claim('k')).state, 'claimed', 'expired from the LRU with the row');
+  t.equal(calls.length, 2);
+});
+
+t.test('the LRU is bounded by `cache` entries', async (t) => {
+  const { inner } = scripted([]);
+  const l = new CachedLedger(inner, 3, 60_000);
+  for (const k of ['a', 'b', 'c', 'd', 'e']) await l.complete(k, 't', 200);
+  t.equal(l.size, 3);
+});

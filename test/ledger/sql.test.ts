@@ -1,0 +1,97 @@
+// PostgreSQL-specific behaviour of the SQL ledger: isolation, dialect detection, migrations when
+// several replicas start at once, the sweeper. Needs the real server for what PGlite cannot do
+// (several sessions, a URL).
+import t from 'tap';
+import pg from 'pg';
+import { migrate, openLedger } from '../../src/ledger/index.js';
+import { detectDialect, openSqlLedger, pgDriver, statements } from '../../src/ledger/sql.js';
+import { MIGRATIONS } from '../../src/ledger/migrations.js';
+import type { LedgerOptions } from '../../src/ledger/types.js';
+import { BASE_OPTIONS, eventually, newKey, pgTarget, schemaName } from '../helpers/ledger-backends.js';
+
+t.test('CockroachDB is told apart by version(), not by server_version', async (t) => {
+  const answer = (v: string) => async () => ({ rows: [{ v }], rowCount: 1 });
+  t.equal(await detectDialect(answer('CockroachDB CCL v25.4.1-1-g55e9e9d822f (x86_64-pc-linux-gnu, built 2025/11/01)')), 'cockroachdb');
+  t.equal(await detectDialect(answer('PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu')), 'postgres');
+  t.equal(await detectDialect(answer('PostgreSQL 18.6 (PGlite 0.5.14) on wasm32-unknown-emscripten')), 'postgres');
+});
+
+t.test('the CockroachDB schema uses row-level TTL on expires_at and no secondary index; no statement reads stale data', async (t) => {
+  const crdb = MIGRATIONS.flatMap((m) => m.cockroachdb).join('\n');
+  t.match(crdb, /ttl_expiration_expression = 'expires_at'/);
+  t.notMatch(crdb, /CREATE INDEX/i, 'no index slowing the TTL job');
+  const all = [...Object.values(statements('hookgate_ledger')), ...MIGRATIONS.flatMap((m) => [...m.postgres, ...m.cockroachdb])].join('\n');
+  t.notMatch(all, /AS OF SYSTEM TIME|follower_read|UPSERT/i, 'never follower reads, never blind UPSERT');
+});
+
+const tgt = await pgTarget();
+if (tgt.kind !== 'postgres') {
+  t.comment('no PostgreSQL server reachable: session and concurrency tests skipped (the behavioural suite ran on PGlite)');
+} else {
+  const url = tgt.url;
+  const admin = new pg.Pool({ connectionString: url, max: 2 });
+  const schemas: string[] = [];
+  const fresh = (tag: string) => { const s = schemaName(tag); schemas.push(s); return s; };
+  t.teardown(async () => {
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
+    await admin.end();
+  });
+
+  t.test('every pooled session runs SERIALIZABLE, also when the URL carries its own options', async (t) => {
+    for (const u of [url, `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c search_path=pg_catalog')}`]) {
+      const d = pgDriver(u, { poolSize: 3 });
+      t.teardown(() => d.end());
+      const answers = await Promise.all([1, 2, 3].map(() => d.withConnection(async (q) => (await q('SHOW transaction_isolation')).rows[0].transaction_isolation)));
+      t.same(answers, ['serializable', 'serializable', 'serializable'], u.includes('options') ? 'with URL options' : 'plain URL');
+      if (u.includes('options')) t.equal((await d.query('SHOW search_path')).rows[0].search_path, 'pg_catalog', 'the URL options still apply');
+    }
+  });
+
+  for (const dialect of ['postgres', 'cockroachdb'] as const) {
+    t.test(`${dialect} runtime: eight replicas migrating one fresh schema at once`, async (t) => {
+      const schema = fresh(`mig_${dialect}`);
+      const results = await Promise.all(Array.from({ length: 8 }, () => migrate(url, { schema, dialect })));
+      t.equal(results.filter((r) => r.from === 0).length, 1, 'exactly one applied the migrations');
+      t.ok(results.every((r) => r.to === MIGRATIONS.at(-1)!.version && r.backend === dialect), 'all end at the latest version');
+      const { rows } = await admin.query(`SELECT version FROM "${schema}".hookgate_schema_version ORDER BY version`);
+      t.same(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version), 'each version recorded once');
+      if (dialect === 'cockroachdb') {
+        const lock = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".hookgate_migration_lock`);
+        t.equal(lock.rows[0].n, 0, 'the migration lock row was given back');
+      }
+      t.match(await migrate(url, { schema, dialect }), { from: MIGRATIONS.at(-1)!.version }, 'running it again changes nothing');
+      const l = await openLedger({ ...BASE_OPTIONS, url, schema, dialect, migrate: false });
+      t.teardown(() => l.close());
+      t.equal((await l.claim(newKey())).state, 'claimed', 'the migrated schema serves claims');
+    });
+  }
+
+  t.test('migrate: false on a schema never migrated refuses to start and says what to run', async (t) => {
+    const schema = fresh('nomig');
+    await t.rejects(openLedger({ ...BASE_OPTIONS, url, schema, migrate: false }), /hookgate migrate/);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
+    t.equal(rows[0].n, 0, 'nothing was created');
+  });
+
+  t.test('the PostgreSQL sweeper deletes expired rows in batches; CockroachDB leaves it to row-level TTL', async (t) => {
+    const schema = fresh('sweep');
+    const opts: LedgerOptions = { ...BASE_OPTIONS, url, schema, retentionMs: 200, leaseMs: 100 };
+    const count = async () => (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".hookgate_ledger`)).rows[0].n as number;
+
+    const crdb = await openSqlLedger(pgDriver(url), { ...opts, dialect: 'cockroachdb', sweepIntervalMs: 50 });
+    t.teardown(() => crdb.close());
+    for (let i = 0; i < 20; i++) {
+      const key = newKey('sweep');
+      const c = await crdb.claim(key);
+      if (c.state === 'claimed') await crdb.complete(key, c.token, 200);
+    }
+    await new Promise((r) => setTimeout(r, 400)); // past retention, and several sweep intervals
+    t.equal(await count(), 20, 'the cockroachdb runtime deleted nothing itself');
+    t.equal((await crdb.claim(newKey('other'))).state, 'claimed');
+    await crdb.close();
+    const pgl = await openSqlLedger(pgDriver(url), { ...opts, sweepIntervalMs: 50 });
+    t.teardown(() => pgl.close());
+    const left = await eventually(async () => ((await count()) <= 1 ? await count() : undefined), 100, 50);
+    t.ok(left !== undefined && left <= 1, `the postgres ledger's sweeper deleted the expired rows (${left} left)`);
+  });
+}
