@@ -3,6 +3,8 @@
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
+import AjvModule from 'ajv';
+import { ConfigSchema } from '../../src/config/schema.js';
 import { chartDir, helm, render, type Manifest, type Rendered } from '../helpers/helm.js';
 
 const routes = [
@@ -20,6 +22,10 @@ const values = {
     secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } },
   },
 };
+
+// The gateway's own validation of its config file (as src/config/load.ts runs it).
+const Ajv = AjvModule.default ?? AjvModule;
+const validateConfig = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(ConfigSchema);
 
 const podSpec = (r: Rendered): Manifest => r.get('Deployment').spec.template.spec;
 const byName = (list: Manifest[] | undefined, name: string) => (list ?? []).find((c) => c.name === name);
@@ -50,6 +56,8 @@ t.test('wrapper: the app container plus hookgate as a native sidecar (init conta
   t.same(app.args, ['gunicorn', '--bind', '127.0.0.1:8000', 'app.wsgi'], 'the app binds loopback: only hookgate reaches it');
   t.equal(app.ports, undefined, 'the app exposes no port');
   t.equal(hookgateConfig(r).upstream.url, 'http://127.0.0.1:8000', 'hookgate forwards to the app over loopback');
+  const config = hookgateConfig(r);
+  t.ok(validateConfig(config), 'the rendered hookgate.yaml is a valid config for the gateway', { errors: validateConfig.errors });
 });
 
 t.test('fallback for clusters without native sidecars: hookgate as a plain second container', async (t) => {
