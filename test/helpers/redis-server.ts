@@ -17,6 +17,9 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** SIGKILL, as a crash would; resolves when the process is gone */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that hangs with its connections open */
+  pause(): void;
+  resume(): void;
 }
 
 export function privateRedis(port: number): PrivateRedis {
@@ -39,6 +42,8 @@ export function privateRedis(port: number): PrivateRedis {
         c.once('error', (err) => (clearTimeout(timer), reject(err)));
       });
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     kill() {
       const c = child;
       child = null;

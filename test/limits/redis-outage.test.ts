@@ -91,3 +91,26 @@ t.test('Redis unreachable at start: the gateway starts and serves with per-repli
   t.notMatch(JSON.stringify(r.limiterLogs), /hunter2/, 'the store password is not logged');
   t.ok(sample(await metricsText(r.gw), 'hookgate_limiter_store_errors_total') >= 5);
 });
+
+t.test('Redis hung with its connection open (command timeouts): fallback, then the probe brings it back', async (t) => {
+  const redis = privateRedis(await freePort());
+  t.teardown(() => redis.kill());
+  await redis.start();
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const config = testConfig({ upstream: { url: up.url }, limits: { store: redis.url, tenants: { acme: '5/h' } }, routes: ROUTES }, ENV);
+  const r = await startLimitedGateway(config, { keyPrefix: `hookgate-test:hung:${randomUUID()}:`, commandTimeoutMs: 300 });
+  t.teardown(() => r.close());
+  t.equal(r.limits.state(), 'shared');
+
+  redis.pause();
+  t.teardown(() => redis.resume());
+  const during = await tally(8, () => deliver(r.gw.url, 'acme'));
+  t.same(during.byStatus, { 200: 5, 429: 3 }, 'the first command times out, then every decision is local at once');
+  t.equal(r.limits.state(), 'local');
+  t.equal(warns(r).length, 1, 'one warn line');
+
+  redis.resume();
+  t.ok(await until(() => r.limits.state() === 'shared'), 'the probe finds Redis answering again');
+  t.equal(recoveries(r).length, 1, 'one recovery line');
+});
