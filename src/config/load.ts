@@ -10,6 +10,7 @@ import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type
 import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
 import type { Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
+import { limitProblems } from '../limits/config.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
@@ -244,6 +245,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     if (r) tenants.set(name, r);
   }
   if (!tenants.has('*')) tenants.set('*', parseRate('100/s'));
+  problems.push(...limitProblems(raw.limits.store, Object.keys(raw.limits.tenants ?? {})));
   const upstreamUrl = field('upstream.url', () => new URL(raw.upstream.url));
 
   const files: string[] = [];

@@ -6,7 +6,7 @@ import { jsonPath } from '../providers/primitives.js';
 import { jsonBody } from './json-body.js';
 
 /** Tenant names travel in a header and a metric label: keep them to a safe alphabet. */
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type TenantResult = { ok: true; tenant: string } | { ok: false; message: string };
 
