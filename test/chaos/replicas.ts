@@ -3,7 +3,7 @@
 import type { Test } from 'tap';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { pgCluster, type LedgerCluster } from '../helpers/ledger-backends.js';
-import { CHAOS_ENV, CHAOS_ROUTE } from './simulator.js';
+import { CHAOS_ENV, CHAOS_ROUTE, report, trailOf, type Accounting, type ProviderRun } from './simulator.js';
 
 export interface Replicas {
   gws: TestGateway[];
@@ -39,3 +39,14 @@ export async function startReplicas(t: Test, tag: string, appUrl: string, o: Rep
 export function internalErrors(gws: TestGateway[]): number {
   return gws.reduce((n, gw) => n + gw.logs.filter((l) => l.outcome === 'internal_error' || (l.status === 500 && l.outcome !== 'forwarded')).length, 0);
 }
+
+/** The promise, asserted the same way in every scenario. */
+export function assertExactlyOnce(t: Test, a: Accounting, run: ProviderRun, allowDoubled = 0): void {
+  report(a);
+  t.equal(a.lost, 0, `nothing lost (${a.sent} sent)${a.lost ? `: ${a.lostIds.slice(0, 3).map((id) => trailOf(run, id)).join('; ')}` : ''}`);
+  t.ok(a.doubled <= allowDoubled, `doubled ${a.doubled} <= ${allowDoubled}${a.doubled ? `: ${a.doubledIds.slice(0, 3).join(', ')}` : ''}`);
+  t.equal(a.refused, 0, 'the provider never got a final 4xx');
+  t.equal(a.exhausted, 0, "no delivery ran out of the provider's attempts");
+  t.equal(a.once + a.doubled, a.sent, 'every event processed');
+}
+

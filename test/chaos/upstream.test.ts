@@ -1,22 +1,12 @@
 // Chaos on the upstream side: the app answering 500 at random, hanging past upstream.timeout,
 // refusing connections for a while; and the replicas' clocks skewed within the tolerance. A provider
 // retries; at the end every event was processed by the app exactly once.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { account, pick, report, runProvider, sleep, startChaosApp, trailOf, type Accounting, type ProviderRun } from './simulator.js';
-import { internalErrors, startReplicas, type Replicas } from './replicas.js';
+import { account, pick, runProvider, sleep, startChaosApp } from './simulator.js';
+import { assertExactlyOnce, internalErrors, startReplicas, type Replicas } from './replicas.js';
 
 const prefix = (tag: string) => `evt_${tag}_${randomBytes(4).toString('hex')}`;
-
-/** The promise, asserted the same way in every scenario. */
-export function assertExactlyOnce(t: Test, a: Accounting, run: ProviderRun, allowDoubled = 0): void {
-  report(a);
-  t.equal(a.lost, 0, `nothing lost (${a.sent} sent)${a.lost ? `: ${a.lostIds.slice(0, 3).map((id) => trailOf(run, id)).join('; ')}` : ''}`);
-  t.ok(a.doubled <= allowDoubled, `doubled ${a.doubled} <= ${allowDoubled}${a.doubled ? `: ${a.doubledIds.slice(0, 3).join(', ')}` : ''}`);
-  t.equal(a.refused, 0, 'the provider never got a final 4xx');
-  t.equal(a.exhausted, 0, "no delivery ran out of the provider's attempts");
-  t.equal(a.once + a.doubled, a.sent, 'every event processed');
-}
 
 t.test('upstream answering 500 at random', async (t) => {
   const app = await startChaosApp();
