@@ -12,7 +12,7 @@
 // runs the same comparison as a safety net.
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 export interface WatchLog {
   warn(obj: object, msg: string): void;
@@ -44,6 +44,15 @@ export function contentHash(file: string): string {
   } catch (err) {
     return `missing:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
   }
+}
+
+/**
+ * Whether an event on `name` in a watched folder may change a watched file: the file itself (an
+ * editor's rename over it included), the kubelet's `..data`, `..data_tmp` and `..TIMESTAMP`
+ * entries, or an event without a name (some platforms do not say).
+ */
+export function relevantEvent(watched: ReadonlySet<string> | undefined, name: string | null): boolean {
+  return !name || name.startsWith('..') || (watched?.has(name) ?? false);
 }
 
 /** Runs `fn` one call at a time; calls arriving meanwhile collapse into one more run afterwards. */
@@ -89,13 +98,24 @@ export function watchFiles(opts: WatchOptions): Watcher {
   };
 
   // One watch a folder; folders no file lives in any more are let go.
+  // Names that matter in each folder: the files themselves and the kubelet's `..data`, `..data_tmp`
+  // and timestamped folders. Anything else (a ledger's WAL beside the config) must not keep
+  // restarting the debounce under steady traffic.
+  let names = new Map<string, Set<string>>();
+  const relevant = (dir: string, name: string | null) => relevantEvent(names.get(dir), name);
   const rewatch = () => {
-    const dirs = new Set(opts.files().map((f) => dirname(f)));
+    names = new Map();
+    for (const f of opts.files()) {
+      const set = names.get(dirname(f)) ?? new Set<string>();
+      set.add(basename(f));
+      names.set(dirname(f), set);
+    }
+    const dirs = new Set(names.keys());
     for (const [dir, w] of watchers) if (!dirs.has(dir)) (w.close(), watchers.delete(dir));
     for (const dir of dirs) {
       if (watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, () => schedule());
+        const w = watch(dir, { persistent: false }, (_event, name) => relevant(dir, name === null ? null : String(name)) && schedule());
         w.on('error', (err) => {
           // The folder went away (an unmounted volume): the poll keeps checking; the next change re-watches.
           log?.warn({ dir, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'file watch failed; relying on the periodic check');

@@ -2,7 +2,7 @@
 // rotation (old + new listed, then old removed) with no delivery lost, an invalid config that leaves
 // the old one in force, and the slow poll as a safety net.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -14,7 +14,7 @@ import { kubeVolume } from '../helpers/kube-volume.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { liveReload } from '../../src/cli/run.js';
-import { watchFiles } from '../../src/config/watch.js';
+import { watchFiles, relevantEvent, serial } from '../../src/config/watch.js';
 
 const stripe = new Stripe('sk_test_dummy');
 const ANCIENT = 'whsec_watch_ancient_000';
@@ -32,8 +32,13 @@ async function until(cond: () => Promise<boolean> | boolean, tries = 1500, every
 }
 
 async function setup(t: Test, routeSecrets: (secretDir: string) => string[], initial: Record<string, string>) {
-  const up = await startUpstream();
-  t.teardown(() => up.close());
+  const held: (() => void)[] = [];
+  // `?hold=1` keeps the upstream's answer until the test releases it: a delivery in flight.
+  const up = await startUpstream((r, res) => (r.url.includes('hold=1') ? new Promise<void>((ok) => held.push(() => (res.end('held'), ok()))) : void res.end('ok')));
+  t.teardown(async () => {
+    for (const h of held) h();
+    await up.close();
+  });
   const root = mkdtempSync(join(tmpdir(), 'hookgate-watch-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const secrets = kubeVolume(join(root, 'secrets'), initial);
@@ -48,9 +53,9 @@ async function setup(t: Test, routeSecrets: (secretDir: string) => string[], ini
   const live = liveReload(file, gw, log, {}, { debounceMs: 100, pollMs: 0 });
   t.teardown(() => live.close());
   let n = 0;
-  const send = async (secret: string) => {
+  const send = async (secret: string, query = '') => {
     const payload = JSON.stringify({ id: `evt_watch_${++n}`, type: 'ping' });
-    const res = await request(`${gw.url}/webhooks/stripe`, {
+    const res = await request(`${gw.url}/webhooks/stripe${query}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }) },
       body: payload,
@@ -60,15 +65,19 @@ async function setup(t: Test, routeSecrets: (secretDir: string) => string[], ini
   };
   const reloads = async (result: 'success' | 'failure') => (await scrape(gw.adminUrl)).get('hookgate_config_reloads_total', { result }) ?? 0;
   const matches = async (index: number) => (await scrape(gw.adminUrl)).get('hookgate_secret_matches_total', { route: '/webhooks/stripe', index: String(index) }) ?? 0;
-  return { gw, secrets, config, yaml, send, reloads, matches };
+  return { gw, up, held, secrets, config, yaml, send, reloads, matches };
 }
 
 t.test('a single secret swapped by the kubelet: old works before, new works after the reload', async (t) => {
   const s = await setup(t, (dir) => [`file:${join(dir, 'stripe-secret')}`], { 'stripe-secret': OLD });
   t.equal(await s.send(OLD), 200, 'the mounted secret works');
   t.equal(await s.send(NEW), 401, 'the next one is not known yet');
+  const inFlight = s.send(OLD, '?hold=1');
+  t.ok(await until(() => s.held.length === 1), 'a delivery verified with the old secret is at the upstream');
   s.secrets.update({ 'stripe-secret': NEW });
   t.ok(await until(async () => (await s.reloads('success')) === 1), 'the swap of ..data is noticed and reloaded');
+  s.held[0]!();
+  t.equal(await inFlight, 200, 'the delivery in flight finished on the configuration it started with');
   t.equal(await s.send(NEW), 200, 'the new secret works');
   t.equal(await s.send(OLD), 401, 'the old one is gone: with one secret listed, the provider and the gateway cannot switch at the same instant');
   t.equal(await s.reloads('failure'), 0);
@@ -131,6 +140,64 @@ t.test('an invalid config written over the file leaves the old one serving', asy
   s.config.update({ 'hookgate.yaml': s.yaml([`file:${s.secrets.path('stripe-secret')}`]) });
   t.ok(await until(async () => (await s.reloads('success')) >= 1), 'the corrected config is taken');
   t.ok(await until(async () => (await s.send(NEW)) === 200), 'with the new secret');
+});
+
+t.test('which folder events can change a watched file', async (t) => {
+  const names = new Set(['hookgate.yaml', 'stripe-secret']);
+  for (const n of ['hookgate.yaml', 'stripe-secret', '..data', '..data_tmp', '..2026_11_28_10_00_00.123456789']) t.ok(relevantEvent(names, n), n);
+  t.ok(relevantEvent(names, null), 'an event without a name');
+  for (const n of ['ledger.db', 'ledger.db-wal', '.hookgate.yaml.swp', 'hookgate.yaml~', 'other-key']) t.notOk(relevantEvent(names, n), n);
+  t.notOk(relevantEvent(undefined, 'hookgate.yaml'), 'a folder no longer watched');
+});
+
+t.test('reloads never overlap; calls during one collapse into one more', async (t) => {
+  let running = 0;
+  let max = 0;
+  let runs = 0;
+  const gates: (() => void)[] = [];
+  const run = serial(async () => {
+    running++;
+    runs++;
+    max = Math.max(max, running);
+    await new Promise<void>((r) => gates.push(r));
+    running--;
+    return runs;
+  });
+  const a = run();
+  const b = run();
+  const c = run();
+  t.equal(b, c, 'the second and third call share the queued run');
+  gates[0]!();
+  t.equal(await a, 1);
+  t.ok(await until(() => gates.length === 2), 'the queued run started after the first ended');
+  gates[1]!();
+  t.equal(await b, 2);
+  t.equal(runs, 2);
+  t.equal(max, 1, 'never two at once');
+});
+
+t.test('the folder watch: only the watched files count, editor-style renames too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-watchdir-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'hookgate.yaml');
+  writeFileSync(file, 'one');
+  const seen: string[][] = [];
+  const w = watchFiles({ files: () => [file], onChange: (changed) => void seen.push(changed), debounceMs: 50, pollMs: 0 });
+  t.teardown(() => w.close());
+  // A busy neighbour (an embedded ledger's WAL) writes faster than the debounce: it must neither
+  // reload anything nor keep postponing the reload of a real change.
+  let i = 0;
+  for (; i < 20; i++) (writeFileSync(join(dir, 'ledger.db-wal'), `churn ${i}`), await sleep(5));
+  t.equal(seen.length, 0, 'churn beside the file reloads nothing');
+  writeFileSync(join(dir, '.hookgate.yaml.swp'), 'two');
+  renameSync(join(dir, '.hookgate.yaml.swp'), file);
+  for (; i < 600 && seen.length === 0; i++) (writeFileSync(join(dir, 'ledger.db-wal'), `churn ${i}`), await sleep(5));
+  t.equal(seen.length, 1, 'a write-and-rename over the file is seen while the churn goes on');
+  t.same(seen[0], [file]);
+  w.close();
+  writeFileSync(file, 'three');
+  await sleep(200);
+  t.equal(seen.length, 1, 'nothing after close');
 });
 
 t.test('the slow poll notices a change the watch would miss', async (t) => {
