@@ -85,11 +85,20 @@ t.test('the unverified tier limits per client address, before verification', asy
     t.same(JSON.parse(a.answers[5]!.body), { error: 'rate_limited', message: 'more than 4/m from this address; retry later' });
     const b = await deliver(gw.url, 'acme', { 'x-forwarded-for': '198.51.100.9' });
     t.equal(b.status, 200, 'another address has its own count');
-    const c = await deliver(gw.url, 'acme', { 'x-forwarded-for': '198.51.100.9, 10.0.0.1' });
-    t.equal(c.status, 200, 'the client is the first address of the chain');
+    const c = await deliver(gw.url, 'acme', { 'x-forwarded-for': '203.0.113.7, 10.0.0.1' });
+    t.equal(c.status, 429, 'the client is the first (left-most) address of the chain');
     const m = await metricsText(gw);
-    t.equal(sample(m, 'hookgate_rate_limited_total', { tier: 'unverified', tenant: 'none' }), 2);
+    t.equal(sample(m, 'hookgate_rate_limited_total', { tier: 'unverified', tenant: 'none' }), 3);
     t.equal(sample(m, 'hookgate_rate_limited_total', { tier: 'tenant', tenant: 'acme' }), 0, 'not counted as the tenant\'s');
+  });
+
+  t.test('IPv6 addresses count per /64', async (t) => {
+    const config = testConfig({ upstream: { url: up.url }, trustProxy: true, limits: { unverified: '2/m' }, routes: ROUTES }, ENV);
+    const { gw, close } = await startLimitedGateway(config);
+    t.teardown(close);
+    const from = (ip: string) => deliver(gw.url, 'globex', { 'x-forwarded-for': ip });
+    t.same([(await from('2001:db8:1:1::1')).status, (await from('2001:db8:1:1::2')).status, (await from('2001:db8:1:1:ffff::9')).status], [200, 200, 429], 'one /64, one count');
+    t.equal((await from('2001:db8:1:2::1')).status, 200, 'the next /64 has its own');
   });
 
   t.test('without trustProxy, x-forwarded-for is ignored: the socket address counts', async (t) => {
