@@ -28,7 +28,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 // ---------------------------------------------------------------------------------------------
 
 /** What the app does with one request: process it (2xx), fail it (status), or hang (never answer). */
-export type AppDecision = { kind: 'ok' } | { kind: 'fail'; status: number } | { kind: 'hang' };
+export type AppDecision = { kind: 'ok'; delayMs?: number } | { kind: 'fail'; status: number } | { kind: 'hang' };
 
 export interface ChaosApp {
   readonly url: string;
@@ -91,9 +91,15 @@ export async function startChaosApp(opts: { hangMs?: number } = {}): Promise<Cha
         res.statusCode = d.status;
         return void res.end('failed');
       }
-      bump(app.processed, id); // the app committed its work before answering
-      res.statusCode = 200;
-      res.end(`processed ${id}`);
+      // The app commits its work, then answers; a gateway that dies meanwhile does not undo it.
+      const commit = () => {
+        bump(app.processed, id);
+        res.statusCode = 200;
+        res.end(`processed ${id}`);
+      };
+      if (!d.delayMs) return commit();
+      const timer = setTimeout(() => (timers.delete(timer), commit()), d.delayMs);
+      timers.add(timer);
     });
   };
   const make = () => {
