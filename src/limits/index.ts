@@ -65,9 +65,9 @@ export function createLimiters(config: Config, deps: LimitersDeps): LimitersHand
     limiters: {
       unverified: limitUnverified(unverified, current, deps.metrics),
       tenant: limitTenant(tenants, current, deps.metrics),
+      // The rates and labels only: a changed limits.store is reported by the reload (run.ts) and
+      // takes effect on restart, since the connection is the process's.
       reconfigure(next) {
-        if (next.limits.store !== config.limits.store)
-          deps.log.warn({ from: describeLimitStore(config.limits.store), to: describeLimitStore(next.limits.store) }, 'limits.store changed; the new store is used after a restart, the new rates now');
         settings = settingsOf(next);
       },
     },
