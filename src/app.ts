@@ -95,7 +95,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
 
   traffic.addHook('onRequest', (request, _reply, done) => {
     const route = (request.routeOptions.config as { route?: Route }).route;
-    if (route) request.hg = { route, startedAt: process.hrtime.bigint() };
+    // A literal tenant is the route's own: known before verification, so refusals are counted under it.
+    if (route) request.hg = { route, startedAt: process.hrtime.bigint(), tenant: route.tenant.kind === 'literal' ? route.tenant.value : undefined };
     done();
   });
 

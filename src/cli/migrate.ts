@@ -6,7 +6,7 @@ import type { Io } from './main.js';
 export async function migrateCommand(file: string, io: Io): Promise<number> {
   try {
     const { config } = loadConfigFile(file, io.env);
-    const result = await migrate(config.ledger.url);
+    const result = await migrate(config.ledger.url, config.ledger.schema ? { schema: config.ledger.schema } : {});
     io.out(`ledger migrated: ${JSON.stringify(result)}\n`);
     return 0;
   } catch (err) {

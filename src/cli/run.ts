@@ -86,7 +86,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   let ledger;
   try {
     ledger = await openLedger(
-      { url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
+      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
       ledgerHooks(metrics, log),
     );
   } catch (err) {

@@ -245,7 +245,16 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     if (r) tenants.set(name, r);
   }
   if (!tenants.has('*')) tenants.set('*', parseRate('100/s'));
-  problems.push(...limitProblems(raw.limits.store, Object.keys(raw.limits.tenants ?? {})));
+  // Connection URLs may carry passwords: they can come from env:/file: like secrets.
+  const connection = (value: string, at: string, shape: RegExp, expected: string): string => {
+    if (!value.startsWith('env:') && !value.startsWith('file:')) return value;
+    const v = readSecret(value, at, envs, problems, warnings, []);
+    if (v !== null && !shape.test(v)) problems.push(`${at}: ${value} holds something that is not ${expected}`);
+    return v ?? value;
+  };
+  const ledgerUrl = connection(raw.ledger.url, 'ledger.url', /^(embedded(:.+)?|postgres(ql)?:\/\/.+)$/, 'embedded, embedded:PATH or postgres://…');
+  const store = connection(raw.limits.store, 'limits.store', /^(memory|rediss?:\/\/.+)$/, 'memory or redis://…');
+  problems.push(...limitProblems(store, Object.keys(raw.limits.tenants ?? {})));
   const upstreamUrl = field('upstream.url', () => new URL(raw.upstream.url));
 
   const files: string[] = [];
@@ -275,6 +284,10 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
 
   const retentionMs = parseDuration(raw.ledger.retention);
   const leaseMs = parseDuration(raw.ledger.lease);
+  const timeoutMs = parseDuration(raw.upstream.timeout);
+  if (leaseMs < timeoutMs)
+    warnings.push(`ledger.lease: ${raw.ledger.lease} is shorter than upstream.timeout ${raw.upstream.timeout}; a delivery the upstream is still working on can be taken over by a retry and reach it twice`);
+  if (raw.ledger.schema && !ledgerUrl.startsWith('postgres')) problems.push('ledger.schema: only applies to a postgres:// ledger');
   if (problems.length) throw new ConfigError(problems);
 
   const config: Config = {
@@ -284,9 +297,9 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     mode: raw.mode,
     trustProxy: raw.trustProxy,
     logLevel: raw.logLevel,
-    upstream: { url: upstreamUrl!, timeoutMs: parseDuration(raw.upstream.timeout), unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
-    ledger: { url: raw.ledger.url, retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },
-    limits: { store: raw.limits.store, unverified: unverified!, tenants },
+    upstream: { url: upstreamUrl!, timeoutMs, unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
+    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },
+    limits: { store, unverified: unverified!, tenants },
     routes,
     knownTenants: known,
     secretFiles: [...new Set(files)],

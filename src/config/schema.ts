@@ -60,7 +60,8 @@ export const ConfigSchema = Type.Object(
     ),
     ledger: Type.Object(
       {
-        url: Type.String({ default: 'embedded', pattern: '^(embedded(:.+)?|postgres(ql)?://.+)$' }),
+        url: Type.String({ default: 'embedded', pattern: '^(embedded(:.+)?|postgres(ql)?://.+|env:.+|file:.+)$', description: 'embedded, embedded:PATH, postgres://… (or env:NAME / file:PATH holding one, to keep a password out of the file)' }),
+        schema: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'PostgreSQL/CockroachDB schema for the ledger tables (default: the search_path)' })),
         retention: Duration('how long a delivery key is remembered', '72h'),
         lease: Duration('how long a claim in flight blocks its duplicates', '30s'),
         cache: Type.Integer({ minimum: 0, default: 100000 }),
@@ -71,7 +72,7 @@ export const ConfigSchema = Type.Object(
     ),
     limits: Type.Object(
       {
-        store: Type.String({ default: 'memory', pattern: '^(memory|rediss?://.+)$' }),
+        store: Type.String({ default: 'memory', pattern: '^(memory|rediss?://.+|env:.+|file:.+)$', description: 'memory, redis://… (or env:NAME / file:PATH holding one)' }),
         unverified: Type.Optional(Rate('per client address, before verification (default 200/s)')),
         tenants: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Rate('per tenant, after verification'))),
       },

@@ -44,8 +44,6 @@ export function verifySignature(route: Route, deps: VerifyDeps): preValidationAs
     if (!verdict.ok) {
       if (!monitor) return answer(reply, verdict.code, verdict.message);
       d.verdict = verdict.code;
-      const t = d.tenant === undefined && route.tenant.kind === 'literal' ? route.tenant.value : undefined;
-      if (t) d.tenant = t;
       return;
     }
     d.verdict = 'ok';
