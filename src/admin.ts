@@ -1,6 +1,6 @@
 // The admin listener: /healthz (alive), /readyz (config loaded, ledger reachable, not draining),
 // /metrics (Prometheus text). Never on the traffic port.
-import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 
 export interface AdminDeps {
@@ -11,7 +11,7 @@ export interface AdminDeps {
 }
 
 export function buildAdmin(deps: AdminDeps): FastifyInstance {
-  const admin = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, forceCloseConnections: true });
+  const admin = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
   admin.get('/healthz', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
   admin.get('/readyz', async (_req, reply) => {
     const why = await deps.notReady();

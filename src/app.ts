@@ -1,6 +1,6 @@
 // buildApp: the traffic and admin Fastify instances for one configuration, not listening, no I/O at
 // import. Only main.ts reads the environment, listens and handles signals.
-import Fastify, { type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
@@ -34,16 +34,22 @@ export interface Gateway {
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
-/** Answers for errors Node's parser raises before Fastify sees a request (CONTRACT: 400, 431). */
-export function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'malformed';
-  const body = errorBody(code);
-  const { status } = CATALOGUE[code];
-  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\nhookgate-outcome: ${code}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+/**
+ * Answers for errors Node's parser raises before Fastify sees a request (CONTRACT: 400, 431), counted
+ * like any other refusal. A socket that is already gone (reset, closed) gets nothing.
+ */
+export function clientErrorHandler(metrics?: Metrics): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  return function clientError(err, socket) {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'malformed';
+    metrics?.requests.inc({ route: 'unmatched', provider: 'none', tenant: 'none', outcome: code });
+    const body = errorBody(code);
+    const { status } = CATALOGUE[code];
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\nhookgate-outcome: ${code}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
 }
 
 function errorCodeOf(err: FastifyError): ErrorCode {
@@ -66,17 +72,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   const { metrics, logger } = deps;
   const traffic = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
     bodyLimit: Math.max(...config.routes.map((r) => r.bodyLimit)),
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     requestIdHeader: false,
-    maxParamLength: 256,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
-    clientErrorHandler: clientError,
-    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
+    clientErrorHandler: clientErrorHandler(metrics),
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 256 },
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
   });
   const upstream = createUpstream(config);

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config/load.js';
 import type { Ledger } from './ledger/types.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { buildApp, clientError, MAX_HEADER_BYTES, type Gateway } from './app.js';
+import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './app.js';
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
 
@@ -73,7 +73,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     });
     handler(req, res);
   });
-  server.on('clientError', clientError);
+  server.on('clientError', clientErrorHandler(metrics));
   // Behind a load balancer keep-alive must outlive the balancer's idle timeout (60 s is common).
   server.keepAliveTimeout = 65_000;
 

@@ -200,7 +200,8 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
 
   const idem = raw.idempotencyKey === 'default' ? null : parseRule(raw.idempotencyKey, ['header', 'json'] as const);
   const idempotencyKey: IdempotencyRule = idem ? { kind: idem.kind, name: idem.kind === 'header' ? idem.name.toLowerCase() : idem.name } : { kind: 'default' };
-  if (idempotencyKey.kind === 'header' && scheme && !scheme.signedHeaders.includes(idempotencyKey.name))
+  const signedHeaders = [...(scheme?.signedHeaders ?? []), ...(options.generic?.timestampHeader ? [options.generic.timestampHeader] : [])];
+  if (idempotencyKey.kind === 'header' && scheme && !signedHeaders.includes(idempotencyKey.name))
     warnings.push(`${at}.idempotencyKey: header ${idempotencyKey.name} is not covered by the ${raw.provider} signature, so a replayed body with a new value passes as a new delivery`);
 
   const methods = new Set(raw.methods.map((m) => m.toUpperCase()));

@@ -45,3 +45,11 @@ t.test('a lease shorter than the upstream timeout is warned about', async (t) =>
   const { warnings } = load({ ledger: { lease: '5s' }, upstream: { url: 'http://127.0.0.1:8000', timeout: '30s' } });
   t.match(warnings, [/ledger\.lease: 5s is shorter than upstream\.timeout 30s/]);
 });
+
+t.test('generic: an idempotency header that is the signed timestamp header is not warned about', async (t) => {
+  const generic = { header: 'X-Sig', timestampHeader: 'X-Ts' };
+  const signed = resolveConfig({ upstream: { url: 'http://127.0.0.1:8000' }, routes: [{ path: '/g', provider: 'generic', tenant: 'acme', secrets: ['env:G'], generic, idempotencyKey: 'header:X-Ts' }] }, { env: { G: 'g' }, baseDir: dir });
+  t.same(signed.warnings.filter((w) => /idempotencyKey/.test(w)), []);
+  const unsigned = resolveConfig({ upstream: { url: 'http://127.0.0.1:8000' }, routes: [{ path: '/g', provider: 'generic', tenant: 'acme', secrets: ['env:G'], generic, idempotencyKey: 'header:X-Id' }] }, { env: { G: 'g' }, baseDir: dir });
+  t.match(unsigned.warnings, [/routes\[0\]\.idempotencyKey: header x-id is not covered/]);
+});

@@ -93,6 +93,8 @@ t.test('hostile input', async (t) => {
     t.match(res, /hookgate-outcome: headers_too_large/);
     t.match(res, /\{"error":"headers_too_large","message":"[^"]+"\}/);
     t.equal(up.received.length, 0);
+    const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    t.match(metrics, /hookgate_requests_total\{route="unmatched",provider="none",tenant="none",outcome="headers_too_large"\} 1/, 'counted though Fastify never saw it');
   });
   t.test('unparseable HTTP', async (t) => {
     const res = await raw(gw.url, 'POST /webhooks/github HTTP/1.1\r\nhost x\r\n\r\n');
