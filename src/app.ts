@@ -13,6 +13,7 @@ import { rawBodyParser } from './stages/raw-body.js';
 import { createUpstream } from './stages/forward.js';
 import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
+import { fastifyTrustProxy } from './config/trust-proxy.js';
 import './stages/context.js';
 
 export interface AppDeps {
@@ -73,7 +74,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   const traffic = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: Math.max(...config.routes.map((r) => r.bodyLimit)),
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',

@@ -11,6 +11,7 @@ import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
 import type { Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
 import { limitProblems } from '../limits/config.js';
+import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
@@ -50,7 +51,8 @@ export interface Config {
   readonly listen: { host: string; port: number };
   readonly admin: { host: string; port: number };
   readonly mode: 'enforce' | 'monitor';
-  readonly trustProxy: boolean;
+  /** `false`, `true`, a hop count, or trusted proxy addresses/CIDRs (src/config/trust-proxy.ts) */
+  readonly trustProxy: TrustProxy;
   readonly logLevel: string;
   readonly upstream: {
     readonly url: URL;
@@ -107,6 +109,8 @@ function describeSchemaError(e: ErrorObject): string | null {
     case 'enum':
       return null; // reported once by the union (anyOf) below
     case 'anyOf': {
+      const described = (e.parentSchema as { description?: string }).description;
+      if (described) return `${fieldPath(e.instancePath)}: expected ${described}, got ${JSON.stringify(e.data)}`;
       const choices = ((e.parentSchema as { anyOf?: { const?: unknown }[] }).anyOf ?? []).map((s) => s.const);
       if (choices.every((c) => c !== undefined)) return `${fieldPath(e.instancePath)}: expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${JSON.stringify(e.data)}`;
       return `${fieldPath(e.instancePath)}: expected a list of secret references or a map from tenant to such a list`;
@@ -220,7 +224,10 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   const doc = structuredClone(input ?? {});
   if (!validateSchema(doc)) {
     const seen = new Set<string>();
+    // A described union (trustProxy) is reported once, as a whole, instead of once per branch it missed.
+    const unions = (validateSchema.errors ?? []).filter((e) => e.keyword === 'anyOf' && (e.parentSchema as { description?: string }).description).map((e) => e.instancePath);
     for (const e of validateSchema.errors ?? []) {
+      if (e.keyword !== 'anyOf' && unions.some((u) => e.instancePath === u || e.instancePath.startsWith(`${u}/`))) continue;
       const line = describeSchemaError(e);
       if (line && !seen.has(line)) (seen.add(line), problems.push(line));
     }
@@ -239,6 +246,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   const admin = field('admin', () => parseHostPort(raw.admin));
   if (listen && admin && listen.port === admin.port && listen.port !== 0) problems.push(`admin: must not share the traffic port ${listen.port}`);
   const bodyLimit = parseSize(raw.bodyLimit);
+  problems.push(...trustProxyProblems(raw.trustProxy));
   const unverified = field('limits.unverified', () => parseRate(raw.limits.unverified ?? '200/s'));
   const tenants = new Map<string, Rate>();
   for (const [name, rate] of Object.entries(raw.limits.tenants ?? {})) {

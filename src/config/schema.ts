@@ -47,7 +47,17 @@ export const ConfigSchema = Type.Object(
     admin: Type.String({ default: '127.0.0.1:9090', description: 'HOST:PORT for /healthz /readyz /metrics' }),
     mode: Type.Union([Type.Literal('enforce'), Type.Literal('monitor')], { default: 'enforce' }),
     bodyLimit: Type.String({ pattern: SIZE, default: '1mb' }),
-    trustProxy: Type.Boolean({ default: false }),
+    trustProxy: Type.Union(
+      [
+        Type.Boolean(),
+        Type.Integer({ minimum: 1, description: 'the number of proxies in front of hookgate that append to X-Forwarded-For' }),
+        Type.Array(Type.String({ description: 'an address, a CIDR, or loopback / linklocal / uniquelocal' }), { minItems: 1 }),
+      ],
+      {
+        default: false,
+        description: 'false, true, a hop count of 1 or more, or a list of trusted proxy addresses/CIDRs',
+      },
+    ),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     upstream: Type.Object(
       {

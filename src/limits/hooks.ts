@@ -32,8 +32,8 @@ export function tenantRate(settings: LimitSettings, tenant: string): Rate {
 
 /**
  * Step 2: per client address, before the body is read or any crypto runs. `request.ip` follows
- * x-forwarded-for only when `trustProxy` is set (Fastify's trustProxy option); IPv6 addresses count
- * per /64, since one host usually holds a whole /64.
+ * x-forwarded-for only as far as `trustProxy` allows (Fastify's option, fed by
+ * src/config/trust-proxy.ts); IPv6 addresses count per /64, since one host usually holds a whole /64.
  */
 export function limitUnverified(store: LimitStore, settings: () => LimitSettings, metrics: Metrics): onRequestHookHandler {
   return function limitUnverified(request, reply, done) {

@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ClaimDeps } from './claim.js';
 import { settle, errSummary } from './claim.js';
 import { answer } from './answer.js';
+import { trustFunction, trustedChain, type TrustFn } from '../config/trust-proxy.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what undici computes itself (length) or refuses (expect). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'proxy-authorization']);
@@ -17,27 +18,27 @@ export function createUpstream(config: Config): Pool {
 }
 
 /** Original headers in their order and case, minus hop-by-hop and any `hookgate-*`, plus ours. */
-export function upstreamHeaders(request: FastifyRequest, trustProxy: boolean, ours: string[]): string[] {
+export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: string[]): string[] {
   const raw = request.raw.rawHeaders;
   const connectionNamed = new Set<string>();
   const conn = request.headers.connection;
   if (conn) for (const n of String(conn).split(',')) connectionNamed.add(n.trim().toLowerCase());
   const out: string[] = [];
-  let xff: string | undefined;
   let xfp: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || connectionNamed.has(lower) || lower.startsWith('hookgate-')) continue;
-    if (lower === 'x-forwarded-for') { xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1]; continue; }
     if (lower === 'x-forwarded-proto') { xfp ??= raw[i + 1]; continue; }
-    if (lower === 'x-forwarded-host') continue;
+    if (lower === 'x-forwarded-for' || lower === 'x-forwarded-host') continue;
     out.push(name, raw[i + 1]!);
   }
   const peer = request.socket.remoteAddress ?? '';
-  // Without trustProxy an incoming X-Forwarded-For is the caller's claim, not a fact: replace it.
-  out.push('x-forwarded-for', trustProxy && xff ? `${xff}, ${peer}` : peer);
-  out.push('x-forwarded-proto', trustProxy && xfp ? xfp : 'http');
+  // The chain from the address the limiter counted (request.ip) to the peer: entries left of it are
+  // the caller's claims, not facts, and are dropped (all of them without trustProxy, or when the peer
+  // is not a trusted proxy), so the left-most address the upstream sees is the one hookgate used.
+  out.push('x-forwarded-for', peer ? trustedChain(request.raw, trust).join(', ') : '');
+  out.push('x-forwarded-proto', xfp && peer && trust(peer, 0) ? xfp : 'http');
   if (request.headers.host) out.push('x-forwarded-host', request.headers.host);
   out.push(...ours);
   return out;
@@ -56,6 +57,7 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
   const timeout = config.upstream.timeoutMs;
   const completes = config.upstream.completes;
   const monitor = config.mode === 'monitor';
+  const trust = trustFunction(config.trustProxy);
 
   return async function forward(request: FastifyRequest, reply: FastifyReply) {
     const d = request.hg!;
@@ -74,7 +76,7 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
       res = await upstream.request({
         path,
         method: request.method as 'POST',
-        headers: upstreamHeaders(request, config.trustProxy, ours),
+        headers: upstreamHeaders(request, trust, ours),
         body: body && body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
