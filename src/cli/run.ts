@@ -1,6 +1,6 @@
 // `hookgate run`: load, open the ledger, listen, and handle the process signals (SIGTERM drains,
 // a second one exits at once; SIGHUP reloads).
-import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
+import { ConfigError, loadConfigFile, type Config, type Loaded } from '../config/load.js';
 import { openLedger, describeLedger } from '../ledger/index.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -28,41 +28,54 @@ function restartOnly(a: Config, b: Config): string[] {
 }
 
 export async function reloadFrom(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv, trigger: object = {}): Promise<boolean> {
+  return (await reloadLoaded(file, gw, log, env, trigger)) !== null;
+}
+
+/** A reload that says what it read when it succeeded (the watcher's next baseline), null when it failed. */
+async function reloadLoaded(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv, trigger: object): Promise<Loaded | null> {
   try {
-    const { config, warnings } = loadConfigFile(file, env);
+    const loaded = loadConfigFile(file, env);
+    const { config, warnings } = loaded;
     for (const w of warnings) log.warn(w);
     const fixed = restartOnly(gw.config(), config);
     if (fixed.length) log.warn({ fields: fixed }, 'these settings changed but take effect only after a restart');
     await gw.reload(config);
     gw.metrics.reloads.inc({ result: 'success' });
     log.info({ ...trigger, routes: config.routes.length }, 'configuration reloaded');
-    return true;
+    return loaded;
   } catch (err) {
     gw.metrics.reloads.inc({ result: 'failure' });
     const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
     log.error({ ...trigger, problems }, 'configuration reload failed; the previous configuration stays in force');
-    return false;
+    return null;
   }
 }
 
 export interface LiveReload {
   /** reload now (SIGHUP); never two reloads at once */
   reload(): Promise<boolean>;
+  /** compare the watched files with the baseline now, reloading when one changed (what the poll does) */
+  check(): Promise<void>;
   close(): void;
 }
 
-/** SIGHUP and file changes (the config file, every `file:` secret) both reload, one at a time. */
+/**
+ * SIGHUP and file changes (the config file, every `file:` secret) both reload, one at a time.
+ * `opts.baseline` is what the load in force read (Loaded.digests): pass it, or a file changed between
+ * that load and this call goes unnoticed.
+ */
 export function liveReload(file: string, gw: RunningGateway, log: Logger, env: NodeJS.ProcessEnv, opts: Partial<WatchOptions> = {}): LiveReload {
   let why: object = {};
-  const run = serial(() => reloadFrom(file, gw, log, env, why));
+  const run = serial(() => reloadLoaded(file, gw, log, env, why));
   const watcher = watchFiles({
     files: () => [gw.config().file ?? file, ...gw.config().secretFiles],
-    onChange: (changed) => ((why = { trigger: 'file change', files: changed }), run()),
+    onChange: async (changed) => ((why = { trigger: 'file change', files: changed }), (await run())?.digests),
     log,
     ...opts,
   });
   return {
-    reload: () => ((why = { trigger: 'SIGHUP' }), run()),
+    reload: async () => ((why = { trigger: 'SIGHUP' }), (await run()) !== null),
+    check: () => watcher.check(),
     close: () => watcher.close(),
   };
 }
@@ -106,7 +119,8 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   void probeTcp(config.upstream.url, 2_000).then((why) => {
     if (why) log.warn({ upstream: config.upstream.url.origin, reason: why }, 'upstream not reachable yet; deliveries get 502 upstream_unavailable until it is');
   });
-  const live = liveReload(file, gw, log, io.env);
+  // The watcher's baseline is what this load read, not what is on disk by now (the gateway took time to start).
+  const live = liveReload(file, gw, log, io.env, { baseline: loaded.digests });
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -12,6 +12,7 @@ import type { Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
 import { limitProblems } from '../limits/config.js';
 import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
+import { contentDigest } from './digest.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
@@ -77,6 +78,12 @@ export interface Config {
 export interface Loaded {
   config: Config;
   warnings: string[];
+  /**
+   * The digest (src/config/digest.ts: keyed, per process) of every file this load read, as read: the
+   * config file and each `file:` secret. The reload watcher starts from these, so a change landing
+   * between the load and the watcher's start is still a change.
+   */
+  digests: ReadonlyMap<string, string>;
 }
 
 export interface LoadEnv {
@@ -123,7 +130,7 @@ function describeSchemaError(e: ErrorObject): string | null {
 }
 
 /** Resolves one secret reference; literal secrets are accepted with a warning. */
-function readSecret(ref: string, where: string, envs: LoadEnv, problems: string[], warnings: string[], files: string[]): string | null {
+function readSecret(ref: string, where: string, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>): string | null {
   if (ref.startsWith('env:')) {
     const name = ref.slice(4);
     const v = envs.env[name];
@@ -135,9 +142,11 @@ function readSecret(ref: string, where: string, envs: LoadEnv, problems: string[
   }
   if (ref.startsWith('file:')) {
     const path = resolvePath(envs.baseDir, ref.slice(5));
-    files.push(path);
     try {
-      const v = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+      const bytes = readFileSync(path);
+      // The first read of a file is its baseline: a later, different read can only cause one more reload.
+      if (!files.has(path)) files.set(path, contentDigest(bytes));
+      const v = bytes.toString('utf8').replace(/\r?\n$/, '');
       if (v === '') {
         problems.push(`${where}: file ${path} is empty`);
         return null;
@@ -159,7 +168,7 @@ function parseRule<K extends string>(value: string, kinds: readonly K[]): { kind
   return kinds.includes(kind) && i < value.length - 1 ? { kind, name: value.slice(i + 1) } : null;
 }
 
-function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: string[], defaultBodyLimit: number): Route | null {
+function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number): Route | null {
   const at = `routes[${i}]`;
   const before = problems.length;
   const scheme = getScheme(raw.provider);
@@ -257,7 +266,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   // Connection URLs may carry passwords: they can come from env:/file: like secrets.
   const connection = (value: string, at: string, shape: RegExp, expected: string): string => {
     if (!value.startsWith('env:') && !value.startsWith('file:')) return value;
-    const v = readSecret(value, at, envs, problems, warnings, []);
+    const v = readSecret(value, at, envs, problems, warnings, new Map()); // bound at start: not watched
     if (v !== null && !shape.test(v)) problems.push(`${at}: ${value} holds something that is not ${expected}`);
     return v ?? value;
   };
@@ -266,7 +275,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   problems.push(...limitProblems(store, Object.keys(raw.limits.tenants ?? {})));
   const upstreamUrl = field('upstream.url', () => new URL(raw.upstream.url));
 
-  const files: string[] = [];
+  const files = new Map<string, string>();
   const routes: Route[] = [];
   const seenPaths = new Map<string, number>();
   raw.routes.forEach((r, i) => {
@@ -311,23 +320,24 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     limits: { store, unverified: unverified!, tenants },
     routes,
     knownTenants: known,
-    secretFiles: [...new Set(files)],
+    secretFiles: [...files.keys()],
   };
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings, digests: files };
 }
 
 /** Reads a YAML file and resolves it; YAML syntax errors are reported with their line. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Loaded {
   const file = resolvePath(path);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     throw new ConfigError([`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const doc = parseDocument(bytes.toString('utf8'), { uniqueKeys: true });
   if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => `${path}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`));
-  return resolveConfig(doc.toJS(), { env, baseDir: dirname(file) }, file);
+  const loaded = resolveConfig(doc.toJS(), { env, baseDir: dirname(file) }, file);
+  return { ...loaded, digests: new Map([[file, contentDigest(bytes)], ...loaded.digests]) };
 }
 
 function deepFreeze<T>(o: T): T {

@@ -10,9 +10,9 @@
 // (an embedded ledger's WAL, an editor's swap file) costs a few small reads, not reloads.
 // fs.watch is not reliable everywhere (network filesystems, some container runtimes), so a slow poll
 // runs the same comparison as a safety net.
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { fileDigest } from './digest.js';
 
 export interface WatchLog {
   warn(obj: object, msg: string): void;
@@ -22,8 +22,18 @@ export interface WatchLog {
 export interface WatchOptions {
   /** the files whose content matters; asked again after every change (a reload may add or drop secret files) */
   files: () => readonly string[];
-  /** called (never twice at once) when the content of a file changed; `changed` lists the files */
+  /**
+   * called (never twice at once) when the content of a file changed; `changed` lists the files. It may
+   * resolve to the digests of what the reload it ran actually read (Loaded.digests), which then become
+   * the baseline for those files.
+   */
   onChange: (changed: string[]) => unknown;
+  /**
+   * Digests of the files as the configuration in force read them (Loaded.digests). Without it the
+   * first baseline is whatever is on disk when the watcher starts, and a change that landed between
+   * the load and that moment would never be noticed.
+   */
+  baseline?: ReadonlyMap<string, string>;
   /** quiet time after the last event before comparing (a kubelet swap is several events) */
   debounceMs?: number;
   /** safety-net poll interval; 0 disables it */
@@ -37,13 +47,11 @@ export interface Watcher {
   close(): void;
 }
 
-/** SHA-256 of the content read through any symlinks, or `missing:CODE` when it cannot be read. */
-export function contentHash(file: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
-  } catch (err) {
-    return `missing:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-  }
+/** The keyed digest of the content read through any symlinks (src/config/digest.ts), or `missing:CODE`. */
+export const contentHash = fileDigest;
+
+function isDigests(v: unknown): v is ReadonlyMap<string, string> {
+  return v instanceof Map;
 }
 
 /**
@@ -86,14 +94,15 @@ export function watchFiles(opts: WatchOptions): Watcher {
   let timer: NodeJS.Timeout | undefined;
   const warned = new Set<string>(); // one warning a folder, not one every poll
 
-  const snapshot = () => {
-    known = new Map(opts.files().map((f) => [f, contentHash(f)]));
+  const snapshot = (baseline?: ReadonlyMap<string, string>) => {
+    known = new Map(opts.files().map((f) => [f, baseline?.get(f) ?? contentHash(f)]));
   };
-  // After a reload: files newly referenced get a baseline, dropped ones are forgotten; files already
-  // known keep the hash taken BEFORE the reload, so a change that landed during it is not absorbed.
-  const adopt = () => {
+  // After a reload: what the reload read is the baseline when it says so (a successful one); else files
+  // already known keep the hash taken BEFORE the reload, so a change that landed during it is not
+  // absorbed; files newly referenced get one now; dropped ones are forgotten.
+  const adopt = (read?: ReadonlyMap<string, string>) => {
     const next = new Map<string, string>();
-    for (const f of opts.files()) next.set(f, known.get(f) ?? contentHash(f));
+    for (const f of opts.files()) next.set(f, read?.get(f) ?? known.get(f) ?? contentHash(f));
     known = next;
   };
 
@@ -139,11 +148,13 @@ export function watchFiles(opts: WatchOptions): Watcher {
     log?.debug({ files: changed }, 'watched file changed');
     // Hash first, then reload: a change landing during the reload shows up as a difference next time.
     snapshot();
+    let read: ReadonlyMap<string, string> | undefined;
     try {
-      await opts.onChange(changed);
+      const result = await opts.onChange(changed);
+      if (isDigests(result)) read = result;
     } finally {
       if (!closed) {
-        adopt();
+        adopt(read);
         rewatch();
       }
     }
@@ -156,7 +167,7 @@ export function watchFiles(opts: WatchOptions): Watcher {
     timer.unref();
   }
 
-  snapshot();
+  snapshot(opts.baseline);
   rewatch();
   const poll = pollMs > 0
     ? setInterval(() => {

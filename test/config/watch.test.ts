@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { request } from 'undici';
 import Stripe from 'stripe';
@@ -218,4 +219,55 @@ t.test('the slow poll notices a change the watch would miss', async (t) => {
   writeFileSync(file, 'two'); // same content: a touch is not a change
   await sleep(200);
   t.equal(seen.length, 1, 'same content, no reload');
+});
+
+t.test('a secret changed between the load and the watcher\'s start is noticed on the first comparison', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const root = mkdtempSync(join(tmpdir(), 'hookgate-watch-race-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const secrets = kubeVolume(join(root, 'secrets'), { 'stripe-secret': OLD });
+  const file = join(root, 'hookgate.yaml');
+  writeFileSync(file, `upstream:\n  url: ${up.url}\nroutes:\n  - path: /webhooks/stripe\n    provider: stripe\n    tenant: acme\n    secrets: [file:${secrets.path('stripe-secret')}]\n`);
+  const log = createLogger('silent');
+  const send = async (gwUrl: string, secret: string, id: string) => {
+    const payload = JSON.stringify({ id, type: 'ping' });
+    const res = await request(`${gwUrl}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }) },
+      body: payload,
+    });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  for (const withBaseline of [true, false]) {
+    secrets.update({ 'stripe-secret': OLD });
+    const loaded = loadConfigFile(file, {});
+    t.ok(loaded.digests.has(file) && loaded.digests.has(secrets.path('stripe-secret')), 'the load says what it read: the config file and the secret file');
+    t.notMatch(JSON.stringify([...loaded.digests.values()]), new RegExp(createHash('sha256').update(OLD).digest('hex')), 'not a plain SHA-256 of the secret');
+    const gw = await startTestGateway(loaded.config, { logger: log });
+    t.teardown(() => gw.close());
+    // The window `hookgate run` has between loading and watching (opening the ledger, starting the
+    // gateway): the operator rotates the secret.
+    secrets.update({ 'stripe-secret': NEW });
+    const live = liveReload(file, gw, log, {}, { debounceMs: 3_600_000, pollMs: 0, ...(withBaseline ? { baseline: loaded.digests } : {}) });
+    t.teardown(() => live.close());
+    await live.check(); // the first comparison, as the poll or the next folder event would run it
+    const reloads = (await scrape(gw.adminUrl)).get('hookgate_config_reloads_total', { result: 'success' }) ?? 0;
+    if (withBaseline) {
+      t.equal(reloads, 1, 'the change is noticed and reloaded');
+      t.equal(await send(gw.url, NEW, 'evt_race_new'), 200, 'the rotated secret is in force');
+      t.equal(await send(gw.url, OLD, 'evt_race_old'), 401, 'the old one is not');
+      await live.check();
+      t.equal((await scrape(gw.adminUrl)).get('hookgate_config_reloads_total', { result: 'success' }) ?? 0, 1, 'and only once: the reload\'s own reads are the new baseline');
+    } else {
+      // What happened before the baseline came from the load: the watcher's first hashes already see
+      // the new secret, so nothing is ever reloaded while the old one stays in force.
+      t.equal(reloads, 0, 'without the baseline the change is missed (why run.ts passes it)');
+      t.equal(await send(gw.url, NEW, 'evt_race_missed'), 401);
+    }
+    live.close();
+    await gw.close();
+  }
 });
