@@ -111,9 +111,41 @@ app.kubernetes.io/part-of: hookgate
 {{- end -}}
 {{- end -}}
 {{- range $where, $url := dict "ledger.url" ((($cfg.ledger | default dict).url) | default "") "limits.store" ((($cfg.limits | default dict).store) | default "") -}}
-{{- if regexMatch "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*:[^/@]*@" (toString $url) -}}
-{{- fail (printf "hookgate.config.%s carries a password, and the config is a ConfigMap: leave it out of the URL (for the ledger, give PGPASSWORD through hookgate.secrets.env, or use client certificates)" $where) -}}
+{{- /* user:password@ in the authority, or libpq's password= parameter. env:/file: references pass: they hold the URL elsewhere. */ -}}
+{{- if or (regexMatch "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*:[^/@]*@" (toString $url)) (regexMatch "^[a-zA-Z][a-zA-Z0-9+.-]*://[^?]*\\?(.*&)?password=" (toString $url)) -}}
+{{- $key := ternary "ledger-url" "limits-store" (eq $where "ledger.url") -}}
+{{- $or := ternary " (or leave the password out of the URL and give PGPASSWORD through hookgate.secrets.env, or use client certificates)" "" (eq $where "ledger.url") -}}
+{{- fail (printf "hookgate.config.%s carries a password, and the config is a ConfigMap: put the whole URL in the Secret (key %s in hookgate.secrets.values or your existingSecret) and write %s: file:/var/run/secrets/hookgate/%s%s" $where $key $where $key $or) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A connection URL read from the mounted Secret (ledger.url / limits.store: file:/var/run/secrets/hookgate/KEY)
+needs that Secret, and the key in it when the chart makes it: caught here instead of a crash-looping pod.
+*/}}
+{{- define "hookgate.checkConnectionRefs" -}}
+{{- $cfg := .values.hookgate.config | default dict -}}
+{{- $s := .values.hookgate.secrets -}}
+{{- range $where, $ref := dict "ledger.url" ((($cfg.ledger | default dict).url) | default "") "limits.store" ((($cfg.limits | default dict).store) | default "") -}}
+{{- $ref = toString $ref -}}
+{{- if hasPrefix "file:/var/run/secrets/hookgate/" $ref -}}
+{{- $key := trimPrefix "file:/var/run/secrets/hookgate/" $ref -}}
+{{- if not (or $s.existingSecret $s.values) -}}
+{{- fail (printf "hookgate.config.%s reads %s, but no Secret is mounted there: set hookgate.secrets.existingSecret (with key %s) or hookgate.secrets.values.%s" $where $ref $key $key) -}}
+{{- end -}}
+{{- if and $s.values (not (hasKey $s.values $key)) -}}
+{{- fail (printf "hookgate.config.%s reads %s, but hookgate.secrets.values has no key %s" $where $ref $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether ledger.url or limits.store is read from the mounted Secret (bound at start, like env vars). */}}
+{{- define "hookgate.connectionFromSecret" -}}
+{{- $cfg := .values.hookgate.config | default dict -}}
+{{- range $ref := list ((($cfg.ledger | default dict).url) | default "") ((($cfg.limits | default dict).store) | default "") -}}
+{{- if hasPrefix "file:/var/run/secrets/hookgate/" (toString $ref) -}}true{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -127,6 +159,7 @@ app.kubernetes.io/part-of: hookgate
 {{- end -}}
 {{- end -}}
 {{- include "hookgate.checkNoInlineSecrets" $cfg -}}
+{{- include "hookgate.checkConnectionRefs" . -}}
 {{- /* In a pod the Service and the kubelet's probes reach the pod IP, not loopback. */ -}}
 {{- $_ := set $cfg "listen" (printf "0.0.0.0:%d" ($hg.port | int)) -}}
 {{- $_ := set $cfg "admin" (printf "0.0.0.0:%d" ($hg.adminPort | int)) -}}
@@ -146,8 +179,8 @@ app.kubernetes.io/part-of: hookgate
 {{- define "hookgate.podAnnotations" -}}
 checksum/hookgate-config: {{ include "hookgate.config" . | sha256sum }}
 {{- $s := .values.hookgate.secrets -}}
-{{- if and $s.values $s.env }}
-{{- /* Env vars are read at start only (files hot-reload): roll the pods when they change. */}}
+{{- if and $s.values (or $s.env (include "hookgate.connectionFromSecret" .)) }}
+{{- /* Env vars and connection URLs are read at start only (secret files hot-reload): roll the pods when they change. */}}
 checksum/hookgate-secret-env: {{ toJson $s.values | sha256sum }}
 {{- end }}
 {{- end -}}
