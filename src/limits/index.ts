@@ -49,11 +49,15 @@ export function createLimiters(config: Config, deps: LimitersDeps): LimitersHand
   let unverified: LimitStore = localUnverified;
   let tenants: LimitStore = localTenants;
   if (config.limits.store !== 'memory') {
+    const gauge = deps.metrics.limiterStoreUp;
+    if (!deps.metrics.registry.getSingleMetric('hookgate_limiter_store_up')) deps.metrics.registry.registerMetric(gauge);
     shared = sharedStore({
       url: config.limits.store,
       keyPrefix: deps.keyPrefix ?? 'hookgate:rl:',
       log: deps.log,
       onFallback: () => deps.metrics.limiterDegraded.inc(),
+      // 0 while starting too: until the first connection, decisions are local.
+      onState: (state) => gauge.set(state === 'shared' ? 1 : 0),
       connectTimeoutMs: deps.connectTimeoutMs,
       commandTimeoutMs: deps.commandTimeoutMs,
     });

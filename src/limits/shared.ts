@@ -17,6 +17,8 @@ export interface SharedStoreOptions {
   log: Pick<Logger, 'warn' | 'info'>;
   /** one limit decision made locally because Redis was unreachable */
   onFallback: () => void;
+  /** every change of `state` (and the initial `starting`): the hookgate_limiter_store_up gauge */
+  onState?: (state: SharedStore['state']) => void;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   /** how often an outage with the connection still up is probed */
@@ -45,6 +47,7 @@ export function describeStore(url: string): string {
 
 export function sharedStore(opts: SharedStoreOptions): SharedStore {
   const { log, onFallback } = opts;
+  const onState = opts.onState ?? (() => undefined);
   const where = describeStore(opts.url);
   const options: RedisOptions = {
     enableOfflineQueue: false,
@@ -59,6 +62,7 @@ export function sharedStore(opts: SharedStoreOptions): SharedStore {
   const remote: RateLimitStore = new RedisStore(false, false, redis, opts.keyPrefix);
 
   let state: SharedStore['state'] = 'starting';
+  onState(state);
   let closing = false;
   let probe: NodeJS.Timeout | null = null;
   let settleReady!: () => void;
@@ -68,12 +72,14 @@ export function sharedStore(opts: SharedStoreOptions): SharedStore {
     if (closing) return;
     if (probe) clearInterval(probe), (probe = null);
     if (state === 'local') log.info({ store: where }, 'rate limit store reachable again; limits are shared across replicas');
+    if (state !== 'shared') onState('shared');
     state = 'shared';
     settleReady();
   };
   const down = (err: Error) => {
     if (closing || state === 'local') return;
     state = 'local';
+    onState('local');
     settleReady();
     log.warn({ store: where, err: { message: err.message } }, 'rate limit store unreachable; limits are per replica until it is back');
     // A command that timed out on a live connection brings no `ready` event when Redis answers again.

@@ -17,6 +17,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     secretMatches: new Counter({ name: 'hookgate_secret_matches_total', help: 'Which secret of a route verified a delivery (index 0 is the first listed): an index that stays at 0 can be retired.', labelNames: ['route', 'index'] as const, registers }),
     rateLimited: new Counter({ name: 'hookgate_rate_limited_total', help: 'Requests refused by a rate limit, by tier (unverified or tenant).', labelNames: ['tier', 'tenant'] as const, registers }),
     limiterDegraded: new Counter({ name: 'hookgate_limiter_store_errors_total', help: 'Times the shared limit store was unreachable and limits fell back to this replica.', registers }),
+    // Not registered here: createLimiters registers it only for a shared (Redis) store, so with the
+    // memory store the series is absent instead of a misleading constant (docs/rate-limits.md).
+    limiterStoreUp: new Gauge({ name: 'hookgate_limiter_store_up', help: '1 while rate limits are counted in the shared (Redis) store, 0 while this replica counts locally because it is unreachable (or not connected yet). Absent with the memory store.', registers: [] }),
     inFlight: new Gauge({ name: 'hookgate_deliveries_in_flight', help: 'Deliveries being forwarded now.', registers }),
     reloads: new Counter({ name: 'hookgate_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'] as const, registers }),
   };

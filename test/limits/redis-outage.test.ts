@@ -17,6 +17,11 @@ async function until(done: () => boolean, bound = 30_000): Promise<boolean> {
   return done();
 }
 
+/** hookgate_limiter_store_up as scraped: its value, or undefined when the series is absent. */
+async function storeUp(r: LimitedGateway): Promise<number | undefined> {
+  const m = /^hookgate_limiter_store_up ([0-9.]+)$/m.exec(await metricsText(r.gw));
+  return m ? Number(m[1]) : undefined;
+}
 const warns = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'warn');
 const recoveries = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'info' && /reachable again/.test(l.msg));
 
@@ -35,6 +40,7 @@ t.test('Redis stopped and started again under two replicas', async (t) => {
 
   t.test('while Redis is up the quota is global', async (t) => {
     t.same(replicas.map((r) => r.limits.state()), ['shared', 'shared']);
+    t.same(await Promise.all(replicas.map(storeUp)), [1, 1], 'hookgate_limiter_store_up is 1 on both');
     const shared = await tally(4, (i) => deliver(replicas[i % 2]!.gw.url, 'acme'));
     t.same(shared.byStatus, { 200: 4 });
   });
@@ -49,6 +55,7 @@ t.test('Redis stopped and started again under two replicas', async (t) => {
     t.ok([...onA.answers, ...onB.answers].filter((x) => x.status === 429).every((x) => x.outcome === 'rate_limited' && Number(x.retryAfter) >= 1), '429s are rate_limited with Retry-After');
     t.same(others.byStatus, { 200: 10 }, 'no delivery failed because the limiter is down');
     t.same(replicas.map((r) => r.limits.state()), ['local', 'local']);
+    t.same(await Promise.all(replicas.map(storeUp)), [0, 0], 'hookgate_limiter_store_up fell to 0 on both');
 
     for (const [name, r] of [['A', a], ['B', b]] as const) {
       t.equal(warns(r).length, 1, `replica ${name} logged one warn line for the outage`);
@@ -64,6 +71,7 @@ t.test('Redis stopped and started again under two replicas', async (t) => {
   t.test('Redis back on the same port: the shared store is used again', async (t) => {
     await redis.start();
     t.ok(await until(() => replicas.every((r) => r.limits.state() === 'shared')), 'both replicas reconnect');
+    t.same(await Promise.all(replicas.map(storeUp)), [1, 1], 'hookgate_limiter_store_up is back to 1');
     for (const r of replicas) {
       t.equal(recoveries(r).length, 1, 'one recovery line');
       t.equal(warns(r).length, 1, 'no new warn line');
@@ -85,6 +93,7 @@ t.test('Redis unreachable at start: the gateway starts and serves with per-repli
   const r = await startLimitedGateway(config, { keyPrefix: `hookgate-test:start:${randomUUID()}:` });
   t.teardown(() => r.close());
   t.equal(r.limits.state(), 'local');
+  t.equal(await storeUp(r), 0, 'hookgate_limiter_store_up is 0 from the start');
   const got = await tally(5, () => deliver(r.gw.url, 'acme'));
   t.same(got.byStatus, { 200: 3, 429: 2 }, 'limits still hold, in this replica');
   t.equal(warns(r).length, 1, 'one warn line');
@@ -108,9 +117,21 @@ t.test('Redis hung with its connection open (command timeouts): fallback, then t
   const during = await tally(8, () => deliver(r.gw.url, 'acme'));
   t.same(during.byStatus, { 200: 5, 429: 3 }, 'the first command times out, then every decision is local at once');
   t.equal(r.limits.state(), 'local');
+  t.equal(await storeUp(r), 0, 'a hung Redis sets hookgate_limiter_store_up to 0');
   t.equal(warns(r).length, 1, 'one warn line');
 
   redis.resume();
   t.ok(await until(() => r.limits.state() === 'shared'), 'the probe finds Redis answering again');
+  t.equal(await storeUp(r), 1, 'and back to 1');
   t.equal(recoveries(r).length, 1, 'one recovery line');
+});
+
+t.test('with the memory store, hookgate_limiter_store_up is absent (there is no shared store to be up)', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const r = await startLimitedGateway(testConfig({ upstream: { url: up.url }, routes: ROUTES }, ENV));
+  t.teardown(() => r.close());
+  t.equal((await deliver(r.gw.url, 'acme')).status, 200);
+  t.equal(await storeUp(r), undefined);
+  t.match(await metricsText(r.gw), /hookgate_limiter_store_errors_total 0/, 'while the error counter is there, at 0');
 });
