@@ -163,7 +163,16 @@ function backoff(attempt: number, base: number, max: number): number {
   return exp / 2 + Math.random() * (exp / 2); // "equal jitter"
 }
 
-export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
+/** Observes every attempt: its latency (request sent to answer or failure) and how it ended. */
+export type AttemptHook = (ms: number, outcome: string) => void;
+
+export type DelivererOptions = Omit<ProviderOptions, 'count' | 'concurrency' | 'prefix' | 'spacingMs'> & { onAttempt?: AttemptHook };
+
+/**
+ * One delivery as a provider makes it: signed, sent, retried until a 2xx, a final 4xx or the last
+ * attempt. `n` picks the body and the first target; the same (id, n) is the same event (a replay).
+ */
+export function deliverer(o: DelivererOptions): (id: string, n: number) => Promise<DeliveryRecord> {
   const wh = new Webhook(CHAOS_SECRET);
   const maxAttempts = o.maxAttempts ?? 60;
   const base = o.baseBackoffMs ?? 25;
@@ -171,10 +180,8 @@ export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
   const timeout = o.requestTimeoutMs ?? 5_000;
   const scale = o.retryAfterScale ?? 0.1;
   const path = o.path ?? '/hooks';
-  const ids = Array.from({ length: o.count }, (_, i) => `${o.prefix}_${i}`);
-  const records: DeliveryRecord[] = [];
 
-  const deliver = async (id: string, n: number): Promise<DeliveryRecord> => {
+  return async (id: string, n: number): Promise<DeliveryRecord> => {
     const rec: DeliveryRecord = { id, attempts: 0, status: 0, trail: [], startedAt: Date.now(), refused: false };
     const body = JSON.stringify({ type: 'invoice.paid', data: { id, n, pad: 'x'.repeat(64) } });
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -185,6 +192,7 @@ export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
       rec.attempts++;
       let status = 0;
       let retryAfter: string | undefined;
+      const sentAt = performance.now();
       try {
         const res = await request(`${url}${path}`, { method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout });
         await res.body.dump();
@@ -195,6 +203,7 @@ export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
         const code = (err as { code?: string }).code ?? '';
         rec.trail.push(code.includes('TIMEOUT') ? 'timeout' : 'error');
       }
+      o.onAttempt?.(performance.now() - sentAt, rec.trail[rec.trail.length - 1]!);
       rec.status = status;
       if (status >= 200 && status < 300) {
         rec.settledAt = Date.now();
@@ -209,7 +218,12 @@ export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
     }
     return rec;
   };
+}
 
+export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
+  const deliver = deliverer(o);
+  const ids = Array.from({ length: o.count }, (_, i) => `${o.prefix}_${i}`);
+  const records: DeliveryRecord[] = [];
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {

@@ -1,0 +1,109 @@
+// Every fault at once, against three replicas sharing one PostgreSQL ledger (a schema of their own)
+// through the wire-protocol fault proxy:
+//   - the upstream app answers 500 at random and hangs past `upstream.timeout` (300 ms) at random;
+//   - PostgreSQL: 40001 on some claims, the connection cut after some claims and completes committed,
+//     and the database refusing connections for a while (`onError: reject`: 503, retried);
+//   - one replica is a `hookgate run` subprocess, SIGKILLed and restarted again and again;
+//   - the two others (in process) run with their clocks skewed by −60 s and +60 s (tolerance 5m).
+// The provider retries until a 2xx. Nothing may be lost; doubles may only come from the documented
+// crash-after-upstream window (docs/ledger.md): a kill (≤ deliveries in flight each) or a settle that
+// failed past the ledger's retry budget while the database was away (counted from the logs).
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { openLedger } from '../../src/ledger/index.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { account, CHAOS_ENV, CHAOS_ROUTE, pick, runProvider, sleep, startChaosApp } from './simulator.js';
+import { assertExactlyOnce, internalErrors, settleFailures, sharedPgSchema, startKiller, startProcessReplicas } from './replicas.js';
+
+t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replica SIGKILLed, skewed clocks', async (t) => {
+  const pgs = await sharedPgSchema(t, 'chaos_all');
+  if (!pgs) {
+    t.comment('no PostgreSQL server reachable: the combined scenario needs one (the fault proxy speaks TCP)');
+    return t.pass('skipped without a PostgreSQL server');
+  }
+  const u = new URL(pgs.url);
+  const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
+  const ledgerUrl = proxy.url(pgs.url);
+  const app = await startChaosApp({ hangMs: pick(1_000, 3_000) });
+  app.decide = () => {
+    const r = Math.random();
+    if (r < 0.15) return { kind: 'fail', status: 500 };
+    if (r < 0.25) return { kind: 'hang' };
+    return { kind: 'ok', delayMs: 20 };
+  };
+
+  // The subprocess first: it creates the schema; the in-process replicas find it migrated.
+  const procs = await startProcessReplicas(t, app.url, { n: 1, ledgerUrl, schema: pgs.schema, lease: '1s', upstreamTimeout: '300ms', onError: 'reject' });
+  const config = testConfig({ upstream: { url: app.url, timeout: '300ms' }, ledger: { lease: '1s', onError: 'reject' }, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
+  const gws: TestGateway[] = [];
+  for (const skew of [-60_000, 60_000]) {
+    const ledger = await openLedger({ url: ledgerUrl, schema: pgs.schema, retentionMs: 600_000, leaseMs: 1_000, cache: 1000, migrate: true, retryBudgetMs: 1_000, sweepIntervalMs: 0, poolSize: 4 });
+    gws.push(await startTestGateway(config, { ledger, now: () => Date.now() + skew }));
+  }
+  t.teardown(async () => {
+    proxy.clearRules();
+    await proxy.up();
+    for (const gw of gws) await gw.close();
+    await app.close();
+    await proxy.close();
+  });
+
+  const count = pick(300, 1_500);
+  const concurrency = 6;
+  const every = (match: string, n: number, action: Parameters<FaultProxy['addRule']>[0]['action']) =>
+    Array.from({ length: Math.ceil((count * 2) / n) }, (_, k) => proxy.addRule({ match, occurrence: (k + 1) * n, action }));
+  const serialization = every('hookgate:claim', 7, { kind: 'error', code: '40001' });
+  const claimCuts = every('hookgate:claim', 11, { kind: 'cut-after' });
+  const completeCuts = every('hookgate:complete', 13, { kind: 'cut-after' });
+
+  // The database away once, in the middle of the run.
+  const downMs = pick(1_000, 3_000);
+  let dbBackAt = 0;
+  const outage = (async () => {
+    await sleep(pick(1_500, 6_000));
+    await proxy.down('refuse');
+    await sleep(downMs);
+    await proxy.up();
+    dbBackAt = Date.now();
+  })();
+  const killer = startKiller(app, { kills: pick(3, 8), everyMs: pick(800, 2_000), downMs: 300, kill: () => procs.kill(0), restart: () => procs.restart(0) });
+
+  const run = await runProvider({
+    targets: () => [...procs.urls(), ...gws.map((g) => g.url)],
+    count,
+    concurrency,
+    spacingMs: 50,
+    prefix: `evt_all_${randomBytes(4).toString('hex')}`,
+  });
+  await killer.stop();
+  await outage;
+
+  const settles = settleFailures(gws, procs.lines());
+  const a = account(`all at once: 15% 500 + 10% hang past 300 ms, PostgreSQL 40001/cuts + ${downMs} ms refused, SIGKILL ×${killer.killed}, clocks ±60 s`, run, app, dbBackAt || undefined);
+  // The documented window: each kill doubles at most what was in flight through the dead replica,
+  // each settle that failed past the retry budget at most its own delivery.
+  assertExactlyOnce(t, a, run, killer.killed * concurrency + settles);
+  t.comment(`doubled ${a.doubled} (kills ${killer.killed}, app requests unanswered at the kills ${killer.inFlightAtKills}, settles failed past the retry budget ${settles})`);
+
+  // Every fault fired.
+  const trails = run.records.flatMap((r) => r.trail);
+  t.ok(killer.killed >= 1, `the subprocess replica was SIGKILLed ${killer.killed} times`);
+  t.ok(trails.includes('500'), 'the upstream answered 500 (passed through, retried by the provider)');
+  t.ok(trails.includes('504'), 'the gateway answered 504 upstream_timeout to hung requests');
+  t.ok(trails.includes('503'), 'the gateway answered 503 ledger_unavailable while the database was away');
+  t.ok(serialization.some((r) => r.fired), `40001 injected (${serialization.filter((r) => r.fired).length})`);
+  t.ok(claimCuts.some((r) => r.fired) && completeCuts.some((r) => r.fired), `connections cut after a claim (${claimCuts.filter((r) => r.fired).length}) and a complete (${completeCuts.filter((r) => r.fired).length})`);
+  t.notOk(trails.includes('401'), 'no delivery refused as out of tolerance on the skewed replicas');
+  t.ok(gws.every((gw) => gw.logs.some((l) => l.outcome === 'forwarded')), 'both skewed replicas forwarded deliveries');
+
+  t.equal(internalErrors(gws), 0, 'no 500 from the in-process gateways themselves');
+  t.notOk(procs.lines().some((l) => l.includes('"outcome":"internal_error"')), 'no internal_error from the subprocess');
+  proxy.clearRules();
+  // What the ledger holds: one row per event, settled, except where a settle failed while the
+  // database was away after the provider already had its 2xx: that row stays `processing` (its lease
+  // long expired) and a later duplicate would take it over (docs/ledger.md's window).
+  const rows = await pgs.rows();
+  t.equal((rows.done ?? 0) + (rows.processing ?? 0), a.sent, `one row per event (${JSON.stringify(rows)})`);
+  t.ok((rows.processing ?? 0) <= settles, `rows left processing (${rows.processing ?? 0}) <= settles that failed (${settles})`);
+});
