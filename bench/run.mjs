@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, scratchDir } from './lib/candidates.mjs';
+import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, rssBytes, stopAll, killAllSync, ask } from './lib/proc.mjs';
 import { median, fmt, machine, machineLine, table, writeSection } from './lib/report.mjs';
@@ -58,9 +58,11 @@ const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory
 const knobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_OUT').map(([k, v]) => `${k}=${v}`).sort();
 const COMMAND = `${knobs.length ? `${knobs.join(' ')} ` : ''}npm run ${SCRIPT}`;
 
-if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
-  console.error('dist/src/cli/main.js is missing: run `npm run build` first');
-  process.exit(2);
+for (const root of [GATEWAY_ROOT, COMPARE_ROOT].filter(Boolean)) {
+  if (!existsSync(join(root, 'dist/src/cli/main.js'))) {
+    console.error(`${join(root, 'dist/src/cli/main.js')} is missing: run \`npm run build\` first`);
+    process.exit(2);
+  }
 }
 
 // Time bound for the whole run: every run plus generous start/stop time.
@@ -213,6 +215,7 @@ async function scenarioFull() {
   const gws = [
     await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
     await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
+    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : []),
   ];
   for (const g of gws) g.expect = 'forwarded';
   const cands = pick([ref, ...gws, ...baselines]);
@@ -239,13 +242,16 @@ async function scenarioDup() {
   const mach = machine();
   const { upstream, ref, skipped } = await startCommon();
   const gw = await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' });
+  const gws = [gw, ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : [])];
   const prefix = `dup${Date.now().toString(36)}`;
   // Deliver each id once, so every request of the measured runs is a duplicate of a settled key.
-  await drive(gw.url, { amount: K.dupIds, connections: 10, ids: K.dupIds, prefix });
-  const counters = await gatewayCounters(gw.adminUrl);
-  if ((counters.outcomes.forwarded ?? 0) < K.dupIds) problems.push(`dup: pre-delivery forwarded ${counters.outcomes.forwarded ?? 0} of ${K.dupIds}`);
-  gw.expect = 'duplicate';
-  const cands = [ref, gw];
+  for (const g of gws) {
+    await drive(g.url, { amount: K.dupIds, connections: 10, ids: K.dupIds, prefix });
+    const counters = await gatewayCounters(g.adminUrl);
+    if ((counters.outcomes.forwarded ?? 0) < K.dupIds) problems.push(`dup: pre-delivery forwarded ${counters.outcomes.forwarded ?? 0} of ${K.dupIds}`);
+    g.expect = 'duplicate';
+  }
+  const cands = [ref, ...gws];
   const runs = await interleaved(cands, { ids: K.dupIds, prefix });
   const cmp = comparison(medians(cands, runs), ref.name);
   const g = cmp.find((m) => m.name === gw.name);
@@ -274,18 +280,24 @@ async function scenarioLedger() {
     const { upstream, ref, skipped } = await startCommon();
     const u = new URL(PG_URL);
     u.searchParams.set('options', `-c search_path=${schema}`);
-    const gw = await startGateway(upstream.url, {
-      name: 'hookgate (postgres)', ledger: u.toString(), ipc: true, preload: [new URL('./lib/pg-count.mjs', import.meta.url).href],
-    });
-    gw.expect = 'forwarded';
-    gw.pgCounts = async () => (await ask(gw.proc, 'pg-counts')).counts;
-    const cands = pick([ref, gw]);
+    const preload = [new URL('./lib/pg-count.mjs', import.meta.url).href];
+    const gw = await startGateway(upstream.url, { name: 'hookgate (postgres)', ledger: u.toString(), ipc: true, preload });
+    const gws = [gw];
+    if (COMPARE_ROOT) {
+      // The same schema: both gateways share the ledger, as replicas would.
+      gws.push(await startGateway(upstream.url, { name: 'hookgate B (postgres)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: u.toString(), ipc: true, preload }));
+    }
+    for (const g of gws) {
+      g.expect = 'forwarded';
+      g.pgCounts = async () => (await ask(g.proc, 'pg-counts')).counts;
+    }
+    const cands = pick([ref, ...gws]);
     const runs = await interleaved(cands);
     const cmp = comparison(medians(cands, runs), ref.name);
     const g = cmp.find((m) => m.name === gw.name);
     const stmts = {};
-    for (const r of runs.filter((x) => x.statements)) for (const [k, v] of Object.entries(r.statements)) stmts[k] = (stmts[k] ?? 0) + v;
-    const delivered = runs.filter((x) => x.statements).reduce((a, r) => a + r.requests, 0);
+    for (const r of runs.filter((x) => x.statements && x.candidate === gw.name)) for (const [k, v] of Object.entries(r.statements)) stmts[k] = (stmts[k] ?? 0) + v;
+    const delivered = runs.filter((x) => x.statements && x.candidate === gw.name).reduce((a, r) => a + r.requests, 0);
     const server = (await admin.query('SHOW server_version')).rows[0].server_version;
     return {
       title: 'Full pipeline on the PostgreSQL ledger (`npm run bench:ledger`)',
@@ -380,26 +392,36 @@ async function scenarioMemory() {
 async function scenarioProfile() {
   const upstream = await startUpstream();
   const dir = scratchDir('prof');
-  const kind = process.env.BENCH_PROFILE_LEDGER ?? 'embedded';
-  const gw = await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: kind === 'pg' ? PG_URL : 'embedded', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  await measure(gw, { seconds: K.warmup || 2, label: 'warm-up' });
-  const r = await measure(gw, { seconds: K.seconds, label: 'profiled' });
-  await gw.stop();
+  const target = process.env.BENCH_PROFILE_TARGET ?? 'gateway';
+  const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const cand = target === 'reference'
+    ? await startBareProxy(upstream.url, { nodeArgs: prof })
+    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: 'embedded', nodeArgs: prof, ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
+  const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up' });
+  const r = await measure(cand, { seconds: K.seconds, label: 'profiled' });
+  await cand.stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('the gateway wrote no .cpuprofile');
   const s = summarize(join(dir, file), 30);
+  // The profile covers the process's whole life: charge its busy time to every request it answered.
+  const perReq = (ms) => (ms * 1000) / (w.requests + r.requests);
+  for (const list of [s.buckets, s.owners, s.functions]) for (const x of list) x.us = perReq(x.ms);
+  log(`\n${cand.name}: ${fmt.us(perReq(s.busyMs))} busy a request (${w.requests + r.requests} requests)`);
   log(`\nprofile: ${join(dir, file)} (kept for Chrome DevTools / speedscope)`);
   log(`busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled\nself time by package / folder:`);
-  for (const b of s.buckets.slice(0, 20)) log(`  ${b.pctBusy.toFixed(1).padStart(5)}%  ${b.name}`);
+  for (const b of s.buckets.slice(0, 20)) log(`  ${b.pctBusy.toFixed(1).padStart(5)}% ${fmt.us(b.us).padStart(9)}  ${b.name}`);
+  log('self time charged to the nearest package caller:');
+  for (const b of s.owners.slice(0, 20)) log(`  ${b.pctBusy.toFixed(1).padStart(5)}% ${fmt.us(b.us).padStart(9)}  ${b.name}`);
   log('top functions by self time:');
-  for (const f of s.functions) log(`  ${f.pctBusy.toFixed(1).padStart(5)}%  ${f.name}`);
+  for (const f of s.functions) log(`  ${f.pctBusy.toFixed(1).padStart(5)}% ${fmt.us(f.us).padStart(9)}  ${f.name}`);
   return {
     title: 'Where the time goes (`npm run bench:profile`)',
     body: [
-      `The gateway (embedded ledger) under the full-pipeline load with \`--cpu-prof\` (warm-up, then ${K.seconds} s; ${fmt.int(r.rps)} req/s, ${fmt.us(r.cpuUsPerReq)} CPU a request under the profiler). Self time as a share of the busy (non-idle) time.`,
+      `${cand.name} under the full-pipeline load with \`--cpu-prof\` (warm-up, then ${K.seconds} s; ${fmt.int(r.rps)} req/s, ${fmt.us(r.cpuUsPerReq)} CPU a request under the profiler, ${fmt.us(perReq(s.busyMs))} of it in the JS thread's samples). Self time as a share of the busy (non-idle) time, and per request.`,
       `- Command: \`${COMMAND}\`; machine: ${machineLine(machine())}.`,
-      '', '### By package or folder', table(['share', 'where'], s.buckets.slice(0, 20).map((b) => [`${b.pctBusy.toFixed(1)}%`, b.name])),
-      '', '### Top functions', table(['share', 'function'], s.functions.slice(0, 25).map((f) => [`${f.pctBusy.toFixed(1)}%`, `\`${f.name}\``])),
+      '', '### By package or folder', table(['share', 'per request', 'where'], s.buckets.slice(0, 20).map((b) => [`${b.pctBusy.toFixed(1)}%`, fmt.us(b.us), b.name])),
+      '', '### Charged to the nearest caller in a package (node internals and native calls counted for who called them)', table(['share', 'per request', 'caller'], s.owners.slice(0, 20).map((b) => [`${b.pctBusy.toFixed(1)}%`, fmt.us(b.us), b.name])),
+      '', '### Top functions', table(['share', 'per request', 'function'], s.functions.slice(0, 25).map((f) => [`${f.pctBusy.toFixed(1)}%`, fmt.us(f.us), `\`${f.name}\``])),
     ].join('\n'),
   };
 }

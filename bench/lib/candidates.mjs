@@ -4,7 +4,7 @@
 // installed. Each starter returns { name, url, pid, proc, … } once the candidate answers.
 import { mkdtempSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { start, message, waitHttp, freePort, stop } from './proc.mjs';
@@ -12,6 +12,15 @@ import { SECRET, PATH } from './load.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LIB = fileURLToPath(new URL('./', import.meta.url));
+/**
+ * The tree whose bin/hookgate.js and dist/ are measured: this repository, or BENCH_GATEWAY_ROOT (a
+ * built checkout elsewhere). BENCH_COMPARE_ROOT names a second built tree, measured side by side as
+ * `hookgate B` (A/B of a change).
+ */
+export const GATEWAY_ROOT = process.env.BENCH_GATEWAY_ROOT ? resolve(process.env.BENCH_GATEWAY_ROOT) : ROOT;
+export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_COMPARE_ENV ? resolve(process.env.BENCH_COMPARE_ROOT || GATEWAY_ROOT) : null;
+/** BENCH_COMPARE_ENV="NAME=value …": environment of `hookgate B` only (toggles in an experimental build). */
+export const COMPARE_ENV = Object.fromEntries((process.env.BENCH_COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 export function scratchDir(tag) {
   return mkdtempSync(join(tmpdir(), `hookgate-bench-${tag}-`));
@@ -23,8 +32,8 @@ export async function startUpstream() {
   return { name: 'upstream', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
 }
 
-export async function startBareProxy(upstreamUrl) {
-  const proc = start('fastify+http-proxy', process.execPath, [join(LIB, 'proxy-fastify.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT });
+export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
+  const proc = start('fastify+http-proxy', process.execPath, [...nodeArgs, join(LIB, 'proxy-fastify.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT });
   const { port } = await message(proc, 'ready');
   return { name: 'fastify+http-proxy', kind: 'reference', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
 }
@@ -34,7 +43,7 @@ export async function startBareProxy(upstreamUrl) {
  * Limits are configured far above what the machine can drive, so the limiter runs on every request
  * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import.
  */
-export async function startGateway(upstreamUrl, { name = 'hookgate', ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir = scratchDir('gw'), env = {}, logTo = 'ignore' } = {}) {
+export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir = scratchDir('gw'), env = {}, logTo = 'ignore' } = {}) {
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, 'hookgate.yaml');
   writeFileSync(file, [
@@ -62,8 +71,8 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', ledger = 'e
     '    tolerance: 5m',
     '',
   ].join('\n'));
-  const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(ROOT, 'bin/hookgate.js'), 'run', '--config', file];
-  const proc = start(name, process.execPath, args, { ipc, cwd: ROOT, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo });
+  const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
+  const proc = start(name, process.execPath, args, { ipc, cwd: root, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitHttp(proc, `${adminUrl}/readyz`, { timeoutMs: 30_000 });
   await waitHttp(proc, `http://127.0.0.1:${port}/`, { expect: 404 });

@@ -39,6 +39,26 @@ export function summarize(file, top = 25) {
     const b = bucketOf(cf.url, cf.functionName);
     buckets.set(b, (buckets.get(b) ?? 0) + us);
   }
+  // Node's internals and native calls charged to the nearest caller in a package or in hookgate's
+  // source: who caused the time (e.g. writev from undici vs from the HTTP response).
+  const parent = new Map();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const owners = new Map();
+  for (const [id, us] of self) {
+    let cur = id;
+    let owner = null;
+    while (cur !== undefined) {
+      const cf = byId.get(cur).callFrame;
+      if (cf.url && !cf.url.startsWith('node:')) {
+        owner = bucketOf(cf.url, cf.functionName);
+        break;
+      }
+      cur = parent.get(cur);
+    }
+    const first = byId.get(id).callFrame;
+    if (!owner) owner = first.functionName === '(idle)' ? 'idle' : first.functionName === '(garbage collector)' ? 'GC' : 'node core (no package caller)';
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+  }
   const idle = buckets.get('idle') ?? 0;
   const busy = total - idle;
   const rank = (m) => [...m].sort((a, b) => b[1] - a[1]);
@@ -47,6 +67,7 @@ export function summarize(file, top = 25) {
     busyMs: busy / 1e3,
     functions: rank(fns).filter(([n]) => !n.startsWith('(idle)')).slice(0, top).map(([name, us]) => ({ name, ms: us / 1e3, pctBusy: (100 * us) / busy })),
     buckets: rank(buckets).filter(([b]) => b !== 'idle').map(([name, us]) => ({ name, ms: us / 1e3, pctBusy: (100 * us) / busy })),
+    owners: rank(owners).filter(([b]) => b !== 'idle').map(([name, us]) => ({ name, ms: us / 1e3, pctBusy: (100 * us) / busy })),
   };
 }
 
@@ -55,6 +76,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled`);
   console.log('\nself time by package / folder:');
   for (const b of s.buckets.slice(0, 25)) console.log(`  ${b.pctBusy.toFixed(1).padStart(5)}%  ${b.name}`);
+  console.log('\nself time charged to the nearest package caller:');
+  for (const b of s.owners.slice(0, 25)) console.log(`  ${b.pctBusy.toFixed(1).padStart(5)}%  ${b.name}`);
   console.log('\ntop functions by self time:');
   for (const f of s.functions) console.log(`  ${f.pctBusy.toFixed(1).padStart(5)}%  ${f.name}`);
 }
