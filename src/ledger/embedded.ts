@@ -60,52 +60,71 @@ export class EmbeddedLedger implements Ledger {
 
   private prepare() {
     const db = this.db;
-    // Parameters are named; the WHERE of DO UPDATE is the takeover rule of the SQL ledger.
+    // The WHERE of DO UPDATE is the takeover rule of the SQL ledger. Positional parameters (binding an array is cheaper than looking names up in an object, and this
+    // runs on every delivery): key hash, owner token, lease_until, now, now, expires_at. The update
+    // reads "now" back as excluded.updated_at, so each value is bound once.
     const upsert = db.prepare(`
       INSERT INTO hookgate_ledger AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
-      VALUES (@hash, 'processing', @token, 1, @now + @lease, NULL, @now, @now, @now + @retention)
+      VALUES (?, 'processing', ?, 1, ?, NULL, ?, ?, ?)
       ON CONFLICT (key_hash) DO UPDATE SET
         status = 'processing',
         owner = excluded.owner,
-        attempt = CASE WHEN l.expires_at <= @now THEN 1 ELSE l.attempt + 1 END,
+        attempt = CASE WHEN l.expires_at <= excluded.updated_at THEN 1 ELSE l.attempt + 1 END,
         lease_until = excluded.lease_until,
         resp_status = NULL,
-        created_at = CASE WHEN l.expires_at <= @now THEN @now ELSE l.created_at END,
-        updated_at = @now,
+        created_at = CASE WHEN l.expires_at <= excluded.updated_at THEN excluded.updated_at ELSE l.created_at END,
+        updated_at = excluded.updated_at,
         expires_at = excluded.expires_at
-      WHERE l.expires_at <= @now OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= @now)
+      WHERE l.expires_at <= excluded.updated_at OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= excluded.updated_at)
       RETURNING attempt`);
     const lookup = db.prepare(`SELECT status, owner, attempt, lease_until, resp_status, expires_at FROM hookgate_ledger WHERE key_hash = ? AND expires_at > ?`);
-    const complete = db.prepare(`UPDATE hookgate_ledger SET status = 'done', resp_status = @status, lease_until = @now, updated_at = @now, expires_at = @now + @retention
-      WHERE key_hash = @hash AND owner = @token AND status = 'processing'`);
-    const release = db.prepare(`UPDATE hookgate_ledger SET status = 'failed', lease_until = @now, updated_at = @now
-      WHERE key_hash = @hash AND owner = @token AND status = 'processing'`);
+    // complete: status, now, now, expires_at, key hash, token; release: now, now, key hash, token
+    const complete = db.prepare(`UPDATE hookgate_ledger SET status = 'done', resp_status = ?, lease_until = ?, updated_at = ?, expires_at = ?
+      WHERE key_hash = ? AND owner = ? AND status = 'processing'`);
+    const release = db.prepare(`UPDATE hookgate_ledger SET status = 'failed', lease_until = ?, updated_at = ?
+      WHERE key_hash = ? AND owner = ? AND status = 'processing'`);
     const sweep = db.prepare(`DELETE FROM hookgate_ledger WHERE key_hash IN (
       SELECT key_hash FROM hookgate_ledger WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`);
 
     const claim = db.transaction((hash: Buffer, token: string, now: number): ClaimResult => {
-      const won = upsert.get({ hash, token, now, lease: this.opts.leaseMs, retention: this.opts.retentionMs }) as { attempt: number } | undefined;
+      const won = upsert.get(hash, token, now + this.opts.leaseMs, now, now, now + this.opts.retentionMs) as { attempt: number } | undefined;
       if (won) return { state: 'claimed', token, attempt: Number(won.attempt) };
       // Inside the same transaction: the row that refused the claim is there and unexpired.
       const row = lookup.get(hash, now) as Row;
       if (row.status === 'done') return { state: 'done', status: Number(row.resp_status), expiresInMs: row.expires_at - now };
       return { state: 'in_flight', retryAfterMs: Math.max(1, row.lease_until - now) };
     });
-    return { claim, complete, release, sweep };
+    return { claim, upsert, complete, release, sweep };
   }
 
   async claim(key: string): Promise<ClaimResult> {
-    return this.guard('claim', () => this.ops.claim.immediate(keyHash(key), newToken(), this.now()));
+    return this.guard('claim', () => {
+      const hash = keyHash(key);
+      const token = newToken();
+      const now = this.now();
+      // The upsert alone is one atomic statement (SQLite runs it in its own transaction): when it wins,
+      // the claim is done without BEGIN/COMMIT around it. A refused claim needs the row that refused it,
+      // read in the same transaction as the upsert, so it runs again in the IMMEDIATE transaction
+      // (the row may have changed in between, on another connection to the same file).
+      const won = this.ops.upsert.get(hash, token, now + this.opts.leaseMs, now, now, now + this.opts.retentionMs) as { attempt: number } | undefined;
+      if (won) return { state: 'claimed', token, attempt: Number(won.attempt) };
+      return this.ops.claim.immediate(hash, token, now);
+    });
   }
 
   async complete(key: string, token: string, status: number): Promise<boolean> {
     checkStatus(status);
-    return this.guard('complete', () =>
-      this.ops.complete.run({ hash: keyHash(key), token, status, now: this.now(), retention: this.opts.retentionMs }).changes === 1);
+    return this.guard('complete', () => {
+      const now = this.now();
+      return this.ops.complete.run(status, now, now, now + this.opts.retentionMs, keyHash(key), token).changes === 1;
+    });
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    return this.guard('release', () => this.ops.release.run({ hash: keyHash(key), token, now: this.now() }).changes === 1);
+    return this.guard('release', () => {
+      const now = this.now();
+      return this.ops.release.run(now, now, keyHash(key), token).changes === 1;
+    });
   }
 
   async ping(): Promise<void> {
