@@ -49,7 +49,7 @@ t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replic
     await proxy.close();
   });
 
-  const count = pick(300, 1_500);
+  const count = pick(240, 1_500);
   const concurrency = 6;
   const every = (match: string, n: number, action: Parameters<FaultProxy['addRule']>[0]['action']) =>
     Array.from({ length: Math.ceil((count * 2) / n) }, (_, k) => proxy.addRule({ match, occurrence: (k + 1) * n, action }));

@@ -179,16 +179,15 @@ export interface Killer {
  */
 export function startKiller(app: ChaosApp, o: { kills: number; everyMs: number; downMs: number; kill: (k: number) => Promise<void>; restart: (k: number) => Promise<void> }): Killer {
   let done = false;
-  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const state = { killed: 0, inFlightAtKills: 0, lastRestart: 0 };
   const loop = (async () => {
     for (let k = 0; k < o.kills && !done; k++) {
       await sleep(o.everyMs);
       if (done) break;
-      const before = sum(app.received) - sum(app.processed);
+      const before = app.inFlight;
       await o.kill(k);
       state.killed++;
-      state.inFlightAtKills += Math.max(0, before);
+      state.inFlightAtKills += before;
       await sleep(o.downMs);
       await o.restart(k);
       state.lastRestart = Date.now();

@@ -36,6 +36,8 @@ export interface ChaosApp {
   readonly received: Map<string, number>;
   /** requests the app processed and answered 2xx, per event id: what "delivered" means */
   readonly processed: Map<string, number>;
+  /** requests received and not yet answered or dropped (what a gateway killed now could double) */
+  readonly inFlight: number;
   /** the decision for each request (default: process it) */
   decide: (id: string) => AppDecision;
   /** stop listening and cut every connection (the port then refuses) */
@@ -55,6 +57,7 @@ export async function startChaosApp(opts: { hangMs?: number } = {}): Promise<Cha
     url: '',
     received: new Map(),
     processed: new Map(),
+    inFlight: 0,
     decide: () => ({ kind: 'ok' }),
     async stop() {
       for (const s of sockets) s.destroy();
@@ -80,6 +83,8 @@ export async function startChaosApp(opts: { hangMs?: number } = {}): Promise<Cha
     req.on('end', () => {
       const id = String(req.headers['webhook-id'] ?? '');
       bump(app.received, id);
+      (app as { inFlight: number }).inFlight++;
+      res.once('close', () => (app as { inFlight: number }).inFlight--);
       const d = app.decide(id);
       if (d.kind === 'hang') {
         // A stuck handler: no answer; the connection is dropped later, nothing was committed.
