@@ -12,13 +12,14 @@
 // bin/hookgate.js). Knobs (environment): see bench/README.md. Exits non-zero when a candidate fails,
 // a run sees errors or unexpected statuses, or the whole run overruns its time bound.
 import { join } from 'node:path';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, rssBytes, stopAll, killAllSync, ask } from './lib/proc.mjs';
-import { median, fmt, machine, machineLine, table, writeSection } from './lib/report.mjs';
+import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/cpuprofile.mjs';
 
 const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile'];
@@ -55,7 +56,16 @@ const PG_URL = process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.
 
 // The command line that reproduces this run, for the report.
 const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile' }[scenario];
-const knobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_OUT').map(([k, v]) => `${k}=${v}`).sort();
+// Paths of other checkouts are this machine's business: the report names their commit instead.
+const rootLabel = (dir) => {
+  try {
+    return `<checkout of ${execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}>`;
+  } catch {
+    return existsSync(join(dir, 'COMMIT')) ? `<build of ${readFileSync(join(dir, 'COMMIT'), 'utf8').trim()}>` : '<another checkout>';
+  }
+};
+const knobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_OUT')
+  .map(([k, v]) => `${k}=${k.endsWith('_ROOT') ? rootLabel(v) : /\s/.test(v) ? JSON.stringify(v) : v}`).sort();
 const COMMAND = `${knobs.length ? `${knobs.join(' ')} ` : ''}npm run ${SCRIPT}`;
 
 for (const root of [GATEWAY_ROOT, COMPARE_ROOT].filter(Boolean)) {
@@ -89,6 +99,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 process.on('exit', killAllSync);
 
 const log = (...a) => console.log(...a);
+/** The machine, and which build of the gateway was measured. */
+function machine() {
+  const m = machineInfo();
+  if (GATEWAY_ROOT !== ROOT) m.commit = `gateway from ${rootLabel(GATEWAY_ROOT)} (harness at ${m.commit})`;
+  return m;
+}
 const problems = [];
 
 /** One measured run of `cand`: load, CPU of the candidate, counters of the gateway. */
@@ -372,6 +388,7 @@ async function scenarioMemory() {
   rmSync(dir, { recursive: true, force: true });
   const every = Math.max(1, Math.floor(samples.length / 20));
   return {
+    section: kind === 'embedded' ? 'memory' : `memory-${kind === 'file' ? 'file' : 'postgres'}`,
     title: `Memory (\`npm run bench:memory\`), ${gw.name}`,
     body: [
       `RSS of the gateway process (from /proc) idle, after ${fmt.int(K.memoryFill + 5000)} unique deliveries (the LRU holds ${fmt.int(100000)} settled keys), and sampled every second over a ${K.memorySeconds} s run of unique deliveries${K.memoryRate ? ` at ${K.memoryRate} req/s` : ' at full speed'}. Ledger: \`${kind === 'file' ? 'embedded:FILE (WAL)' : kind === 'embedded' ? 'embedded (in memory)' : 'postgres'}\` (\`BENCH_MEMORY_LEDGER=embedded|file\`).`,
@@ -439,7 +456,7 @@ try {
     const md = `## ${result.title}\n\n${result.body}\n`;
     log(`\n${md}`);
     if (OUT) {
-      writeSection(OUT, scenario, md);
+      writeSection(OUT, result.section ?? scenario, md);
       log(`written to ${OUT.slice(ROOT.length)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     }
   }

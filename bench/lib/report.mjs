@@ -39,7 +39,7 @@ export function machine() {
 }
 
 export function machineLine(m) {
-  return `${m.cpus} CPUs (\`nproc\`), ${m.model}, ${fmt.mb(m.memory)} RAM, Node ${m.node}, commit ${m.commit}, ${m.date}; load average before the run ${fmt.load(m.load)}`;
+  return `${m.cpus} CPUs (\`nproc\`), ${m.model}, ${fmt.mb(m.memory)} RAM, Node ${m.node}, ${m.commit.startsWith('gateway') ? m.commit : `commit ${m.commit}`}, ${m.date}; load average before the run ${fmt.load(m.load)}`;
 }
 
 export function table(header, rows) {
