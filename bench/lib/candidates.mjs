@@ -43,7 +43,9 @@ export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
  * Limits are configured far above what the machine can drive, so the limiter runs on every request
  * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import.
  */
-export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir = scratchDir('gw'), env = {}, logTo = 'ignore' } = {}) {
+export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir, env = {}, logTo = 'ignore' } = {}) {
+  const ownDir = !dir;
+  dir ??= scratchDir('gw');
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, 'hookgate.yaml');
   writeFileSync(file, [
@@ -73,10 +75,15 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
   ].join('\n'));
   const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
   const proc = start(name, process.execPath, args, { ipc, cwd: root, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo });
+  // However it ends (stopped here, by stopAll, or crashed), its scratch files go with it.
+  proc.exit.then(() => rmSync(ownDir ? dir : file, { recursive: true, force: true }));
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitHttp(proc, `${adminUrl}/readyz`, { timeoutMs: 30_000 });
   await waitHttp(proc, `http://127.0.0.1:${port}/`, { expect: 404 });
-  return { name, kind: 'gateway', url: `http://127.0.0.1:${port}`, adminUrl, pid: proc.pid, proc, dir, config: file, stop: () => stop(proc, 35_000) };
+  return {
+    name, kind: 'gateway', url: `http://127.0.0.1:${port}`, adminUrl, pid: proc.pid, proc, dir, config: file,
+    stop: () => stop(proc, 35_000),
+  };
 }
 
 /** `hookgate_requests_total` by outcome, and the ledger's claim count, from /metrics. */
@@ -173,12 +180,10 @@ http {
 `);
   const name = njs ? 'nginx+njs-hmac' : 'nginx-proxy_pass';
   const proc = start(name, bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process on;']);
+  proc.exit.then(() => rmSync(dir, { recursive: true, force: true }));
   await waitHttp(proc, `http://127.0.0.1:${port}/healthz-probe`, { expect: njs ? 401 : 200 });
   return {
     name, kind: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, dir,
-    stop: async () => {
-      await stop(proc);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stop(proc),
   };
 }
