@@ -75,7 +75,9 @@ if (tgt.kind !== 'postgres') {
 
   t.test('database refusing connections for a while (onError: reject → 503, retried)', async (t) => {
     const s = await setup(t, 'down');
-    const downMs = pick(1_000, 5_000);
+    // Longer than the ledgers' retry budget (1 s), and deliveries still flowing when it starts (the
+    // short run used to finish before the outage once claims got faster).
+    const downMs = pick(1_500, 5_000);
     let faultEnd = 0;
     const fault = (async () => {
       await sleep(300);
@@ -84,7 +86,7 @@ if (tgt.kind !== 'postgres') {
       await s.proxy.up();
       faultEnd = Date.now();
     })();
-    const run = await runProvider({ targets: s.urls, count: pick(60, 400), concurrency: 6, spacingMs: pick(20, 30), prefix: prefix('down') });
+    const run = await runProvider({ targets: s.urls, count: pick(150, 400), concurrency: 6, spacingMs: 30, prefix: prefix('down') });
     await fault;
     const a = account(`database refusing connections for ${downMs} ms`, run, s.app, faultEnd);
     assertExactlyOnce(t, a, run);

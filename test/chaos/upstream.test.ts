@@ -46,7 +46,8 @@ t.test('upstream refusing connections for a while', async (t) => {
     await app.start();
     faultEnd = Date.now();
   })();
-  const run = await runProvider({ targets: r.urls, count: pick(60, 400), concurrency: 6, spacingMs: pick(20, 30), prefix: prefix('refuse') });
+  // Enough deliveries that some are still flowing when the app goes away at 200 ms.
+  const run = await runProvider({ targets: r.urls, count: pick(150, 400), concurrency: 6, spacingMs: pick(20, 30), prefix: prefix('refuse') });
   await fault;
   const a = account(`upstream refusing connections for ${downMs} ms`, run, app, faultEnd);
   assertExactlyOnce(t, a, run);

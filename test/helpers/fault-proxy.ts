@@ -9,7 +9,9 @@
 // It understands just enough of the PostgreSQL wire protocol (protocol 3.0, "Message Formats"):
 // the untyped startup message, then typed messages (1 byte type, int32 length including itself).
 // Statements are matched by a substring of the text of a simple Query ('Q') or of a Parse ('P');
-// node-postgres sends parameterised queries as Parse/Bind/Describe/Execute/Sync.
+// node-postgres sends parameterised queries as Parse/Bind/Describe/Execute/Sync, and a named
+// (prepared) statement only Bind/Execute/Sync after its first Parse on a connection: a Bind of a
+// statement parsed earlier on the connection counts as that statement again.
 import net from 'node:net';
 
 export type FaultAction =
@@ -85,6 +87,17 @@ class MessageReader {
 function cstring(buf: Buffer, offset: number): [string, number] {
   const end = buf.indexOf(0, offset);
   return [buf.toString('utf8', offset, end), end + 1];
+}
+
+/** A Bind's prepared statement name ('' for the unnamed statement). */
+function bindStatement(msg: Buffer): string {
+  const [, next] = cstring(msg, 5); // portal name
+  return cstring(msg, next)[0];
+}
+
+/** A Parse's statement name ('' for the unnamed statement). */
+function parseName(msg: Buffer): string {
+  return cstring(msg, 5)[0];
 }
 
 /** The statement text of a 'Q' or 'P' message, else undefined. */
@@ -227,6 +240,8 @@ export class FaultProxy {
     let serverSingleByte = false; // the answer to SSLRequest/GSSENCRequest is one untyped byte
     let swallowing: FaultAction | undefined; // faking an error for the current extended batch
     let capture: FaultAction | undefined; // replacing the server's answer to the current batch
+    const prepared = new Map<string, string>(); // named statements parsed on this connection
+    let parsedInBatch = false; // the current batch's Bind belongs to a Parse already counted
 
     client.on('data', (chunk: Buffer) => {
       for (const msg of fromClient.push(chunk)) {
@@ -248,7 +263,15 @@ export class FaultProxy {
           }
           continue;
         }
-        const text = statementText(msg);
+        if (type === 'S') parsedInBatch = false;
+        let text = statementText(msg);
+        if (type === 'P' && text !== undefined) {
+          parsedInBatch = true;
+          const name = parseName(msg);
+          if (name) prepared.set(name, text);
+        } else if (type === 'B' && !parsedInBatch) {
+          text = prepared.get(bindStatement(msg));
+        }
         if (text !== undefined) {
           this.statements.push(text);
           const action = this.pick(text);
