@@ -96,7 +96,17 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     stopAll().finally(() => process.exit(130));
   });
 }
-process.on('exit', killAllSync);
+// Scratch folders of this run (ledger files, profiles are kept and printed) go on any exit.
+const scratch = [];
+const tempDir = (tag) => {
+  const d = scratchDir(tag);
+  scratch.push(d);
+  return d;
+};
+process.on('exit', () => {
+  killAllSync();
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
 
 const log = (...a) => console.log(...a);
 /** The machine, and which build of the gateway was measured. */
@@ -227,7 +237,7 @@ const pick = (cands) => (ONLY ? cands.filter((c) => c.kind === 'reference' || ON
 async function scenarioFull() {
   const mach = machine();
   const { upstream, ref, baselines, skipped } = await startCommon();
-  const dir = scratchDir('full');
+  const dir = tempDir('full');
   const gws = [
     await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
     await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
@@ -352,7 +362,7 @@ async function scenarioMemory() {
   const mach = machine();
   const upstream = await (await import('./lib/candidates.mjs')).startUpstream();
   const kind = process.env.BENCH_MEMORY_LEDGER ?? 'embedded';
-  const dir = scratchDir('mem');
+  const dir = tempDir('mem');
   const ledger = kind === 'file' ? `embedded:${join(dir, 'ledger.db')}` : kind === 'embedded' ? 'embedded' : kind;
   const gw = await startGateway(upstream.url, { name: `hookgate (${kind === 'file' ? 'embedded:file' : kind})`, ledger, cache: 100000 });
   const ref = await startBareProxy(upstream.url);
