@@ -37,11 +37,27 @@ export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database
 
 interface Row { status: string; owner: string; attempt: number; lease_until: number; resp_status: number | null; expires_at: number }
 
+/** One operation waiting in the group-commit queue; `run` executes its statement(s) and returns the answer. */
+interface Queued { what: string; run: (now: number) => unknown; resolve: (v: never) => void; reject: (err: unknown) => void }
+
+/**
+ * When queued operations are run (group commit, docs/ledger.md). `immediate` (default): every
+ * operation issued in one turn of the event loop (all requests read in one poll phase) runs in one
+ * transaction in the check phase; `microtask`: only those issued before the microtask queue drains;
+ * `off`: each operation at once, its own transaction. Read once; a switch for benchmarks.
+ */
+export type BatchMode = 'immediate' | 'microtask' | 'off';
+export function batchMode(v = process.env.HOOKGATE_LEDGER_BATCH): BatchMode {
+  return v === 'off' || v === 'microtask' ? v : 'immediate';
+}
 export class EmbeddedLedger implements Ledger {
   readonly backend = 'embedded' as const;
   private readonly ops: ReturnType<EmbeddedLedger['prepare']>;
   private readonly sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private readonly flushQueue = () => this.flush();
 
   constructor(
     private readonly db: Database.Database,
@@ -49,6 +65,7 @@ export class EmbeddedLedger implements Ledger {
     private readonly log?: LedgerLog,
     /** the clock, in ms; tests may move it */
     private readonly now: () => number = Date.now,
+    private readonly batch: BatchMode = batchMode(),
   ) {
     this.ops = this.prepare();
     const every = opts.sweepIntervalMs ?? 60_000;
@@ -94,37 +111,108 @@ export class EmbeddedLedger implements Ledger {
       if (row.status === 'done') return { state: 'done', status: Number(row.resp_status), expiresInMs: row.expires_at - now };
       return { state: 'in_flight', retryAfterMs: Math.max(1, row.lease_until - now) };
     });
-    return { claim, upsert, complete, release, sweep };
+    // One statement failing inside the batch (SQLITE_CONSTRAINT, …) is undone by SQLite alone and the
+    // transaction goes on: only that operation fails. An error that ended the transaction (SQLITE_FULL,
+    // IOERR, …: inTransaction is false afterwards) aborts the batch, which then runs operation by operation.
+    const batch = db.transaction((ops: Queued[], now: number) => ops.map((op) => {
+      try {
+        return { ok: true as const, value: op.run(now) };
+      } catch (err) {
+        if (!db.inTransaction) throw err;
+        return { ok: false as const, err };
+      }
+    }));
+    return { claim, upsert, complete, release, sweep, batch };
   }
 
-  async claim(key: string): Promise<ClaimResult> {
-    return this.guard('claim', () => {
-      const hash = keyHash(key);
-      const token = newToken();
-      const now = this.now();
-      // The upsert alone is one atomic statement (SQLite runs it in its own transaction): when it wins,
-      // the claim is done without BEGIN/COMMIT around it. A refused claim needs the row that refused it,
-      // read in the same transaction as the upsert, so it runs again in the IMMEDIATE transaction
-      // (the row may have changed in between, on another connection to the same file).
+  claim(key: string): Promise<ClaimResult> {
+    const hash = keyHash(key);
+    const token = newToken();
+    return this.enqueue<ClaimResult>('claim', (now) => {
+      // Alone (or outside a batch) the upsert is one atomic statement: when it wins, no BEGIN/COMMIT
+      // around it. A refused claim needs the row that refused it, read in the same transaction as the
+      // upsert (the row may have changed in between, on another connection to the same file), so it
+      // runs again in an IMMEDIATE transaction (nested in the batch's: a savepoint).
       const won = this.ops.upsert.get(hash, token, now + this.opts.leaseMs, now, now, now + this.opts.retentionMs) as { attempt: number } | undefined;
       if (won) return { state: 'claimed', token, attempt: Number(won.attempt) };
-      return this.ops.claim.immediate(hash, token, now);
+      return this.db.inTransaction ? this.ops.claim(hash, token, now) : this.ops.claim.immediate(hash, token, now);
     });
   }
 
-  async complete(key: string, token: string, status: number): Promise<boolean> {
+  complete(key: string, token: string, status: number): Promise<boolean> {
     checkStatus(status);
-    return this.guard('complete', () => {
-      const now = this.now();
-      return this.ops.complete.run(status, now, now, now + this.opts.retentionMs, keyHash(key), token).changes === 1;
+    const hash = keyHash(key);
+    return this.enqueue<boolean>('complete', (now) =>
+      this.ops.complete.run(status, now, now, now + this.opts.retentionMs, hash, token).changes === 1);
+  }
+
+  release(key: string, token: string): Promise<boolean> {
+    const hash = keyHash(key);
+    return this.enqueue<boolean>('release', (now) => this.ops.release.run(now, now, hash, token).changes === 1);
+  }
+
+  /**
+   * Group commit: operations issued in the same turn of the event loop are queued and run together
+   * in one IMMEDIATE transaction, each still its own statement(s), in the order they were issued (so
+   * a duplicate claim queued after the winner sees the winner's row: in flight). SQLite's code then
+   * runs once per batch instead of between every other piece of request handling: less CPU-cache
+   * thrash, and one commit (one WAL sync point) per batch on disk.
+   */
+  private enqueue<T>(what: string, run: (now: number) => T): Promise<T> {
+    if (this.closed) return Promise.reject(unavailable(what, new Error('the ledger is closed')));
+    if (this.batch === 'off') {
+      try {
+        return Promise.resolve(this.guard(what, () => run(this.now())));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ what, run, resolve: resolve as (v: never) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        if (this.batch === 'microtask') queueMicrotask(this.flushQueue);
+        else setImmediate(this.flushQueue);
+      }
     });
   }
 
-  async release(key: string, token: string): Promise<boolean> {
-    return this.guard('release', () => {
-      const now = this.now();
-      return this.ops.release.run(now, now, keyHash(key), token).changes === 1;
-    });
+  /**
+   * Runs the queue. Answers are handed out only after the batch committed. If the batch as a whole
+   * fails (BEGIN or COMMIT busy past busy_timeout, an error that rolled the transaction back), nothing
+   * of it applied: each operation then runs again alone, in its own transaction, so an error only
+   * fails the operation it belongs to.
+   */
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const op of batch) op.reject(unavailable(op.what, new Error('the ledger is closed')));
+      return;
+    }
+    if (batch.length === 1) return this.runAlone(batch[0]!);
+    let answers: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }>;
+    try {
+      answers = this.ops.batch.immediate(batch, this.now());
+    } catch {
+      for (const op of batch) this.runAlone(op);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const a = answers[i]!;
+      if (a.ok) batch[i]!.resolve(a.value as never);
+      else batch[i]!.reject(a.err instanceof TypeError || a.err instanceof RangeError ? a.err : unavailable(batch[i]!.what, a.err));
+    }
+  }
+
+  private runAlone(op: Queued): void {
+    try {
+      op.resolve(this.guard(op.what, () => op.run(this.now())) as never);
+    } catch (err) {
+      op.reject(err);
+    }
   }
 
   async ping(): Promise<void> {
@@ -149,6 +237,8 @@ export class EmbeddedLedger implements Ledger {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Operations issued before close are settled, not dropped (graceful shutdown settles deliveries).
+    if (this.queue.length) this.flush();
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.db.close();
@@ -167,7 +257,7 @@ export class EmbeddedLedger implements Ledger {
   }
 }
 
-export function openEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: () => number): EmbeddedLedger {
+export function openEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: () => number, batch?: BatchMode): EmbeddedLedger {
   validateOptions(opts);
   const db = openSqlite(opts.url, opts.retryBudgetMs ?? 2000);
   try {
@@ -179,7 +269,7 @@ export function openEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: (
         : 0;
       if (v < LATEST_VERSION) throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${LATEST_VERSION}: run \`hookgate migrate\` or set ledger.migrate: true`);
     }
-    return new EmbeddedLedger(db, opts, log, now);
+    return new EmbeddedLedger(db, opts, log, now, batch);
   } catch (err) {
     db.close();
     throw err;

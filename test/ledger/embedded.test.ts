@@ -71,3 +71,59 @@ t.test('expired rows are swept in batches', async (t) => {
   t.equal(l.sweep(10), 15, 'the rest');
   t.equal(l.sweep(), 0);
 });
+
+t.test('group commit: operations issued in one tick run in one transaction, answered each in order', async (t) => {
+  for (const mode of ['immediate', 'microtask', 'off'] as const) {
+    const l = openEmbeddedLedger({ ...BASE_OPTIONS }, undefined, Date.now, mode);
+    t.teardown(() => l.close());
+    const [k1, k2] = [newKey(), newKey()];
+    const seed = await l.claim(k2);
+    if (seed.state !== 'claimed') throw new Error('not claimed');
+    // same tick: a new key twice, a complete of k2, then a claim of k2 after its complete
+    const [a, b, done, after] = await Promise.all([l.claim(k1), l.claim(k1), l.complete(k2, seed.token, 201), l.claim(k2)]);
+    t.match(a, { state: 'claimed', attempt: 1 }, `${mode}: the first claim of a key wins`);
+    t.equal(b.state, 'in_flight', `${mode}: its duplicate in the same batch is in flight`);
+    t.equal(done, true, `${mode}: the complete landed`);
+    t.match(after, { state: 'done', status: 201 }, `${mode}: a claim queued after the complete sees it done`);
+  }
+});
+
+t.test('group commit: an operation that fails in a batch fails alone; the others commit', async (t) => {
+  const l = openEmbeddedLedger({ ...BASE_OPTIONS });
+  t.teardown(() => l.close());
+  const keys = [newKey(), newKey(), newKey()];
+  const enqueue = (l as unknown as { enqueue(what: string, run: () => unknown): Promise<unknown> }).enqueue.bind(l);
+  const results = await Promise.allSettled([l.claim(keys[0]!), enqueue('claim', () => { throw new Error('disk on fire'); }), l.claim(keys[1]!), l.claim(keys[2]!)]);
+  t.match(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  t.match((results[1] as PromiseRejectedResult).reason, { code: 'ledger_unavailable' });
+  for (const k of keys) t.equal((await l.claim(k)).state, 'in_flight', 'the other claims were committed');
+});
+
+t.test('group commit: a batch that cannot get the write lock fails with ledger_unavailable, and works once the lock is free', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ledger.db');
+  const l = openEmbeddedLedger({ ...BASE_OPTIONS, url: `embedded:${file}`, retryBudgetMs: 50 });
+  t.teardown(() => l.close());
+  const other = new Database(file);
+  t.teardown(() => other.close());
+  other.exec('BEGIN IMMEDIATE');
+  const keys = [newKey(), newKey()];
+  const locked = await Promise.allSettled(keys.map((k) => l.claim(k)));
+  t.same(locked.map((r) => r.status), ['rejected', 'rejected']);
+  t.match((locked[0] as PromiseRejectedResult).reason, { code: 'ledger_unavailable' });
+  other.exec('ROLLBACK');
+  const free = await Promise.all(keys.map((k) => l.claim(k)));
+  t.same(free.map((r) => r.state), ['claimed', 'claimed'], 'nothing of the failed batch had applied');
+});
+
+t.test('close settles what was issued before it', async (t) => {
+  const l = openEmbeddedLedger({ ...BASE_OPTIONS });
+  const key = newKey();
+  const c = await l.claim(key);
+  if (c.state !== 'claimed') throw new Error('not claimed');
+  const done = l.complete(key, c.token, 200);
+  await l.close();
+  t.equal(await done, true);
+  await t.rejects(l.claim(newKey()), { code: 'ledger_unavailable' });
+});
