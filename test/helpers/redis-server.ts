@@ -1,6 +1,6 @@
 // A private redis-server on a free port, for tests that stop and restart Redis (never the shared one).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 
 export async function freePort(): Promise<number> {
   const srv = createServer();
@@ -54,4 +54,40 @@ export function privateRedis(port: number): PrivateRedis {
       });
     },
   };
+}
+
+/**
+ * The shared Redis of the tests (HOOKGATE_TEST_REDIS_URL, default redis://127.0.0.1:6379). When the
+ * variable is set (always in CI) an unreachable server fails the test; when it is not and nothing
+ * answers (a bare machine), the test is skipped with the reason, as the PostgreSQL suite falls back.
+ */
+export const SHARED_REDIS_URL = process.env.HOOKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let reachable: Promise<boolean> | undefined;
+function sharedReachable(): Promise<boolean> {
+  reachable ??= new Promise((resolve) => {
+    const { hostname, port } = new URL(SHARED_REDIS_URL);
+    const s = connect(Number(port || 6379), hostname || '127.0.0.1');
+    s.setTimeout(2000, () => (s.destroy(), resolve(false)));
+    s.once('connect', () => (s.end(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+  return reachable;
+}
+
+/** False (and the test marked skipped) when no shared Redis is here and none was asked for. */
+export async function requireRedis(t: { plan(n: number, reason?: string): void }): Promise<boolean> {
+  if (await sharedReachable()) return true;
+  if (process.env.HOOKGATE_TEST_REDIS_URL) throw new Error(`HOOKGATE_TEST_REDIS_URL is set but Redis there cannot be reached`);
+  t.plan(0, `no Redis at ${SHARED_REDIS_URL} (set HOOKGATE_TEST_REDIS_URL to require one)`);
+  return false;
+}
+
+/** False (and the test marked skipped) when no redis-server binary is installed, unless CI requires Redis. */
+export function requireRedisServer(t: { plan(n: number, reason?: string): void }): boolean {
+  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (found) return true;
+  if (process.env.HOOKGATE_TEST_REDIS_URL) throw new Error('redis-server is not installed, but this run requires Redis (HOOKGATE_TEST_REDIS_URL is set)');
+  t.plan(0, 'redis-server is not installed');
+  return false;
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream } from '../helpers/upstream.js';
 import { testConfig } from '../helpers/gateway.js';
-import { freePort, privateRedis } from '../helpers/redis-server.js';
+import { freePort, privateRedis, requireRedisServer } from '../helpers/redis-server.js';
 import { ENV, ROUTES, deliver, metricsText, sample, startLimitedGateway, tally, type LimitedGateway } from '../helpers/limits.js';
 
 /** Polls (bounded, 100 ms apart) until `done` holds; the bound only limits a failing test, it asserts no timing. */
@@ -26,6 +26,7 @@ const warns = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'wa
 const recoveries = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'info' && /reachable again/.test(l.msg));
 
 t.test('Redis stopped and started again under two replicas', async (t) => {
+  if (!requireRedisServer(t)) return;
   const redis = privateRedis(await freePort());
   t.teardown(() => redis.kill());
   await redis.start();
@@ -102,6 +103,7 @@ t.test('Redis unreachable at start: the gateway starts and serves with per-repli
 });
 
 t.test('Redis hung with its connection open (command timeouts): fallback, then the probe brings it back', async (t) => {
+  if (!requireRedisServer(t)) return;
   const redis = privateRedis(await freePort());
   t.teardown(() => redis.kill());
   await redis.start();

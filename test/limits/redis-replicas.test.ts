@@ -5,10 +5,12 @@ import { Redis } from 'ioredis';
 import { startUpstream } from '../helpers/upstream.js';
 import { testConfig } from '../helpers/gateway.js';
 import { ENV, ROUTES, deliver, forge, metricsText, sample, startLimitedGateway, type Answer } from '../helpers/limits.js';
+import { requireRedis, SHARED_REDIS_URL } from '../helpers/redis-server.js';
 
-const REDIS_URL = process.env.HOOKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = SHARED_REDIS_URL;
 
 t.test('two replicas share one quota per tenant through Redis', async (t) => {
+  if (!(await requireRedis(t))) return;
   const prefix = `hookgate-test:replicas:${randomUUID()}:`;
   const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
