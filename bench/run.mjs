@@ -242,6 +242,7 @@ async function scenarioFull() {
     await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
     await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
     ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : []),
+    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded:file)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: `embedded:${join(dir, 'ledger-b.db')}` })] : []),
   ];
   for (const g of gws) g.expect = 'forwarded';
   const cands = pick([ref, ...gws, ...baselines]);

@@ -30,3 +30,20 @@ export function validateOptions(opts: LedgerOptions): void {
 export function checkStatus(status: number): void {
   if (!Number.isInteger(status) || status < 100 || status > 999) throw new TypeError(`complete: expected an HTTP status, got ${String(status)}`);
 }
+
+/**
+ * When queued operations are run (group commit, docs/ledger.md). `immediate` (default): the
+ * operations issued in one turn of the event loop (all requests read in one poll phase) run together
+ * in the check phase; `microtask`: only those issued before the microtask queue drains;
+ * `off`: each operation alone, at once. Read once; a switch for benchmarks.
+ */
+export type BatchMode = 'immediate' | 'microtask' | 'off';
+export function batchMode(v = process.env.HOOKGATE_LEDGER_BATCH): BatchMode {
+  return v === 'off' || v === 'microtask' ? v : 'immediate';
+}
+
+/** Schedules `fn` for a batch mode other than `off`. */
+export function schedule(mode: BatchMode, fn: () => void): void {
+  if (mode === 'microtask') queueMicrotask(fn);
+  else setImmediate(fn);
+}

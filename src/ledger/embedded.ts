@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { migrateSqlite, LATEST_VERSION } from './migrations.js';
 import { unavailable } from './retry.js';
-import { checkStatus, keyHash, newToken, validateOptions, type LedgerLog } from './common.js';
+import { batchMode, checkStatus, schedule, keyHash, newToken, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 /** `embedded` → in memory; `embedded:PATH` → that file. */
 export function embeddedPath(url: string): string | undefined {
@@ -40,16 +40,6 @@ interface Row { status: string; owner: string; attempt: number; lease_until: num
 /** One operation waiting in the group-commit queue; `run` executes its statement(s) and returns the answer. */
 interface Queued { what: string; run: (now: number) => unknown; resolve: (v: never) => void; reject: (err: unknown) => void }
 
-/**
- * When queued operations are run (group commit, docs/ledger.md). `immediate` (default): every
- * operation issued in one turn of the event loop (all requests read in one poll phase) runs in one
- * transaction in the check phase; `microtask`: only those issued before the microtask queue drains;
- * `off`: each operation at once, its own transaction. Read once; a switch for benchmarks.
- */
-export type BatchMode = 'immediate' | 'microtask' | 'off';
-export function batchMode(v = process.env.HOOKGATE_LEDGER_BATCH): BatchMode {
-  return v === 'off' || v === 'microtask' ? v : 'immediate';
-}
 export class EmbeddedLedger implements Ledger {
   readonly backend = 'embedded' as const;
   private readonly ops: ReturnType<EmbeddedLedger['prepare']>;
@@ -171,8 +161,7 @@ export class EmbeddedLedger implements Ledger {
       this.queue.push({ what, run, resolve: resolve as (v: never) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        if (this.batch === 'microtask') queueMicrotask(this.flushQueue);
-        else setImmediate(this.flushQueue);
+        schedule(this.batch, this.flushQueue);
       }
     });
   }

@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { DEFAULT_RETRY, unavailable, withRetry, type ErrorKind, type Resolution, type RetryPolicy } from './retry.js';
 import { LATEST_VERSION, migrateSql, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
-import { checkStatus, keyHash, newToken, validateOptions, type LedgerLog } from './common.js';
+import { batchMode, checkStatus, keyHash, newToken, schedule, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 export type Dialect = 'postgres' | 'cockroachdb';
 
@@ -24,6 +24,8 @@ export interface SqlLedgerDeps {
   log?: LedgerLog;
   /** each failed attempt that is retried or resolved (for metrics) */
   onRetry?(err: unknown, kind: ErrorKind): void;
+  /** group commit (default: HOOKGATE_LEDGER_BATCH, else `immediate`) */
+  batch?: BatchMode;
 }
 
 const SERIALIZABLE = '-c default_transaction_isolation=serializable';
@@ -78,7 +80,7 @@ export function pgDriver(url: string, opts: { poolSize?: number; statementTimeou
   };
 }
 
-const PREPARED = /^\/\* hookgate:(claim|complete|release|lookup) \*\//;
+const PREPARED = /^\/\* hookgate:((?:claim|complete|release|lookup)(?:_batch)?) \*\//;
 const preparedNames = new Map<string, string | null>();
 
 /** The prepared-statement name for one of the hot statements, or undefined to run the text unnamed. */
@@ -104,6 +106,10 @@ const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
 interface ClaimRow { status: string; mine: boolean; attempt: number; resp_status: number | null; wait_ms: number; expires_ms: number }
 interface LookupRow { status: string; mine: boolean; attempt: number }
 
+/** A caller waiting for its operation in the group-commit queue. */
+interface Pending<T> { key: string; hash: Buffer; token: string; status: number; resolve(v: T): void; reject(err: unknown): void }
+type Settle = 'complete' | 'release';
+
 export class SqlLedger implements Ledger {
   readonly backend: Dialect;
   private readonly sql: ReturnType<typeof statements>;
@@ -111,6 +117,11 @@ export class SqlLedger implements Ledger {
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private closed = false;
+  private readonly batch: BatchMode;
+  private queued = { claim: [] as Pending<ClaimResult>[], complete: [] as Pending<boolean>[], release: [] as Pending<boolean>[] };
+  private scheduled = false;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly flushQueue = () => this.flush();
 
   constructor(
     private readonly driver: SqlDriver,
@@ -118,6 +129,7 @@ export class SqlLedger implements Ledger {
     dialect: Dialect,
     private readonly deps: SqlLedgerDeps = {},
   ) {
+    this.batch = deps.batch ?? batchMode();
     this.backend = dialect;
     this.sql = statements(qualified(opts.schema, 'hookgate_ledger'));
     this.policy = { ...DEFAULT_RETRY, budgetMs: opts.retryBudgetMs ?? DEFAULT_RETRY.budgetMs };
@@ -129,12 +141,170 @@ export class SqlLedger implements Ledger {
     }
   }
 
-  async claim(key: string): Promise<ClaimResult> {
+  claim(key: string): Promise<ClaimResult> {
+    // One token for the whole operation (see claimOne).
+    return this.enqueue('claim', key, newToken(), 0);
+  }
+
+  complete(key: string, token: string, status: number): Promise<boolean> {
+    checkStatus(status);
+    return this.enqueue('complete', key, token, status);
+  }
+
+  release(key: string, token: string): Promise<boolean> {
+    return this.enqueue('release', key, token, 0);
+  }
+
+  // Group commit (docs/ledger.md): the claims, completes and releases issued in one turn of the event
+  // loop go to the database as one statement per kind over arrays, instead of one statement (one
+  // round trip, one commit) each. A kind with one operation queued runs its single statement.
+  private enqueue(kind: 'claim', key: string, token: string, status: number): Promise<ClaimResult>;
+  private enqueue(kind: Settle, key: string, token: string, status: number): Promise<boolean>;
+  private enqueue(kind: 'claim' | Settle, key: string, token: string, status: number): Promise<ClaimResult | boolean> {
+    if (this.closed) return Promise.reject(unavailable(kind, new Error('the ledger is closed'), this.policy));
     const hash = keyHash(key);
+    if (this.batch === 'off') {
+      return kind === 'claim' ? this.claimOne(hash, token) : kind === 'complete' ? this.completeOne(hash, token, status) : this.releaseOne(hash, token);
+    }
+    return new Promise((resolve, reject) => {
+      (this.queued[kind] as Pending<ClaimResult | boolean>[]).push({ key, hash, token, status, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        schedule(this.batch, this.flushQueue);
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const { claim, complete, release } = this.queued;
+    this.queued = { claim: [], complete: [], release: [] };
+    const track = (p: Promise<void>) => {
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
+    };
+    if (claim.length) track(this.claimBatch(claim));
+    if (complete.length) track(this.settleBatch('complete', complete));
+    if (release.length) track(this.settleBatch('release', release));
+  }
+
+  /**
+   * The claims of one tick. A key queued more than once is sent once (one statement cannot touch a row
+   * twice): the first caller gets the database's answer, and the later ones get what a claim right
+   * after it would: in flight (for the whole new lease) when it was claimed, else the same answer.
+   */
+  private async claimBatch(items: Pending<ClaimResult>[]): Promise<void> {
+    const first = new Map<string, Pending<ClaimResult>>();
+    const later: Array<[Pending<ClaimResult>, Pending<ClaimResult>]> = [];
+    for (const it of items) {
+      const f = first.get(it.key);
+      if (f) later.push([f, it]);
+      else first.set(it.key, it);
+    }
+    const unique = [...first.values()];
+    const answers = new Map<Pending<ClaimResult>, ClaimResult>();
+    try {
+      if (unique.length === 1) answers.set(unique[0]!, await this.claimOne(unique[0]!.hash, unique[0]!.token));
+      else {
+        const results = await this.claimMany(unique);
+        unique.forEach((it, i) => answers.set(it, results[i]!));
+      }
+    } catch (err) {
+      for (const it of items) it.reject(err);
+      return;
+    }
+    for (const it of unique) it.resolve(answers.get(it)!);
+    for (const [f, it] of later) {
+      const a = answers.get(f)!;
+      it.resolve(a.state === 'claimed' ? { state: 'in_flight', retryAfterMs: this.opts.leaseMs } : a);
+    }
+  }
+
+  /** Distinct keys, one statement. Every rerun (40001, an ambiguous error) sends the same tokens, so a claim that landed comes back as ours. */
+  private async claimMany(items: Pending<ClaimResult>[]): Promise<ClaimResult[]> {
+    const results: Array<ClaimResult | undefined> = new Array(items.length);
+    const lease = interval(this.opts.leaseMs);
+    const retention = interval(this.opts.retentionMs);
+    for (let round = 0; round < 5; round++) {
+      const todo = items.map((_, i) => i).filter((i) => !results[i]);
+      if (!todo.length) break;
+      const params = [todo.map((i) => items[i]!.hash), todo.map((i) => items[i]!.token), lease, retention];
+      const rows = await this.run<Array<ClaimRow & { ord: string }>>('claim', true, async () => (await this.driver.query(this.sql.claimBatch, params)).rows);
+      for (const row of rows) {
+        const i = todo[Number(row.ord) - 1];
+        if (i !== undefined) results[i] = claimAnswer(row, items[i]!.token);
+      }
+    }
+    // A key with no row after 5 rounds (only under READ COMMITTED) fails alone.
+    if (results.some((r) => !r)) throw unavailable('claim', new Error('the claim found no row after 5 tries'), this.policy);
+    return results as ClaimResult[];
+  }
+
+  /**
+   * The completes (or releases) of one tick: one statement for distinct keys; a key settled twice in
+   * the same tick waits for the next round, so the order of its settles is kept.
+   */
+  private async settleBatch(kind: Settle, items: Pending<boolean>[]): Promise<void> {
+    const rounds: Pending<boolean>[][] = [];
+    const seen = new Map<string, number>();
+    for (const it of items) {
+      const r = seen.get(it.key) ?? 0;
+      seen.set(it.key, r + 1);
+      (rounds[r] ??= []).push(it);
+    }
+    for (const round of rounds) {
+      try {
+        if (round.length === 1) {
+          const it = round[0]!;
+          it.resolve(await (kind === 'complete' ? this.completeOne(it.hash, it.token, it.status) : this.releaseOne(it.hash, it.token)));
+        } else {
+          const ok = await this.settleMany(kind, round);
+          round.forEach((it, i) => it.resolve(ok[i]!));
+        }
+      } catch (err) {
+        for (const it of round) it.reject(err);
+      }
+    }
+  }
+
+  /**
+   * Distinct keys, one UPDATE over arrays, fenced per row by its owner token; RETURNING names the
+   * rows that changed. After an ambiguous error every item is resolved through its owner token
+   * (one batched read-back): landed, lost (another owner), or still ours and processing, and only
+   * those are sent again.
+   */
+  private async settleMany(kind: Settle, items: Pending<boolean>[]): Promise<boolean[]> {
+    const out: boolean[] = new Array(items.length).fill(false);
+    let todo = items.map((_, i) => i);
+    const target = kind === 'complete' ? 'done' : 'failed';
+    return this.run<boolean[]>(kind, true, async () => {
+      const hashes = todo.map((i) => items[i]!.hash);
+      const tokens = todo.map((i) => items[i]!.token);
+      const r = kind === 'complete'
+        ? await this.driver.query(this.sql.completeBatch, [hashes, tokens, todo.map((i) => items[i]!.status), interval(this.opts.retentionMs)])
+        : await this.driver.query(this.sql.releaseBatch, [hashes, tokens]);
+      const landed = new Set(r.rows.map((row) => Number((row as { ord: string }).ord)));
+      todo.forEach((i, pos) => { out[i] = landed.has(pos + 1); });
+      return out;
+    }, async (): Promise<Resolution<boolean[]>> => {
+      const { rows } = await this.driver.query(this.sql.lookupBatch, [todo.map((i) => items[i]!.hash), todo.map((i) => items[i]!.token)]);
+      const byOrd = new Map(rows.map((row) => [Number((row as { ord: string }).ord), row as LookupRow]));
+      const again: number[] = [];
+      todo.forEach((i, pos) => {
+        const row = byOrd.get(pos + 1);
+        if (row?.mine && row.status === 'processing') again.push(i);
+        else out[i] = !!(row?.mine && row.status === target);
+      });
+      todo = again;
+      return again.length ? { landed: false } : { landed: true, value: out };
+    });
+  }
+
+  /** One claim, one statement. */
+  private async claimOne(hash: Buffer, token: string): Promise<ClaimResult> {
     // One token for the whole operation: a claim re-run after an ambiguous error finds its own
     // token on the row (the statement returns `mine`), which is the read-back that tells whether
     // the first attempt landed. No lost claim, no double claim.
-    const token = newToken();
     const params = [hash, token, interval(this.opts.leaseMs), interval(this.opts.retentionMs)];
     // An empty answer only happens under READ COMMITTED (a row committed after the statement's
     // snapshot); run again, a few times at most.
@@ -142,23 +312,19 @@ export class SqlLedger implements Ledger {
       const rows = await this.run<ClaimRow[]>('claim', true, async () => (await this.driver.query(this.sql.claim, params)).rows);
       const row = rows[0];
       if (!row) continue;
-      if (row.status === 'claimed' || (row.mine && row.status === 'processing')) return { state: 'claimed', token, attempt: Number(row.attempt) };
-      if (row.status === 'done') return { state: 'done', status: Number(row.resp_status), expiresInMs: Math.floor(Number(row.expires_ms)) };
-      if (row.status === 'processing') return { state: 'in_flight', retryAfterMs: Math.max(1, Math.ceil(Number(row.wait_ms))) };
+      const answer = claimAnswer(row, token);
+      if (answer) return answer;
     }
     throw unavailable('claim', new Error('the claim found no row after 5 tries'), this.policy);
   }
 
-  async complete(key: string, token: string, status: number): Promise<boolean> {
-    checkStatus(status);
-    const hash = keyHash(key);
+  private completeOne(hash: Buffer, token: string, status: number): Promise<boolean> {
     return this.run('complete', true,
       async () => ((await this.driver.query(this.sql.complete, [hash, token, status, interval(this.opts.retentionMs)])).rowCount ?? 0) === 1,
       () => this.resolve(hash, token, 'done'));
   }
 
-  release(key: string, token: string): Promise<boolean> {
-    const hash = keyHash(key);
+  private releaseOne(hash: Buffer, token: string): Promise<boolean> {
     return this.run('release', true,
       async () => ((await this.driver.query(this.sql.release, [hash, token])).rowCount ?? 0) === 1,
       () => this.resolve(hash, token, 'failed'));
@@ -190,8 +356,12 @@ export class SqlLedger implements Ledger {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    // Operations issued before close are settled, not dropped (graceful shutdown settles deliveries).
+    if (this.scheduled) this.flush();
+    await Promise.allSettled([...this.inflight]);
+    if (this.closed) return;
+    this.closed = true;
     await this.driver.end();
   }
 
@@ -217,6 +387,15 @@ export class SqlLedger implements Ledger {
       onRetry: (err, kind) => this.deps.onRetry?.(err, kind),
     });
   }
+}
+
+/** What one claim row means for the caller holding `token`; undefined: no row (run again). */
+function claimAnswer(row: ClaimRow | undefined, token: string): ClaimResult | undefined {
+  if (!row) return undefined;
+  if (row.status === 'claimed' || (row.mine && row.status === 'processing')) return { state: 'claimed', token, attempt: Number(row.attempt) };
+  if (row.status === 'done') return { state: 'done', status: Number(row.resp_status), expiresInMs: Math.floor(Number(row.expires_ms)) };
+  if (row.status === 'processing') return { state: 'in_flight', retryAfterMs: Math.max(1, Math.ceil(Number(row.wait_ms))) };
+  return undefined;
 }
 
 /**
@@ -271,6 +450,54 @@ UPDATE ${table} SET status = 'failed', lease_until = now(), updated_at = now()
 
     lookup: `/* hookgate:lookup */
 SELECT status, owner = $2 AS mine, attempt FROM ${table} WHERE key_hash = $1 AND expires_at > now()`,
+
+    // Group commit: the same statements over arrays ($1 key hashes, $2 owner tokens, distinct keys),
+    // each answer tagged with its 1-based position in the arrays (ord). Rows are inserted in key
+    // order, so two replicas' batches lock shared keys in the same order (no deadlock between them).
+    claimBatch: `/* hookgate:claim_batch */
+WITH input AS (
+  SELECT k AS key_hash, o AS owner, n AS ord FROM unnest($1::BYTEA[], $2::UUID[]) WITH ORDINALITY AS i(k, o, n)
+), claimed AS (
+  INSERT INTO ${table} AS l (key_hash, status, owner, attempt, lease_until, expires_at)
+  SELECT key_hash, 'processing', owner, 1, now() + $3::INTERVAL, now() + $4::INTERVAL FROM input ORDER BY key_hash
+  ON CONFLICT (key_hash) DO UPDATE SET
+    status = 'processing',
+    owner = excluded.owner,
+    attempt = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.attempt + 1 END,
+    lease_until = excluded.lease_until,
+    resp_status = NULL,
+    created_at = CASE WHEN l.expires_at <= now() THEN now() ELSE l.created_at END,
+    updated_at = now(),
+    expires_at = excluded.expires_at
+  WHERE ${takeable}
+  RETURNING l.key_hash, l.attempt
+)
+SELECT i.ord, 'claimed' AS status, true AS mine, c.attempt, NULL::INT4 AS resp_status, 0::FLOAT8 AS wait_ms, 0::FLOAT8 AS expires_ms
+  FROM claimed AS c JOIN input AS i ON i.key_hash = c.key_hash
+UNION ALL
+SELECT i.ord, l.status, l.owner = i.owner AS mine, l.attempt, l.resp_status,
+       GREATEST(0, EXTRACT(EPOCH FROM (l.lease_until - now())) * 1000)::FLOAT8,
+       GREATEST(0, EXTRACT(EPOCH FROM (l.expires_at - now())) * 1000)::FLOAT8
+  FROM input AS i JOIN ${table} AS l ON l.key_hash = i.key_hash
+ WHERE l.expires_at > now() AND NOT EXISTS (SELECT 1 FROM claimed AS c WHERE c.key_hash = i.key_hash)`,
+
+    // $3 upstream statuses, $4 retention; RETURNING the positions whose token still owned the claim.
+    completeBatch: `/* hookgate:complete_batch */
+UPDATE ${table} AS l SET status = 'done', resp_status = i.resp_status, lease_until = now(), updated_at = now(), expires_at = now() + $4::INTERVAL
+  FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[]) WITH ORDINALITY AS i(key_hash, owner, resp_status, ord)
+ WHERE l.key_hash = i.key_hash AND l.owner = i.owner AND l.status = 'processing'
+RETURNING i.ord`,
+
+    releaseBatch: `/* hookgate:release_batch */
+UPDATE ${table} AS l SET status = 'failed', lease_until = now(), updated_at = now()
+  FROM unnest($1::BYTEA[], $2::UUID[]) WITH ORDINALITY AS i(key_hash, owner, ord)
+ WHERE l.key_hash = i.key_hash AND l.owner = i.owner AND l.status = 'processing'
+RETURNING i.ord`,
+
+    lookupBatch: `/* hookgate:lookup_batch */
+SELECT i.ord, l.status, l.owner = i.owner AS mine, l.attempt
+  FROM unnest($1::BYTEA[], $2::UUID[]) WITH ORDINALITY AS i(key_hash, owner, ord)
+  JOIN ${table} AS l ON l.key_hash = i.key_hash AND l.expires_at > now()`,
 
     // DELETE … LIMIT is CockroachDB-only, hence the IN-subquery (§3.1); SKIP LOCKED keeps replicas'
     // sweepers and live claims out of each other's way; the outer test re-checks expiry.

@@ -174,6 +174,77 @@ if (tgt.kind !== 'postgres') {
         if (won[0]?.state === 'claimed') t.match(await row(key), { owner: won[0].token, attempt: 1 });
       });
 
+      // Group commit: operations issued in the same tick go out as one statement over arrays
+      // (hookgate:claim_batch, complete_batch, release_batch; read-back: lookup_batch).
+      t.test('a claim batch cut after it was written: every key claimed once, through its own token', async (t) => {
+        const [a, b] = [await open(t), await open(t)];
+        await a.ping();
+        const rule = proxy.addRule({ match: 'hookgate:claim_batch', action: { kind: 'cut-after' } });
+        const keys = [newKey(), newKey(), newKey(), newKey()];
+        const results = await Promise.all([...keys, keys[0]!].map((k) => a.claim(k)));
+        t.equal(rule.fired, 1, 'the batch was cut after the write');
+        for (const [i, k] of keys.entries()) {
+          const c = claimed(t, results[i]!);
+          t.equal(c.attempt, 1, 'not counted twice');
+          t.match(await row(k), { status: 'processing', owner: c.token, attempt: 1 }, 'the row holds its token');
+          t.equal((await b.claim(k)).state, 'in_flight', 'a duplicate on another replica is in flight');
+        }
+        t.equal(results[4]!.state, 'in_flight', 'the same key twice in one batch: the second is in flight');
+      });
+
+      t.test('40001 on a claim batch is retried as a whole; 40003 before it ran too', async (t) => {
+        const a = await open(t);
+        const r1 = proxy.addRule({ match: 'hookgate:claim_batch', times: 2, action: { kind: 'error', code: '40001' } });
+        const r2 = proxy.addRule({ match: 'hookgate:claim_batch', occurrence: 3, action: { kind: 'error', code: '40003' } });
+        const keys = [newKey(), newKey(), newKey()];
+        const results = await Promise.all(keys.map((k) => a.claim(k)));
+        t.equal(r1.fired + r2.fired, 3);
+        for (const [i, k] of keys.entries()) t.match(await row(k), { owner: claimed(t, results[i]!).token, attempt: 1 });
+      });
+
+      t.test('40003 after a complete batch landed: one batched read-back; landed, fenced out and never-owned told apart', async (t) => {
+        const a = await open(t, { leaseMs: 150 });
+        const b = await open(t, { cache: 0 });
+        const stale = newKey();
+        const old = claimed(t, await a.claim(stale));
+        await sleep(200);
+        const fresh = claimed(t, await b.claim(stale));
+        const keys = [newKey(), newKey()];
+        const cs = (await Promise.all(keys.map((k) => a.claim(k)))).map((r) => claimed(t, r));
+        const lookups = proxy.count('hookgate:lookup_batch');
+        const rule = proxy.addRule({ match: 'hookgate:complete_batch', action: { kind: 'error', code: '40003', after: true } });
+        const oks = await Promise.all([a.complete(keys[0]!, cs[0]!.token, 200), a.complete(keys[1]!, cs[1]!.token, 201), a.complete(stale, old.token, 202)]);
+        t.equal(rule.fired, 1);
+        t.equal(proxy.count('hookgate:lookup_batch'), lookups + 1, 'resolved by one read-back');
+        t.same(oks, [true, true, false], 'the two owners completed; the stale token is fenced out');
+        t.match(await row(keys[0]!), { status: 'done', resp_status: 200, owner: cs[0]!.token });
+        t.match(await row(keys[1]!), { status: 'done', resp_status: 201, owner: cs[1]!.token });
+        t.match(await row(stale), { status: 'processing', owner: fresh.token });
+        t.match(await b.claim(keys[1]!), { state: 'done', status: 201 });
+      });
+
+      t.test('40003 before a complete batch ran: the read-back finds them ours and in flight, sends them again', async (t) => {
+        const a = await open(t);
+        const keys = [newKey(), newKey(), newKey()];
+        const cs = (await Promise.all(keys.map((k) => a.claim(k)))).map((r) => claimed(t, r));
+        const before = proxy.count('hookgate:complete_batch');
+        proxy.addRule({ match: 'hookgate:complete_batch', action: { kind: 'error', code: '40003' } });
+        const oks = await Promise.all(keys.map((k, i) => a.complete(k, cs[i]!.token, 200 + i)));
+        t.same(oks, [true, true, true]);
+        t.equal(proxy.count('hookgate:complete_batch'), before + 2, 'sent twice');
+        for (const [i, k] of keys.entries()) t.match(await row(k), { status: 'done', resp_status: 200 + i });
+      });
+
+      t.test('a release batch cut after it was written: released, each retry takes over with attempt 2', async (t) => {
+        const [a, b] = [await open(t), await open(t)];
+        const keys = [newKey(), newKey()];
+        const cs = (await Promise.all(keys.map((k) => a.claim(k)))).map((r) => claimed(t, r));
+        const rule = proxy.addRule({ match: 'hookgate:release_batch', action: { kind: 'cut-after' } });
+        t.same(await Promise.all(keys.map((k, i) => a.release(k, cs[i]!.token))), [true, true]);
+        t.equal(rule.fired, 1);
+        for (const k of keys) t.match(claimed(t, await b.claim(k)), { attempt: 2 });
+      });
+
       t.test('a dead database past the retry budget gives ledger_unavailable; it recovers after', async (t) => {
         const errors: unknown[] = [];
         const l = await open(t, { retryBudgetMs: 300 }, { onError: (e) => errors.push(e) });
