@@ -1,7 +1,6 @@
 // buildApp: the traffic and admin Fastify instances for one configuration, not listening, no I/O at
 // import. Only main.ts reads the environment, listens and handles signals.
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
-import httpProxy from '@fastify/http-proxy';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import type { Config, Route } from './config/load.js';
@@ -14,6 +13,7 @@ import { createUpstream } from './stages/forward.js';
 import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
+import { deliveryLogger } from './observability/logger.js';
 import './stages/context.js';
 
 export interface AppDeps {
@@ -106,21 +106,31 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     done();
   });
 
-  traffic.addHook('onResponse', async (request, reply) => {
+  const deliveryLog = deliveryLogger(logger);
+  // A callback hook: an async one costs a promise and a microtask on every request, duplicates included.
+  traffic.addHook('onResponse', (request, reply, done) => {
     const d = request.hg;
     // Safety net: a claim still held here was never settled (an error between claim and forward).
-    if (d?.claim && claims) await settle(claims, d.key!, d.claim, null, config.upstream.completes, request.log);
+    if (d?.claim && claims) {
+      settle(claims, d.key!, d.claim, null, config.upstream.completes, request.log).then(() => delivered(request, reply, done));
+      return;
+    }
+    delivered(request, reply, done);
+  });
+  function delivered(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const d = request.hg;
     const outcome = d?.outcome ?? (reply.getHeader('hookgate-outcome') as string | undefined) ?? 'forwarded';
     const route = d?.route;
     const tenant = knownTenant(d?.tenant);
     metrics.requests.inc({ route: route?.path ?? 'unmatched', provider: route?.provider ?? 'none', tenant, outcome });
     const seconds = d ? Number(process.hrtime.bigint() - d.startedAt) / 1e9 : reply.elapsedTime / 1000;
     metrics.requestDuration.observe({ outcome }, seconds);
-    request.log.info(
-      { route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
+    deliveryLog.info(
+      { reqId: request.id, route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
       'delivery',
     );
-  });
+    done();
+  }
 
   await traffic.register(async (scope) => {
     rawBodyParser(scope);
@@ -130,6 +140,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
 
   if (config.upstream.unmatched === 'forward') {
     // Pass-through streams the request untouched, except that no caller may speak for hookgate.
+    // Loaded only here: @fastify/http-proxy and its reply-from weigh ~10 MB of idle RSS (docs/benchmarks.md).
+    const { default: httpProxy } = await import('@fastify/http-proxy');
     await traffic.register(httpProxy, {
       upstream: config.upstream.url.origin,
       rewritePrefix: config.upstream.url.pathname.replace(/\/$/, ''),

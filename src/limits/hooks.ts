@@ -8,7 +8,19 @@ import { answer } from '../stages/answer.js';
 import type { LimitStore } from './store.js';
 
 const require = createRequire(import.meta.url);
-const { normalizeIP } = require('@fastify/rate-limit') as { normalizeIP: (ip: string, ipv6Subnet?: number) => string };
+type NormalizeIP = (ip: string, ipv6Subnet?: number) => string;
+let v6: NormalizeIP | undefined;
+
+/**
+ * An IPv4 address (no `:`) is its own key, as in @fastify/rate-limit's normalizeIP; only IPv6 needs
+ * its /64 reduction. That module (the plugin and an IP address library) is loaded on the first IPv6
+ * client: it costs idle memory, and its IPv6 regular expression costs every request.
+ */
+export function normalizeIP(ip: string): string {
+  if (!ip.includes(':')) return ip.toLowerCase();
+  v6 ??= (require('@fastify/rate-limit') as { normalizeIP: NormalizeIP }).normalizeIP;
+  return v6(ip);
+}
 
 /** The rates in force; a reload swaps it whole. */
 export interface LimitSettings {

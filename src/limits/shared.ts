@@ -6,9 +6,10 @@
 // (enableOfflineQueue: false) and not to retry them (maxRetriesPerRequest: 0), and once an outage is
 // known the hot path does not touch Redis at all; ioredis reconnects in the background, and a probe
 // (PING) notices a Redis that answers again on a connection that never dropped (a command timeout).
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { RedisStore, type Hit, type LimitStore, type RateLimitStore } from './store.js';
+import { redisStore, type Hit, type LimitStore, type RateLimitStore } from './store.js';
 
 export interface SharedStoreOptions {
   url: string;
@@ -58,8 +59,10 @@ export function sharedStore(opts: SharedStoreOptions): SharedStore {
     retryStrategy: (times) => Math.min(times * 100, 1000),
     keyPrefix: '',
   };
+  // Required here, not at import: ioredis costs ~20 MB of idle RSS that a memory store never needs.
+  const { Redis } = createRequire(import.meta.url)('ioredis') as { Redis: new (url: string, options: RedisOptions) => RedisClient };
   const redis = new Redis(opts.url, options);
-  const remote: RateLimitStore = new RedisStore(false, false, redis, opts.keyPrefix);
+  const remote: RateLimitStore = new (redisStore())(false, false, redis, opts.keyPrefix);
 
   let state: SharedStore['state'] = 'starting';
   onState(state);

@@ -27,7 +27,8 @@ type RedisStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boole
 // The stores are CommonJS files without type declarations of their own.
 const require = createRequire(import.meta.url);
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as LocalStoreCtor;
-export const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor;
+/** Loaded with the first shared store only. */
+export const redisStore = (): RedisStoreCtor => require('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor;
 export type { RateLimitStore };
 
 /**

@@ -1,6 +1,6 @@
 // Stage 6: claim the delivery. The ledger (with its hot LRU of settled keys in front) answers one of:
 // claimed (forward it), done (answer the first status, forward nothing), in flight (409).
-import type { preHandlerAsyncHookHandler, FastifyBaseLogger } from 'fastify';
+import type { preHandlerHookHandler, FastifyBaseLogger } from 'fastify';
 import type { Ledger } from '../ledger/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError } from '../errors.js';
@@ -15,33 +15,41 @@ export interface ClaimDeps {
 
 export const DUPLICATE_BODY = '{"duplicate":true}';
 
-export function claimDelivery(deps: ClaimDeps): preHandlerAsyncHookHandler {
+/**
+ * A callback hook over the ledger's promise: an async hook would add a second promise and a microtask
+ * to every claim, duplicates answered from the LRU included.
+ */
+export function claimDelivery(deps: ClaimDeps): preHandlerHookHandler {
   const { ledger, onError, metrics } = deps;
-  return async function claim(request, reply) {
+  return function claim(request, reply, done) {
     const d = request.hg!;
-    if (d.key === undefined) return; // monitor mode, unverified: nothing to claim
-    let result;
-    try {
-      result = await ledger.claim(d.key);
-    } catch (err) {
-      metrics.ledgerErrors.inc();
-      request.log.warn({ err: errSummary(err), key: d.key }, 'ledger claim failed');
-      // allow: fail open with the LRU only (the ledger's cache already answered the duplicates it knows)
-      if (onError === 'allow') return;
-      const retry = err instanceof GatewayError && err.retryAfterSeconds ? err.retryAfterSeconds : 5;
-      return answer(reply, 'ledger_unavailable', undefined, retry);
-    }
-    switch (result.state) {
-      case 'claimed':
-        d.claim = { token: result.token, attempt: result.attempt };
-        d.attempt = result.attempt;
-        return;
-      case 'done':
-        d.outcome = 'duplicate';
-        return reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
-      case 'in_flight':
-        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
-    }
+    if (d.key === undefined) return done(); // monitor mode, unverified: nothing to claim
+    const key = d.key;
+    ledger.claim(key).then(
+      (result) => {
+        switch (result.state) {
+          case 'claimed':
+            d.claim = { token: result.token, attempt: result.attempt };
+            d.attempt = result.attempt;
+            return done();
+          case 'done':
+            d.outcome = 'duplicate';
+            reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+            return;
+          case 'in_flight':
+            answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
+            return;
+        }
+      },
+      (err) => {
+        metrics.ledgerErrors.inc();
+        request.log.warn({ err: errSummary(err), key }, 'ledger claim failed');
+        // allow: fail open with the LRU only (the ledger's cache already answered the duplicates it knows)
+        if (onError === 'allow') return done();
+        const retry = err instanceof GatewayError && err.retryAfterSeconds ? err.retryAfterSeconds : 5;
+        answer(reply, 'ledger_unavailable', undefined, retry);
+      },
+    ).catch((err: Error) => done(err));
   };
 }
 
