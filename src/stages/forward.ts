@@ -1,6 +1,6 @@
 // Stages 7 and 8: forward the exact bytes to the upstream with undici, then settle the claim from the
 // upstream's status before answering, so a provider's immediate retry already sees the settled key.
-import { Pool } from 'undici';
+import { Pool } from './upstream-pool.js';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
