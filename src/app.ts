@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
-import type { Config, Route } from './config/load.js';
+import type { Config } from './config/load.js';
 import type { Ledger } from './ledger/types.js';
 import type { Metrics } from './observability/metrics.js';
 import { CATALOGUE, GatewayError, errorBody, type ErrorCode } from './errors.js';
@@ -99,13 +99,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     return answer(reply, code, code === 'internal_error' ? undefined : CATALOGUE[code].message);
   });
 
-  traffic.addHook('onRequest', (request, _reply, done) => {
-    const route = (request.routeOptions.config as { route?: Route }).route;
-    // A literal tenant is the route's own: known before verification, so refusals are counted under it.
-    if (route) request.hg = { route, startedAt: process.hrtime.bigint(), tenant: route.tenant.kind === 'literal' ? route.tenant.value : undefined };
-    done();
-  });
-
+  // request.hg is set by each route's first stage (src/stages/methods.ts); unmatched requests keep null.
   const deliveryLog = deliveryLogger(logger);
   // A callback hook: an async one costs a promise and a microtask on every request, duplicates included.
   traffic.addHook('onResponse', (request, reply, done) => {

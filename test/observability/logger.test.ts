@@ -15,3 +15,19 @@ t.test('signature, authorization and secret fields are redacted, bodies are drop
   t.match(text, /"content-type":"application\/json"/, 'other headers stay readable');
   t.match(text, /"stripe-signature":"\[redacted\]"/, 'the field is there, its value is not');
 });
+
+t.test('every line carries its ISO time, the same format as pino\'s isoTime', async (t) => {
+  let text = '';
+  const log = createLogger('info', new Writable({ write: (c, _e, cb) => ((text += c.toString()), cb()) }));
+  const before = Date.now();
+  log.info('one');
+  log.info('two');
+  const after = Date.now();
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { time: string });
+  t.equal(lines.length, 2);
+  for (const l of lines) {
+    t.match(l.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const ms = Date.parse(l.time);
+    t.ok(ms >= before && ms <= after, 'the time of the call');
+  }
+});
