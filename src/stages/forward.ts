@@ -20,15 +20,19 @@ export function createUpstream(config: Config): Pool {
 /** Original headers in their order and case, minus hop-by-hop and any `hookgate-*`, plus ours. */
 export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: string[]): string[] {
   const raw = request.raw.rawHeaders;
-  const connectionNamed = new Set<string>();
+  // Only a Connection header that names more than keep-alive/close needs a set (rare; none per request otherwise).
+  let connectionNamed: Set<string> | null = null;
   const conn = request.headers.connection;
-  if (conn) for (const n of String(conn).split(',')) connectionNamed.add(n.trim().toLowerCase());
+  if (conn && conn !== 'keep-alive' && conn !== 'close') {
+    connectionNamed = new Set<string>();
+    for (const n of String(conn).split(',')) connectionNamed.add(n.trim().toLowerCase());
+  }
   const out: string[] = [];
   let xfp: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionNamed.has(lower) || lower.startsWith('hookgate-')) continue;
+    if (HOP_BY_HOP.has(lower) || connectionNamed?.has(lower) || lower.startsWith('hookgate-')) continue;
     if (lower === 'x-forwarded-proto') { xfp ??= raw[i + 1]; continue; }
     if (lower === 'x-forwarded-for' || lower === 'x-forwarded-host') continue;
     out.push(name, raw[i + 1]!);
