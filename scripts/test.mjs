@@ -3,9 +3,20 @@
 // `N passed, N failed` (tap's own count of test points) so that a run of zero tests shows.
 // Extra arguments narrow the run: `npm test -- dist/test/ledger`.
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
-const args = process.argv.slice(2);
-const targets = args.length ? args : ['dist/test'];
+// Folders are narrowed to their *.test.js files (helpers beside them are not test files); with no
+// argument tap's `include` setting in package.json picks every dist/test/**/*.test.js.
+function* testFiles(path) {
+  if (!statSync(path).isDirectory()) return yield path;
+  for (const name of readdirSync(path).sort()) {
+    const p = join(path, name);
+    if (statSync(p).isDirectory()) yield* testFiles(p);
+    else if (name.endsWith('.test.js')) yield p;
+  }
+}
+const targets = process.argv.slice(2).flatMap((a) => [...testFiles(a)]);
 const child = spawn('npx', ['tap', ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
 let tail = '';
 child.stdout.on('data', (chunk) => {
