@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-// Folders are narrowed to their *.test.js files (helpers beside them are not test files); with no
-// argument tap's `include` setting in package.json picks every dist/test/**/*.test.js.
+// Folders are narrowed to their *.test.js files (helpers beside them are not test files); no argument
+// means every test under dist/test. (Named explicitly: tap's defaults exclude dist/.)
 function* testFiles(path) {
   if (!statSync(path).isDirectory()) return yield path;
   for (const name of readdirSync(path).sort()) {
@@ -16,7 +16,8 @@ function* testFiles(path) {
     else if (name.endsWith('.test.js')) yield p;
   }
 }
-const targets = process.argv.slice(2).flatMap((a) => [...testFiles(a)]);
+const args = process.argv.slice(2);
+const targets = (args.length ? args : ['dist/test']).flatMap((a) => [...testFiles(a)]);
 const child = spawn('npx', ['tap', ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
 let tail = '';
 child.stdout.on('data', (chunk) => {
