@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { metricsText, sample } from '../helpers/limits.js';
+import type { PrivateRedis } from '../helpers/redis-server.js';
+import type { Config } from '../../src/config/load.js';
+import { createLimiters, type LimitersDeps, type LimitersHandle } from '../../src/limits/index.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { pgCluster, pgTarget, schemaName, type LedgerCluster } from '../helpers/ledger-backends.js';
 import { CHAOS_ENV, CHAOS_ROUTE, report, sleep, trailOf, type Accounting, type ChaosApp, type ProviderRun } from './simulator.js';
@@ -15,6 +20,8 @@ export interface Replicas {
   gws: TestGateway[];
   urls: () => string[];
   cluster: LedgerCluster;
+  /** each replica's limiters (as `hookgate run` wires them), when `limits` was given */
+  limiters: ReplicaLimiter[];
 }
 
 export interface ReplicaOptions {
@@ -23,22 +30,109 @@ export interface ReplicaOptions {
   /** each replica's clock offset in ms (its length is the number of replicas; default three at 0) */
   skewMs?: number[];
   leaseMs?: number;
+  /** YAML-shaped `limits` section: each replica then gets its own limiters (and metrics) on it */
+  limits?: Record<string, unknown>;
 }
 
 export async function startReplicas(t: Test, tag: string, appUrl: string, o: ReplicaOptions = {}): Promise<Replicas> {
   const cluster = await pgCluster(`chaos_${tag}`);
   const leaseMs = o.leaseMs ?? 2_000;
-  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
+  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], ...(o.limits ? { limits: o.limits } : {}) }, CHAOS_ENV);
   const gws: TestGateway[] = [];
-  for (const skew of o.skewMs ?? [0, 0, 0]) {
-    const ledger = await cluster.replica({ leaseMs });
-    gws.push(await startTestGateway(config, { ledger, ...(skew ? { now: () => Date.now() + skew } : {}) }));
-  }
+  const limiters: ReplicaLimiter[] = [];
   t.teardown(async () => {
     for (const gw of gws) await gw.close();
+    for (const l of limiters) await l.handle.close();
     await cluster.close();
   });
-  return { gws, urls: () => gws.map((g) => g.url), cluster };
+  for (const skew of o.skewMs ?? [0, 0, 0]) {
+    const ledger = await cluster.replica({ leaseMs });
+    const lim = o.limits ? await startReplicaLimiter(config) : undefined;
+    if (lim) limiters.push(lim);
+    gws.push(await startTestGateway(config, { ledger, ...(lim ? { metrics: lim.metrics, limiters: lim.handle.limiters } : {}), ...(skew ? { now: () => Date.now() + skew } : {}) }));
+  }
+  return { gws, urls: () => gws.map((g) => g.url), cluster, limiters };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits on a shared (Redis) store, and Redis stopped under them
+// ---------------------------------------------------------------------------------------------
+
+/** Limits far above any chaos run's rate: a 429 in a chaos run is then a bug, not a quota. */
+export const HIGH_LIMITS = { unverified: '1000000/m', tenants: { '*': '1000000/m' } };
+
+export interface ReplicaLimiter {
+  handle: LimitersHandle;
+  metrics: ReturnType<typeof createMetrics>;
+  /** what the limiter logged: `warn` when it fell back to local limits, `info` when Redis was back */
+  logs: { level: 'warn' | 'info'; msg: string }[];
+}
+
+/** One replica's limiters and metrics, as `hookgate run` builds them (the gateway then gets both). */
+export async function startReplicaLimiter(config: Config): Promise<ReplicaLimiter> {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const logs: ReplicaLimiter['logs'] = [];
+  const log = {
+    warn: (_f: object, msg: string) => void logs.push({ level: 'warn', msg }),
+    info: (_f: object, msg: string) => void logs.push({ level: 'info', msg }),
+  } as unknown as LimitersDeps['log'];
+  const handle = createLimiters(config, { metrics, log });
+  await handle.ready();
+  return { handle, metrics, logs };
+}
+
+/** Polls (bounded, 50 ms apart) until `done` holds; the bound only limits a failing test. */
+export async function until(done: () => boolean, bound = 20_000): Promise<boolean> {
+  for (let waited = 0; waited < bound && !done(); waited += 50) await sleep(50);
+  return done();
+}
+
+export interface RedisOutage {
+  /** when Redis was killed / answered again (0: not yet) */
+  readonly killedAt: number;
+  readonly backAt: number;
+  /** hookgate_limiter_store_up as scraped from each replica once all had fallen back */
+  readonly upWhileDown: number[];
+  /** the same once all were shared again */
+  readonly upAfter: number[];
+  /** every replica noticed the outage / the recovery (within the poll bound) */
+  readonly allFellBack: boolean;
+  readonly allRecovered: boolean;
+  done: Promise<void>;
+}
+
+/**
+ * Kills the private Redis `afterMs` from now, keeps it dead `downMs`, starts it again on the same
+ * port, and records what the replicas' limiters and gauges showed meanwhile.
+ */
+export function redisOutage(redis: PrivateRedis, lims: ReplicaLimiter[], gws: TestGateway[], o: { afterMs: number; downMs: number }): RedisOutage {
+  const s = { killedAt: 0, backAt: 0, upWhileDown: [] as number[], upAfter: [] as number[], allFellBack: false, allRecovered: false };
+  const gauges = () => Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_up')));
+  const done = (async () => {
+    await sleep(o.afterMs);
+    await redis.kill();
+    s.killedAt = Date.now();
+    s.allFellBack = await until(() => lims.every((l) => l.handle.state() === 'local'), o.downMs);
+    if (s.allFellBack) s.upWhileDown = await gauges();
+    await sleep(Math.max(0, o.downMs - (Date.now() - s.killedAt)));
+    await redis.start();
+    s.backAt = Date.now();
+    s.allRecovered = await until(() => lims.every((l) => l.handle.state() === 'shared'));
+    if (s.allRecovered) s.upAfter = await gauges();
+  })();
+  return Object.assign(s, { done }) as RedisOutage;
+}
+
+/** What a Redis outage must leave behind on every replica: it fell back, counted locally, recovered. */
+export async function assertLimiterFellBackAndRecovered(t: Test, lims: ReplicaLimiter[], gws: TestGateway[], out: RedisOutage): Promise<void> {
+  t.ok(out.allFellBack, 'every replica fell back to local limits while Redis was down');
+  t.same(out.upWhileDown, lims.map(() => 0), 'hookgate_limiter_store_up went to 0 on every replica');
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && /unreachable; limits are per replica/.test(x.msg))), 'each replica logged the fallback line');
+  t.ok(out.allRecovered, 'every replica went back to the shared store once Redis was up again');
+  t.same(out.upAfter, lims.map(() => 1), 'hookgate_limiter_store_up back to 1 on every replica');
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && /reachable again/.test(x.msg))), 'each replica logged the recovery line');
+  const local = await Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_errors_total')));
+  t.ok(local.some((n) => n > 0), `limit decisions made locally during the outage (hookgate_limiter_store_errors_total ${local.join('/')})`);
 }
 
 /** What no delivery may ever produce: a 500 internal_error from the gateway itself. */

@@ -142,6 +142,8 @@ export interface ProviderOptions {
   retryAfterScale?: number;
   /** pause between starting two deliveries (a steady rate) */
   spacingMs?: number;
+  /** stop starting new deliveries once this holds (`count` is then an upper bound; `sent` is what started) */
+  stopWhen?: () => boolean;
 }
 
 export interface DeliveryRecord {
@@ -232,13 +234,14 @@ export async function runProvider(o: ProviderOptions): Promise<ProviderRun> {
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
-      const n = next++;
       if (o.spacingMs) await sleep(o.spacingMs);
+      if (o.stopWhen?.() || next >= ids.length) break;
+      const n = next++;
       records.push(await deliver(ids[n]!, n));
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, ids.length) }, worker));
-  return { sent: ids, records };
+  return { sent: ids.slice(0, next), records };
 }
 
 // ---------------------------------------------------------------------------------------------
