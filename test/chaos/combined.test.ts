@@ -4,7 +4,9 @@
 //   - PostgreSQL: 40001 on some claims, the connection cut after some claims and completes committed,
 //     and the database refusing connections for a while (`onError: reject`: 503, retried);
 //   - one replica is a `hookgate run` subprocess, SIGKILLed and restarted again and again;
-//   - the two others (in process) run with their clocks skewed by −60 s and +60 s (tolerance 5m).
+//   - the two others (in process) run with their clocks skewed by −60 s and +60 s (tolerance 5m), and
+//     count their rate limits in a private redis-server, SIGKILLed during the run and started again
+//     on the same port (limits fall back per replica; far above the rate, so never a 429).
 // The provider retries until a 2xx. Nothing may be lost; doubles may only come from the documented
 // crash-after-upstream window (docs/ledger.md): a kill (≤ deliveries in flight each) or a settle that
 // failed past the ledger's retry budget while the database was away (counted from the logs).
@@ -12,11 +14,12 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { openLedger } from '../../src/ledger/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { freePort, privateRedis, redisServerInstalled } from '../helpers/redis-server.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { account, CHAOS_ENV, CHAOS_ROUTE, pick, runProvider, sleep, startChaosApp } from './simulator.js';
-import { assertExactlyOnce, internalErrors, settleFailures, sharedPgSchema, startKiller, startProcessReplicas } from './replicas.js';
+import { assertExactlyOnce, assertLimiterFellBackAndRecovered, HIGH_LIMITS, internalErrors, redisOutage, settleFailures, sharedPgSchema, startKiller, startProcessReplicas, startReplicaLimiter, type ReplicaLimiter } from './replicas.js';
 
-t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replica SIGKILLed, skewed clocks', async (t) => {
+t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, Redis killed, a replica SIGKILLed, skewed clocks', async (t) => {
   const pgs = await sharedPgSchema(t, 'chaos_all');
   if (!pgs) {
     t.comment('no PostgreSQL server reachable: the combined scenario needs one (the fault proxy speaks TCP)');
@@ -35,19 +38,33 @@ t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replic
 
   // The subprocess first: it creates the schema; the in-process replicas find it migrated.
   const procs = await startProcessReplicas(t, app.url, { n: 1, ledgerUrl, schema: pgs.schema, lease: '1s', upstreamTimeout: '300ms', onError: 'reject' });
-  const config = testConfig({ upstream: { url: app.url, timeout: '300ms' }, ledger: { lease: '1s', onError: 'reject' }, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
-  const gws: TestGateway[] = [];
-  for (const skew of [-60_000, 60_000]) {
-    const ledger = await openLedger({ url: ledgerUrl, schema: pgs.schema, retentionMs: 600_000, leaseMs: 1_000, cache: 1000, migrate: true, retryBudgetMs: 1_000, sweepIntervalMs: 0, poolSize: 4 });
-    gws.push(await startTestGateway(config, { ledger, now: () => Date.now() + skew }));
+  // The limit store: a private redis-server (never the shared one); without the binary the run goes
+  // on without this fault, except where Redis is required (HOOKGATE_TEST_REDIS_URL set, as in CI).
+  const withRedis = redisServerInstalled();
+  if (!withRedis && process.env.HOOKGATE_TEST_REDIS_URL) throw new Error('redis-server is not installed, but this run requires Redis (HOOKGATE_TEST_REDIS_URL is set)');
+  if (!withRedis) t.comment('redis-server is not installed: the run goes on without the Redis outage');
+  const redis = withRedis ? privateRedis(await freePort()) : undefined;
+  if (redis) {
+    t.teardown(() => redis.kill());
+    await redis.start();
   }
+  const config = testConfig({ upstream: { url: app.url, timeout: '300ms' }, ledger: { lease: '1s', onError: 'reject' }, routes: [CHAOS_ROUTE], ...(redis ? { limits: { store: redis.url, ...HIGH_LIMITS } } : {}) }, CHAOS_ENV);
+  const gws: TestGateway[] = [];
+  const lims: ReplicaLimiter[] = [];
   t.teardown(async () => {
     proxy.clearRules();
     await proxy.up();
     for (const gw of gws) await gw.close();
+    for (const l of lims) await l.handle.close();
     await app.close();
     await proxy.close();
   });
+  for (const skew of [-60_000, 60_000]) {
+    const ledger = await openLedger({ url: ledgerUrl, schema: pgs.schema, retentionMs: 600_000, leaseMs: 1_000, cache: 1000, migrate: true, retryBudgetMs: 1_000, sweepIntervalMs: 0, poolSize: 4 });
+    const lim = redis ? await startReplicaLimiter(config) : undefined;
+    if (lim) lims.push(lim);
+    gws.push(await startTestGateway(config, { ledger, now: () => Date.now() + skew, ...(lim ? { metrics: lim.metrics, limiters: lim.handle.limiters } : {}) }));
+  }
 
   const count = pick(240, 1_500);
   const concurrency = 6;
@@ -68,6 +85,10 @@ t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replic
     await proxy.up();
     dbBackAt = Date.now();
   })();
+  // Redis (the in-process replicas' limit store) killed early, overlapping the database outage, and
+  // started again on the same port.
+  const redisDown = pick(2_000, 4_000);
+  const redisOut = redis ? redisOutage(redis, lims, gws, { afterMs: pick(800, 3_000), downMs: redisDown }) : undefined;
   const killer = startKiller(app, { kills: pick(3, 8), everyMs: pick(800, 2_000), downMs: 300, kill: () => procs.kill(0), restart: () => procs.restart(0) });
 
   const run = await runProvider({
@@ -79,9 +100,10 @@ t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replic
   });
   await killer.stop();
   await outage;
+  await redisOut?.done;
 
   const settles = settleFailures(gws, procs.lines());
-  const a = account(`all at once: 15% 500 + 10% hang past 300 ms, PostgreSQL 40001/cuts + ${downMs} ms refused, SIGKILL ×${killer.killed}, clocks ±60 s`, run, app, dbBackAt || undefined);
+  const a = account(`all at once: 15% 500 + 10% hang past 300 ms, PostgreSQL 40001/cuts + ${downMs} ms refused, ${redisOut ? `Redis killed ${redisDown} ms, ` : ''}SIGKILL ×${killer.killed}, clocks ±60 s`, run, app, dbBackAt || undefined);
   // The documented window: each kill doubles at most what was in flight through the dead replica,
   // each settle that failed past the retry budget at most its own delivery.
   assertExactlyOnce(t, a, run, killer.killed * concurrency + settles);
@@ -96,6 +118,13 @@ t.test('all faults at once: upstream 500s and hangs, PostgreSQL faults, a replic
   t.ok(serialization.some((r) => r.fired), `40001 injected (${serialization.filter((r) => r.fired).length})`);
   t.ok(claimCuts.some((r) => r.fired) && completeCuts.some((r) => r.fired), `connections cut after a claim (${claimCuts.filter((r) => r.fired).length}) and a complete (${completeCuts.filter((r) => r.fired).length})`);
   t.notOk(trails.includes('401'), 'no delivery refused as out of tolerance on the skewed replicas');
+  if (redisOut) {
+    // The limiter's outage costs no delivery: never a 429 (limits far above the rate), and the
+    // in-process replicas never answer 500 (asserted below); their 5xx are the ledger's and upstream's.
+    t.notOk(trails.includes('429'), 'no delivery rate limited while Redis was away');
+    t.ok(run.records.some((x) => x.startedAt >= redisOut.killedAt && x.startedAt < redisOut.backAt && x.settledAt !== undefined), 'deliveries started during the Redis outage were delivered');
+    await assertLimiterFellBackAndRecovered(t, lims, gws, redisOut);
+  }
   t.ok(gws.every((gw) => gw.logs.some((l) => l.outcome === 'forwarded')), 'both skewed replicas forwarded deliveries');
 
   t.equal(internalErrors(gws), 0, 'no 500 from the in-process gateways themselves');

@@ -83,10 +83,14 @@ export async function requireRedis(t: { plan(n: number, reason?: string): void }
   return false;
 }
 
+/** Whether a redis-server binary is on the PATH (for tests that only add a Redis fault when they can). */
+export function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
 /** False (and the test marked skipped) when no redis-server binary is installed, unless CI requires Redis. */
 export function requireRedisServer(t: { plan(n: number, reason?: string): void }): boolean {
-  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (found) return true;
+  if (redisServerInstalled()) return true;
   if (process.env.HOOKGATE_TEST_REDIS_URL) throw new Error('redis-server is not installed, but this run requires Redis (HOOKGATE_TEST_REDIS_URL is set)');
   t.plan(0, 'redis-server is not installed');
   return false;
