@@ -98,6 +98,8 @@ export interface RedisOutage {
   /** every replica noticed the outage / the recovery (within the poll bound) */
   readonly allFellBack: boolean;
   readonly allRecovered: boolean;
+  /** from Redis answering again to every replica back on the shared store, ms */
+  readonly sharedAgainMs?: number;
   done: Promise<void>;
 }
 
@@ -106,7 +108,7 @@ export interface RedisOutage {
  * port, and records what the replicas' limiters and gauges showed meanwhile.
  */
 export function redisOutage(redis: PrivateRedis, lims: ReplicaLimiter[], gws: TestGateway[], o: { afterMs: number; downMs: number }): RedisOutage {
-  const s = { killedAt: 0, backAt: 0, upWhileDown: [] as number[], upAfter: [] as number[], allFellBack: false, allRecovered: false };
+  const s = { killedAt: 0, backAt: 0, upWhileDown: [] as number[], upAfter: [] as number[], allFellBack: false, allRecovered: false, sharedAgainMs: undefined as number | undefined };
   const gauges = () => Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_up')));
   const done = (async () => {
     await sleep(o.afterMs);
@@ -118,6 +120,7 @@ export function redisOutage(redis: PrivateRedis, lims: ReplicaLimiter[], gws: Te
     await redis.start();
     s.backAt = Date.now();
     s.allRecovered = await until(() => lims.every((l) => l.handle.state() === 'shared'));
+    if (s.allRecovered) s.sharedAgainMs = Date.now() - s.backAt;
     if (s.allRecovered) s.upAfter = await gauges();
   })();
   return Object.assign(s, { done }) as RedisOutage;
@@ -128,7 +131,7 @@ export async function assertLimiterFellBackAndRecovered(t: Test, lims: ReplicaLi
   t.ok(out.allFellBack, 'every replica fell back to local limits while Redis was down');
   t.same(out.upWhileDown, lims.map(() => 0), 'hookgate_limiter_store_up went to 0 on every replica');
   t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && /unreachable; limits are per replica/.test(x.msg))), 'each replica logged the fallback line');
-  t.ok(out.allRecovered, 'every replica went back to the shared store once Redis was up again');
+  t.ok(out.allRecovered, `every replica went back to the shared store once Redis was up again (after ${out.sharedAgainMs ?? '—'} ms)`);
   t.same(out.upAfter, lims.map(() => 1), 'hookgate_limiter_store_up back to 1 on every replica');
   t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && /reachable again/.test(x.msg))), 'each replica logged the recovery line');
   const local = await Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_errors_total')));
