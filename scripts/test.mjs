@@ -2,7 +2,7 @@
 // Runs the whole suite with tap over the compiled tests, then prints the plain summary line
 // `N passed, N failed` (tap's own count of test points) so that a run of zero tests shows.
 // Extra arguments narrow the run: `npm test -- dist/test/ledger`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,6 +16,15 @@ function* testFiles(path) {
     else if (name.endsWith('.test.js')) yield p;
   }
 }
+// tap runs its tests with the plugins it was last built with; a fresh `npm ci` has tap's default
+// set (its TypeScript loader, which cannot run here: tests are compiled by tsc), and tap rebuilds only
+// after that first run. Build it with the configured plugins first.
+const build = spawnSync('npx', ['tap', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (build.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 const args = process.argv.slice(2);
 const targets = (args.length ? args : ['dist/test']).flatMap((a) => [...testFiles(a)]);
 const child = spawn('npx', ['tap', ...targets], { stdio: ['ignore', 'pipe', 'inherit'] });
