@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
-import { cpuSeconds, rssBytes, stopAll, killAllSync, ask } from './lib/proc.mjs';
+import { cpuSeconds, rssBytes, stopAll, killAllSync, ask, guard } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/cpuprofile.mjs';
 
@@ -79,23 +79,10 @@ for (const root of [GATEWAY_ROOT, COMPARE_ROOT].filter(Boolean)) {
 const boundS = num('BENCH_TIMEOUT_S', scenario === 'memory'
   ? K.memorySeconds + 600
   : (K.rounds * 6 + 6) * (K.seconds + 8) + 180);
-const watchdog = setTimeout(() => {
-  console.error(`bench: still running after ${boundS} s; stopping everything`);
+const watchdog = guard('bench', boundS, () => {
   drive.current?.stop?.();
-  killAllSync();
-  process.exit(3);
-}, boundS * 1000);
-watchdog.unref();
-let aborting = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (aborting) process.exit(130);
-    aborting = true;
-    console.error(`bench: ${sig}, stopping`);
-    drive.current?.stop?.();
-    stopAll().finally(() => process.exit(130));
-  });
-}
+  return stopAll();
+});
 // Scratch folders of this run (ledger files, profiles are kept and printed) go on any exit.
 const scratch = [];
 const tempDir = (tag) => {

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { start, stopAll, killAllSync, freePort, waitHttp, rssBytes } from './lib/proc.mjs';
+import { start, stopAll, killAllSync, freePort, waitHttp, rssBytes, guard } from './lib/proc.mjs';
 import { fmt, machine, machineLine, median, table } from './lib/report.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -77,21 +77,7 @@ const problems = [];
 // ---------------------------------------------------------------------------------------------
 let cleanup = async () => {};
 const boundS = Math.ceil(durationMs / 1000 + DRAIN_MS / 1000 + 180);
-const watchdog = setTimeout(() => {
-  console.error(`soak: still running after ${boundS} s; killing everything`);
-  killAllSync();
-  process.exit(3);
-}, boundS * 1000);
-watchdog.unref();
-let aborting = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (aborting) process.exit(130);
-    aborting = true;
-    console.error(`soak: ${sig}, stopping`);
-    Promise.race([cleanup().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]).finally(() => process.exit(130));
-  });
-}
+const watchdog = guard('soak', boundS, () => cleanup());
 process.on('exit', killAllSync);
 
 // ---------------------------------------------------------------------------------------------

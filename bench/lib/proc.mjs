@@ -173,3 +173,27 @@ export function rssBytes(pid) {
   }
   return kb * 1024;
 }
+
+/**
+ * Never leave a process behind: after `boundS` seconds kill everything and exit 3; on SIGINT/SIGTERM
+ * run `stopping()` (bounded by 10 s) and exit 130; a second signal exits at once.
+ */
+export function guard(name, boundS, stopping) {
+  // returns the watchdog timer: clearTimeout it when the run ends normally
+  const watchdog = setTimeout(() => {
+    console.error(`${name}: still running after ${boundS} s; killing everything`);
+    killAllSync();
+    process.exit(3);
+  }, boundS * 1000);
+  watchdog.unref();
+  let aborting = false;
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      if (aborting) process.exit(130);
+      aborting = true;
+      console.error(`${name}: ${sig}, stopping`);
+      Promise.race([Promise.resolve().then(stopping).catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]).finally(() => process.exit(130));
+    });
+  }
+  return watchdog;
+}
