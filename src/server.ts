@@ -3,7 +3,7 @@
 // listener, the ledger and the drain on SIGTERM.
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config/load.js';
 import type { Ledger } from './ledger/types.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -101,7 +101,8 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const trafficUrl = url(server);
   const adminUrl = url(admin.server);
 
-  const inflight = new Set<FastifyInstance>();
+  // Old apps closing after a reload (their close waits for the deliveries they still carry).
+  const closing = new Set<Promise<void>>();
   return {
     url: trafficUrl,
     adminUrl,
@@ -113,9 +114,9 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       const old = current;
       current = built.gw;
       handler = built.handler;
-      inflight.add(old.traffic);
       // Deliveries that started on the old app finish on it; its close waits for them.
-      old.close().finally(() => inflight.delete(old.traffic)).catch(() => undefined);
+      const done: Promise<void> = old.close().catch(() => undefined).finally(() => closing.delete(done));
+      closing.add(done);
     },
     async drain() {
       draining = true;
@@ -127,7 +128,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, bound)))]);
       clearTimeout(timer);
       server.closeAllConnections();
-      await Promise.all([current.close(), ...[...inflight].map((app) => app.close())]).catch(() => undefined);
+      await Promise.all([current.close(), ...closing]).catch(() => undefined);
       if (ledger) await ledger.close().catch(() => undefined);
       await admin.close();
     },
