@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
-import { cpuSeconds, rssBytes, stopAll, killAllSync, ask, guard } from './lib/proc.mjs';
+import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/cpuprofile.mjs';
 
@@ -110,12 +110,14 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
   const before = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
   const pgBefore = cand.pgCounts ? await cand.pgCounts() : null;
   const cpu0 = cpuSeconds(cand.pid);
+  const main0 = mainThreadCpuSeconds(cand.pid);
   const r = await drive(cand.url, { seconds, connections: K.connections, ids, prefix });
   const cpu = cpuSeconds(cand.pid) - cpu0;
+  const mainCpu = mainThreadCpuSeconds(cand.pid) - main0;
   const rss = rssBytes(cand.pid);
   const after = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
   const pgAfter = cand.pgCounts ? await cand.pgCounts() : null;
-  const run = { candidate: cand.name, label, ...r, cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests), cpuCores: cpu / r.duration, load1, rss };
+  const run = { candidate: cand.name, label, ...r, cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests), mainUsPerReq: (mainCpu * 1e6) / Math.max(1, r.requests), cpuCores: cpu / r.duration, load1, rss };
   if (before) {
     run.outcomes = Object.fromEntries(Object.entries(after.outcomes).map(([k, v]) => [k, v - (before.outcomes[k] ?? 0)]).filter(([, v]) => v > 0));
     run.claimsPerS = (after.claims - before.claims) / r.duration;
@@ -134,7 +136,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
     const good = run.outcomes[cand.expect] ?? 0;
     if (good < total * 0.999) problems.push(`${cand.name} ${label}: expected outcome ${cand.expect}, got ${JSON.stringify(run.outcomes)}`);
   }
-  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores)  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}`);
+  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores; main thread ${fmt.us(run.mainUsPerReq)})  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}`);
   return run;
 }
 
@@ -163,6 +165,7 @@ function medians(cands, runs) {
       p50: median(rs.map((r) => r.p50)),
       p99: median(rs.map((r) => r.p99)),
       cpu: median(rs.map((r) => r.cpuUsPerReq)),
+      main: median(rs.map((r) => r.mainUsPerReq)),
       claimsPerS: median(rs.map((r) => r.claimsPerS)),
       roundTrips: median(rs.map((r) => r.roundTripsPerDelivery)),
       load: median(rs.map((r) => r.load1)),
@@ -177,15 +180,15 @@ function comparison(meds, refName) {
 }
 
 function runsTable(runs) {
-  return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'load (1 min)', 'notes'], runs.map((r) => [
-    r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), r.load1.toFixed(2),
+  return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'main thread/req', 'load (1 min)', 'notes'], runs.map((r) => [
+    r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), fmt.us(r.mainUsPerReq), r.load1.toFixed(2),
     [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : ''].filter(Boolean).join('; '),
   ]));
 }
 
 function mediansTable(cmp, extra = []) {
-  return table(['candidate', 'req/s', '× ref', 'p50', 'p99', 'p99 ÷ ref', 'CPU/req', 'CPU ÷ ref', ...extra.map((e) => e.head)], cmp.map((m) => [
-    m.name, fmt.int(m.rps), fmt.ratio(m.tput), fmt.ms(m.p50), fmt.ms(m.p99), fmt.ratio(m.p99r), fmt.us(m.cpu), fmt.ratio(m.cpuR), ...extra.map((e) => e.cell(m)),
+  return table(['candidate', 'req/s', '× ref', 'p50', 'p99', 'p99 ÷ ref', 'CPU/req', 'CPU ÷ ref', 'main thread/req', ...extra.map((e) => e.head)], cmp.map((m) => [
+    m.name, fmt.int(m.rps), fmt.ratio(m.tput), fmt.ms(m.p50), fmt.ms(m.p99), fmt.ratio(m.p99r), fmt.us(m.cpu), fmt.ratio(m.cpuR), fmt.us(m.main), ...extra.map((e) => e.cell(m)),
   ]));
 }
 
@@ -197,7 +200,7 @@ function conditions(mach, skipped) {
   return [
     `- Command: \`${COMMAND}\` (\`node bench/run.mjs ${scenario}\`), after \`npm run build\`.`,
     `- Machine: ${machineLine(mach)}.`,
-    `- Load: autocannon in the harness process, ${K.connections} keep-alive connections, no pipelining, POST ${'`/webhooks/stripe`'} with a Stripe-signed 2 KiB JSON body and a new event id per request (signing costs the client ${fmt.us(signCostUs())} a request). Each candidate is one process (nginx: one worker) forwarding to the same node:http upstream; ${K.rounds} rounds × ${K.seconds} s per candidate, interleaved, after a ${K.warmup} s warm-up each. CPU/req is the candidate's own user+system CPU time divided by the requests it answered.`,
+    `- Load: autocannon in the harness process, ${K.connections} keep-alive connections, no pipelining, POST ${'`/webhooks/stripe`'} with a Stripe-signed 2 KiB JSON body and a new event id per request (signing costs the client ${fmt.us(signCostUs())} a request). Each candidate is one process (nginx: one worker) forwarding to the same node:http upstream; ${K.rounds} rounds × ${K.seconds} s per candidate, interleaved, after a ${K.warmup} s warm-up each. CPU/req is the candidate's own user+system CPU time divided by the requests it answered (all its threads and child processes); main thread/req counts only its main thread (node's event loop, which bounds its throughput; nginx: the master).`,
     ...skipped.map((s) => `- Skipped: ${s}`),
   ].join('\n');
 }

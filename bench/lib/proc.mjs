@@ -162,6 +162,20 @@ export function cpuSeconds(pid) {
   return ticks / TICKS;
 }
 
+/**
+ * utime + stime in seconds of a process's main thread only (its JavaScript thread, for node): what
+ * bounds a single event loop's throughput, while cpuSeconds also counts GC helpers and workers.
+ */
+export function mainThreadCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resident set size in bytes of a process and its descendants. */
 export function rssBytes(pid) {
   let kb = 0;
