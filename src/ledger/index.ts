@@ -4,6 +4,7 @@
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { CachedLedger } from './cached.js';
 import { openEmbeddedLedger, openSqlite, embeddedPath } from './embedded.js';
+import { openThreadedEmbeddedLedger } from './embedded-thread.js';
 import { detectDialect, openSqlLedger, pgDriver, type Dialect } from './sql.js';
 import { migrateSql, migrateSqlite, type MigrationResult } from './migrations.js';
 import { DEFAULT_RETRY, withRetry, type ErrorKind, type RetryPolicy } from './retry.js';
@@ -32,11 +33,21 @@ function kindOf(url: string): 'embedded' | 'sql' {
   throw new TypeError(`ledger.url: expected embedded, embedded:PATH or postgres://…, got ${describeLedger(url)}`);
 }
 
+/**
+ * Whether SQLite runs in a worker thread: on disk yes (its writes and checkpoints then never stall the
+ * event loop), in memory no (the messages cost the event loop more than the statements they move;
+ * docs/benchmarks.md). HOOKGATE_LEDGER_THREAD=on|off overrides it, for benchmarks and tests.
+ */
+export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_THREAD): boolean {
+  if (env === 'on' || env === 'off') return env === 'on';
+  return embeddedPath(url) !== undefined;
+}
+
 /** Opens, migrates (unless `migrate: false`) and returns the cached, instrumented ledger. */
 export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): Promise<Ledger> {
   let inner: Ledger;
   if (kindOf(opts.url) === 'embedded') {
-    inner = openEmbeddedLedger(opts, hooks.log);
+    inner = embeddedThread(opts.url) ? await openThreadedEmbeddedLedger(opts, hooks.log) : openEmbeddedLedger(opts, hooks.log);
   } else {
     const driver = pgDriver(opts.url, {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),

@@ -16,7 +16,8 @@ import type { Ledger, LedgerOptions } from '../../src/ledger/types.js';
 import { CachedLedger } from '../../src/ledger/cached.js';
 import { instrument, type LedgerHooks } from '../../src/ledger/index.js';
 import { openSqlLedger, pgDriver, type SqlDriver } from '../../src/ledger/sql.js';
-import { EmbeddedLedger, openEmbeddedLedger } from '../../src/ledger/embedded.js';
+import { EmbeddedLedger } from '../../src/ledger/embedded.js';
+import { openThreadedEmbeddedLedger } from '../../src/ledger/embedded-thread.js';
 import { migrateSqlite, type Query } from '../../src/ledger/migrations.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { unavailable } from '../../src/ledger/retry.js';
@@ -225,11 +226,13 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
   const url = `embedded:${join(dir, 'nested', 'ledger.db')}`;
   let reader: Database.Database | undefined;
   return {
-    name: 'embedded (file, WAL)',
+    // What `hookgate run` opens for embedded:PATH: SQLite in a worker thread; each replica its own
+    // worker and connection on the one file, like separate processes.
+    name: 'embedded (file, WAL, worker thread)',
     kind: 'embedded-file',
     async replica(o = {}, hooks = {}) {
       const opts = { ...BASE_OPTIONS, ...base, ...o, url };
-      const counted = countingLedger(openEmbeddedLedger(opts));
+      const counted = countingLedger(await openThreadedEmbeddedLedger(opts));
       const r = asReplica(counted.ledger, counted.calls, counted.cut, opts, hooks);
       opened.push(r);
       return r;

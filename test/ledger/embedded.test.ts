@@ -1,4 +1,5 @@
-// The ledger suite against the embedded SQLite ledger, in memory and on disk (WAL).
+// The ledger suite against the embedded SQLite ledger, in memory (in the calling thread) and on disk
+// (WAL, in a worker thread, as `hookgate run` opens them), and what is particular to each.
 import t from 'tap';
 import { ledgerSuite } from '../helpers/ledger-suite.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -6,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backends.js';
-import { migrate, openLedger } from '../../src/ledger/index.js';
-import { openEmbeddedLedger } from '../../src/ledger/embedded.js';
+import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
+import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
+import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
 import { MIGRATIONS } from '../../src/ledger/migrations.js';
 
 t.test('in memory', async (t) => {
@@ -65,11 +67,11 @@ t.test('expired rows are swept in batches', async (t) => {
     const c = await l.claim(key);
     if (c.state === 'claimed' && i % 2) await l.complete(key, c.token, 200);
   }
-  t.equal(l.sweep(), 0, 'nothing expired yet');
+  t.equal(await l.sweep(), 0, 'nothing expired yet');
   now += 1001;
-  t.equal(l.sweep(10, 1), 10, 'one batch of 10');
-  t.equal(l.sweep(10), 15, 'the rest');
-  t.equal(l.sweep(), 0);
+  t.equal(await l.sweep(10, 1), 10, 'one batch of 10');
+  t.equal(await l.sweep(10), 15, 'the rest');
+  t.equal(await l.sweep(), 0);
 });
 
 t.test('group commit: operations issued in one tick run in one transaction, answered each in order', async (t) => {
@@ -92,8 +94,9 @@ t.test('group commit: an operation that fails in a batch fails alone; the others
   const l = openEmbeddedLedger({ ...BASE_OPTIONS });
   t.teardown(() => l.close());
   const keys = [newKey(), newKey(), newKey()];
-  const enqueue = (l as unknown as { enqueue(what: string, run: () => unknown): Promise<unknown> }).enqueue.bind(l);
-  const results = await Promise.allSettled([l.claim(keys[0]!), enqueue('claim', () => { throw new Error('disk on fire'); }), l.claim(keys[1]!), l.claim(keys[2]!)]);
+  // An operation the engine refuses, in the middle of the batch.
+  const enqueue = (l as unknown as { enqueue(op: Op): Promise<unknown> }).enqueue.bind(l);
+  const results = await Promise.allSettled([l.claim(keys[0]!), enqueue({ op: 'bogus', key: newKey() } as unknown as Op), l.claim(keys[1]!), l.claim(keys[2]!)]);
   t.match(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
   t.match((results[1] as PromiseRejectedResult).reason, { code: 'ledger_unavailable' });
   for (const k of keys) t.equal((await l.claim(k)).state, 'in_flight', 'the other claims were committed');
@@ -126,4 +129,71 @@ t.test('close settles what was issued before it', async (t) => {
   await l.close();
   t.equal(await done, true);
   await t.rejects(l.claim(newKey()), { code: 'ledger_unavailable' });
+});
+
+t.test('worker thread: on disk by default, in memory only when asked (HOOKGATE_LEDGER_THREAD)', async (t) => {
+  t.equal(embeddedThread('embedded:/var/lib/hookgate/ledger.db', undefined), true);
+  t.equal(embeddedThread('embedded', undefined), false);
+  t.equal(embeddedThread('embedded', 'on'), true);
+  t.equal(embeddedThread('embedded:/x.db', 'off'), false);
+});
+
+t.test('worker thread: sweeps, pings and answers in order; an operation the engine refuses fails alone', async (t) => {
+  let now = 1_000_000;
+  const l = await openThreadedEmbeddedLedger({ ...BASE_OPTIONS, url: 'embedded', retentionMs: 1000, leaseMs: 100 }, undefined, () => now);
+  t.teardown(() => l.close());
+  await l.ping();
+  const [k1, k2] = [newKey(), newKey()];
+  const enqueue = (l as unknown as { enqueue(op: Op): Promise<unknown> }).enqueue.bind(l);
+  const r = await Promise.allSettled([l.claim(k1), l.claim(k1), enqueue({ op: 'bogus', key: k2 } as unknown as Op), l.claim(k2)]);
+  t.match(r, [{ status: 'fulfilled', value: { state: 'claimed', attempt: 1 } }, { status: 'fulfilled', value: { state: 'in_flight' } }, { status: 'rejected', reason: { code: 'ledger_unavailable' } }, { status: 'fulfilled', value: { state: 'claimed' } }]);
+  t.equal(await l.sweep(), 0, 'nothing expired yet');
+  now += 1001;
+  t.equal(await l.sweep(1, 1), 1, 'one batch of one, on the clock of the caller');
+  t.equal(await l.sweep(), 1, 'the other');
+  t.match(await l.claim(k1), { state: 'claimed', attempt: 1 }, 'swept: a new key again');
+});
+
+t.test('worker thread: an unmigrated file is refused at open, with the same message', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await t.rejects(openThreadedEmbeddedLedger({ ...BASE_OPTIONS, url: `embedded:${join(dir, 'l.db')}`, migrate: false }), /hookgate migrate/);
+});
+
+t.test('worker thread: a worker that dies fails what it held with ledger_unavailable; the next operation starts a new one on the same file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const warnings: string[] = [];
+  const l = await openThreadedEmbeddedLedger({ ...BASE_OPTIONS, url: `embedded:${join(dir, 'l.db')}` }, { warn: (_o, msg) => warnings.push(msg) });
+  t.teardown(() => l.close());
+  const done = newKey();
+  const c = await l.claim(done);
+  if (c.state !== 'claimed') throw new Error('not claimed');
+  t.equal(await l.complete(done, c.token, 201), true);
+
+  const worker = (l as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker;
+  const held = l.claim(newKey());
+  await new Promise((r) => setImmediate(r)); // the batch is sent
+  await worker.terminate();
+  await t.rejects(held, { code: 'ledger_unavailable' }, 'the operation in flight fails, it is not left hanging');
+  t.match(warnings, [/thread stopped; a new one starts/]);
+  t.notMatch(warnings[0], /forgotten/, 'on disk nothing is forgotten');
+
+  t.match(await l.claim(done), { state: 'done', status: 201 }, 'a new worker, the same file: the done key is still there');
+  await l.ping();
+});
+
+t.test('worker thread: close settles what was issued before it, then refuses', async (t) => {
+  const l = await openThreadedEmbeddedLedger({ ...BASE_OPTIONS, url: 'embedded' });
+  const key = newKey();
+  const c = await l.claim(key);
+  if (c.state !== 'claimed') throw new Error('not claimed');
+  const done = l.complete(key, c.token, 200);
+  const again = l.claim(key);
+  await l.close();
+  t.equal(await done, true);
+  t.match(await again, { state: 'done', status: 200 });
+  await t.rejects(l.claim(newKey()), { code: 'ledger_unavailable' });
+  const thread = (l as unknown as { thread: LedgerThread }).thread;
+  t.equal((thread as unknown as { worker: unknown }).worker, null, 'the worker has exited');
 });

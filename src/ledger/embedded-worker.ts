@@ -1,0 +1,48 @@
+// The embedded ledger's worker thread: owns the SQLite connection and runs what the gateway's thread
+// sends it (embedded-thread.ts). Messages are handled one at a time, in the order they were sent.
+import { parentPort, workerData } from 'node:worker_threads';
+import { openMigratedSqlite, SqliteStore } from './embedded.js';
+import type { Request, Reply, WorkerInit } from './embedded-thread.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+
+let store: SqliteStore;
+try {
+  store = new SqliteStore(openMigratedSqlite(init));
+  port.postMessage({ id: 0, ok: true } satisfies Reply);
+} catch (err) {
+  port.postMessage({ id: 0, ok: false, error: errorOf(err) } satisfies Reply);
+  process.exit(0);
+}
+
+port.on('message', (m: Request) => {
+  let reply: Reply;
+  try {
+    switch (m.t) {
+      case 'batch':
+        reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
+        break;
+      case 'sweep':
+        reply = { id: m.id, ok: true, swept: store.sweep(m.now, m.batch, m.maxBatches) };
+        break;
+      case 'ping':
+        store.ping();
+        reply = { id: m.id, ok: true };
+        break;
+      case 'close':
+        store.close();
+        port.postMessage({ id: m.id, ok: true } satisfies Reply);
+        port.close();
+        return;
+    }
+  } catch (err) {
+    reply = { id: m.id, ok: false, error: errorOf(err) };
+  }
+  port.postMessage(reply);
+});
+
+function errorOf(err: unknown): { message: string; code?: string } {
+  const e = err as { message?: unknown; code?: unknown };
+  return { message: String(e?.message ?? err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+}
