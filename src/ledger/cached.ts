@@ -11,7 +11,8 @@ export interface CacheHooks {
 }
 
 export class CachedLedger implements Ledger {
-  private readonly lru: LRUCache<string, { status: number }> | undefined;
+  /** key → the first status: a number, not an object a key (100k entries are 100k fewer objects for the GC) */
+  private readonly lru: LRUCache<string, number> | undefined;
 
   constructor(
     readonly inner: Ledger,
@@ -31,12 +32,20 @@ export class CachedLedger implements Ledger {
     return this.lru?.size ?? 0;
   }
 
+  /**
+   * The answer for a done key held in memory, synchronously (the claim stage answers a duplicate
+   * without a promise); undefined when the ledger must be asked.
+   */
+  cached(key: string): ClaimResult | undefined {
+    const status = this.lru?.get(key);
+    if (status === undefined) return undefined;
+    this.hooks.onCacheHit?.();
+    return { state: 'done', status };
+  }
+
   async claim(key: string): Promise<ClaimResult> {
-    const hit = this.lru?.get(key);
-    if (hit) {
-      this.hooks.onCacheHit?.();
-      return { state: 'done', status: hit.status };
-    }
+    const hit = this.cached(key);
+    if (hit) return hit;
     const r = await this.inner.claim(key);
     // Learned from the database (settled by another replica, or before a restart): remember it for
     // what is left of its retention.
@@ -65,6 +74,6 @@ export class CachedLedger implements Ledger {
   }
 
   private remember(key: string, status: number, ttl: number): void {
-    if (this.lru && ttl > 0) this.lru.set(key, { status }, { ttl: Math.min(ttl, this.retentionMs) });
+    if (this.lru && ttl > 0) this.lru.set(key, status, { ttl: Math.min(ttl, this.retentionMs) });
   }
 }

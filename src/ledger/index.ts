@@ -65,16 +65,24 @@ export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): 
 /** Times each operation and reports failures; answers and errors pass through unchanged. */
 export function instrument(inner: Ledger, hooks: LedgerHooks): Ledger {
   if (!hooks.onOp && !hooks.onError) return inner;
-  const timed = async <T>(op: 'claim' | 'complete' | 'release', fn: () => Promise<T>): Promise<T> => {
+  // .then instead of an async function: one promise an operation fewer on every delivery.
+  const timed = <T>(op: 'claim' | 'complete' | 'release', fn: () => Promise<T>): Promise<T> => {
     const start = process.hrtime.bigint();
-    try {
-      return await fn();
-    } catch (err) {
+    const failed = (err: unknown): never => {
       hooks.onError?.(err);
-      throw err;
-    } finally {
       hooks.onOp?.(op, Number(process.hrtime.bigint() - start) / 1e9);
+      throw err;
+    };
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (err) {
+      return Promise.reject(err).catch(failed);
     }
+    return p.then((v) => {
+      hooks.onOp?.(op, Number(process.hrtime.bigint() - start) / 1e9);
+      return v;
+    }, failed);
   };
   return {
     get backend() { return inner.backend; },

@@ -15,6 +15,8 @@ export interface Ledger {
   /** which engine answered `SELECT version()` (or embedded) */
   readonly backend: 'embedded' | 'postgres' | 'cockroachdb';
   claim(key: string): Promise<ClaimResult>;
+  /** what claim would answer for a done key held in memory (the hot LRU), without a promise; else undefined */
+  cached?(key: string): ClaimResult | undefined;
   /** marks the key done with the upstream's status; false when the token no longer owns it */
   complete(key: string, token: string, status: number): Promise<boolean>;
   /** marks the key failed so the provider's retry is forwarded; false when the token no longer owns it */

@@ -1,7 +1,7 @@
 // Stage 6: claim the delivery. The ledger (with its hot LRU of settled keys in front) answers one of:
 // claimed (forward it), done (answer the first status, forward nothing), in flight (409).
 import type { preHandlerHookHandler, FastifyBaseLogger } from 'fastify';
-import type { Ledger } from '../ledger/types.js';
+import type { ClaimResult, Ledger } from '../ledger/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError } from '../errors.js';
 import { answer } from './answer.js';
@@ -25,22 +25,26 @@ export function claimDelivery(deps: ClaimDeps): preHandlerHookHandler {
     const d = request.hg!;
     if (d.key === undefined) return done(); // monitor mode, unverified: nothing to claim
     const key = d.key;
+    const onResult = (result: ClaimResult): void => {
+      switch (result.state) {
+        case 'claimed':
+          d.claim = { token: result.token, attempt: result.attempt };
+          d.attempt = result.attempt;
+          return done();
+        case 'done':
+          d.outcome = 'duplicate';
+          reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+          return;
+        case 'in_flight':
+          answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
+          return;
+      }
+    };
+    // A duplicate of a done key in the hot LRU is answered here and now: no promise, no microtask.
+    const hit = ledger.cached?.(key);
+    if (hit) return onResult(hit);
     ledger.claim(key).then(
-      (result) => {
-        switch (result.state) {
-          case 'claimed':
-            d.claim = { token: result.token, attempt: result.attempt };
-            d.attempt = result.attempt;
-            return done();
-          case 'done':
-            d.outcome = 'duplicate';
-            reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
-            return;
-          case 'in_flight':
-            answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
-            return;
-        }
-      },
+      onResult,
       (err) => {
         metrics.ledgerErrors.inc();
         request.log.warn({ err: errSummary(err), key }, 'ledger claim failed');

@@ -32,6 +32,20 @@ t.test('a done answer from the database is cached; in flight and claimed never a
   t.equal(hits, 1);
 });
 
+t.test('cached(key) answers a done key synchronously and counts the hit; anything else is undefined', async (t) => {
+  const { inner, calls } = scripted([{ state: 'claimed', token: 'x', attempt: 1 }]);
+  let hits = 0;
+  const l = new CachedLedger(inner, 10, 60_000, { onCacheHit: () => hits++ });
+  t.equal(l.cached('k'), undefined, 'unknown key');
+  await l.claim('k');
+  t.equal(l.cached('k'), undefined, 'claimed (in flight) is not cached');
+  await l.complete('k', 'x', 202);
+  t.same(l.cached('k'), { state: 'done', status: 202 });
+  t.equal(hits, 1);
+  t.same(calls, ['claim k', 'complete k'], 'the ledger was not asked');
+  t.equal(new CachedLedger(inner, 0, 60_000).cached('k'), undefined, 'no LRU (cache: 0): always undefined');
+});
+
 t.test('a complete is cached only when the ledger accepted it', async (t) => {
   const ok = scripted([]);
   const a = new CachedLedger(ok.inner, 10, 60_000);
