@@ -415,8 +415,12 @@ async function scenarioProfile() {
   const cand = target === 'reference'
     ? await startBareProxy(upstream.url, { nodeArgs: prof })
     : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: 'embedded', nodeArgs: prof, ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
-  const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up' });
-  const r = await measure(cand, { seconds: K.seconds, label: 'profiled' });
+  // BENCH_PROFILE_LOAD=dup: duplicates of settled events (the bench:dup load) instead of new events.
+  const dup = process.env.BENCH_PROFILE_LOAD === 'dup';
+  const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : {};
+  if (dup) await drive(cand.url, { amount: K.dupIds, connections: 10, ...load });
+  const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up', ...load });
+  const r = await measure(cand, { seconds: K.seconds, label: 'profiled', ...load });
   await cand.stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('the gateway wrote no .cpuprofile');
