@@ -10,6 +10,13 @@ export function keyHash(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
+/** `embedded` → in memory; `embedded:PATH` → that file. */
+export function embeddedPath(url: string): string | undefined {
+  if (url === 'embedded' || url === 'embedded:' || url === 'embedded::memory:') return undefined;
+  if (!url.startsWith('embedded:')) throw new TypeError(`not an embedded ledger url: ${url}`);
+  return url.slice('embedded:'.length);
+}
+
 /** A fresh fencing token for one claim attempt. */
 export const newToken = (): string => randomUUID();
 

@@ -5,8 +5,8 @@
 // of inside it: measured in docs/benchmarks.md.
 import { Worker } from 'node:worker_threads';
 import type { LedgerOptions } from './types.js';
-import { BatchingLedger, embeddedPath, type Answer, type BatchTimes, type Op } from './embedded.js';
-import { validateOptions, type BatchMode, type LedgerLog } from './common.js';
+import { BatchingLedger, type Answer, type BatchTimes, type Op } from './embedded.js';
+import { embeddedPath, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 export type WorkerInit = Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs'>;
 

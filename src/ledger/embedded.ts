@@ -16,14 +16,9 @@ import Database from 'better-sqlite3';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { migrateSqlite, LATEST_VERSION } from './migrations.js';
 import { unavailable } from './retry.js';
-import { batchMode, checkStatus, schedule, keyHash, newToken, validateOptions, type BatchMode, type LedgerLog } from './common.js';
+import { batchMode, checkStatus, embeddedPath, schedule, keyHash, newToken, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
-/** `embedded` → in memory; `embedded:PATH` → that file. */
-export function embeddedPath(url: string): string | undefined {
-  if (url === 'embedded' || url === 'embedded:' || url === 'embedded::memory:') return undefined;
-  if (!url.startsWith('embedded:')) throw new TypeError(`not an embedded ledger url: ${url}`);
-  return url.slice('embedded:'.length);
-}
+export { embeddedPath };
 
 export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database {
   const path = embeddedPath(url);

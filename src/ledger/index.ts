@@ -3,12 +3,16 @@
 // operations through hooks, so metrics and logs can be wired without the ledger knowing prom-client.
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { CachedLedger } from './cached.js';
-import { openEmbeddedLedger, openSqlite, embeddedPath } from './embedded.js';
-import { openThreadedEmbeddedLedger } from './embedded-thread.js';
-import { detectDialect, openSqlLedger, pgDriver, type Dialect } from './sql.js';
-import { migrateSql, migrateSqlite, type MigrationResult } from './migrations.js';
+import type { Dialect } from './sql.js';
+import type { MigrationResult } from './migrations.js';
 import { DEFAULT_RETRY, withRetry, type ErrorKind, type RetryPolicy } from './retry.js';
-import type { LedgerLog } from './common.js';
+import { embeddedPath, type LedgerLog } from './common.js';
+
+// Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for embedded
+// (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md, memory).
+const embedded = () => import('./embedded.js');
+const threaded = () => import('./embedded-thread.js');
+const sql = () => import('./sql.js');
 
 export type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 export { CachedLedger } from './cached.js';
@@ -47,8 +51,9 @@ export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_TH
 export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): Promise<Ledger> {
   let inner: Ledger;
   if (kindOf(opts.url) === 'embedded') {
-    inner = embeddedThread(opts.url) ? await openThreadedEmbeddedLedger(opts, hooks.log) : openEmbeddedLedger(opts, hooks.log);
+    inner = embeddedThread(opts.url) ? await (await threaded()).openThreadedEmbeddedLedger(opts, hooks.log) : (await embedded()).openEmbeddedLedger(opts, hooks.log);
   } else {
+    const { pgDriver, openSqlLedger } = await sql();
     const driver = pgDriver(opts.url, {
       ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
       ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
@@ -103,6 +108,7 @@ export async function migrate(
   opts: { schema?: string; dialect?: 'auto' | Dialect; statementTimeoutMs?: number; log?: LedgerLog } = {},
 ): Promise<MigrationResult & { backend: Ledger['backend'] }> {
   if (kindOf(url) === 'embedded') {
+    const [{ openSqlite }, { migrateSqlite }] = await Promise.all([embedded(), import('./migrations.js')]);
     const db = openSqlite(url);
     try {
       return { backend: 'embedded', ...migrateSqlite(db) };
@@ -110,6 +116,7 @@ export async function migrate(
       db.close();
     }
   }
+  const [{ pgDriver, detectDialect }, { migrateSql }] = await Promise.all([sql(), import('./migrations.js')]);
   const driver = pgDriver(url, {
     poolSize: 2,
     ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : { statementTimeoutMs: 30_000 }),
