@@ -47,9 +47,12 @@ async function suite(t: Test, makeCluster: () => Promise<LedgerCluster>) {
   const cluster = await makeCluster();
   t.teardown(() => cluster.close());
   const failOnce = new Set<string>();
+  /** ids the upstream holds until the test lets them go */
+  const held = new Map<string, Promise<void>>();
   const up = await startUpstream(async (r, res) => {
     const id = r.headers['webhook-id'] as string;
     await sleep(15); // long enough for duplicates to meet a claim in flight
+    await held.get(id);
     if (failOnce.delete(id)) {
       res.statusCode = 500;
       return void res.end('boom');
@@ -87,16 +90,18 @@ async function suite(t: Test, makeCluster: () => Promise<LedgerCluster>) {
 
   t.test(`${cluster.name}: a duplicate while the first is in flight gets 409 with Retry-After`, async (t) => {
     const id = `msg_inflight_${Math.random().toString(36).slice(2)}`;
+    let letGo!: () => void;
+    held.set(id, new Promise<void>((r) => (letGo = r)));
     const first = send(gws[0]!, id);
-    let second;
-    for (let i = 0; i < 50; i++) {
-      second = await send(gws[1]!, id);
-      if (second.outcome !== 'forwarded') break;
-    }
-    t.equal(second!.status, 409);
-    t.equal(second!.outcome, 'in_flight');
-    t.ok(Number(second!.retryAfter) >= 1, 'Retry-After in seconds');
+    // The first copy is at the upstream (claimed, in flight) before the second is sent.
+    while (!up.received.some((r) => r.headers['webhook-id'] === id)) await sleep(5);
+    const second = await send(gws[1]!, id);
+    letGo();
+    t.equal(second.status, 409);
+    t.equal(second.outcome, 'in_flight');
+    t.ok(Number(second.retryAfter) >= 1, 'Retry-After in seconds');
     t.equal((await first).outcome, 'forwarded');
+    t.equal(countById(up).get(id), 1, 'the upstream saw it once');
   });
 
   t.test(`${cluster.name}: an upstream 500 releases the claim and the retry is forwarded`, async (t) => {
