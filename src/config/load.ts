@@ -4,8 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
-import AjvModule, { type ErrorObject } from 'ajv';
-import { ConfigSchema, type RawConfig, type RawRoute } from './schema.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { RawConfig, RawRoute } from './schema.js';
+// Generated from the schema by `npm run schema`: validating needs neither ajv nor TypeBox at run time.
+import { validate as generatedValidate } from './validate-config.generated.js';
 import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type Rate } from './units.js';
 import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
 import type { Scheme, SchemeOptions } from '../providers/types.js';
@@ -14,9 +16,7 @@ import { limitProblems } from '../limits/config.js';
 import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 import { contentDigest } from './digest.js';
 
-const Ajv = AjvModule.default ?? AjvModule;
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-const validateSchema = ajv.compile(ConfigSchema);
+const validateSchema = generatedValidate as unknown as ValidateFunction;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
