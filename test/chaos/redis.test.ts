@@ -5,15 +5,13 @@
 // provider's rate, so nothing may be answered 429, and nothing 5xx (the upstream never fails here).
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { freePort, privateRedis, requireRedisServer } from '../helpers/redis-server.js';
+import { startPrivateRedis } from '../helpers/redis-server.js';
 import { account, pick, runProvider, startChaosApp } from './simulator.js';
 import { assertExactlyOnce, assertLimiterFellBackAndRecovered, HIGH_LIMITS, internalErrors, redisOutage, startReplicas } from './replicas.js';
 
 t.test('Redis (the limit store) killed and restarted while deliveries flow', async (t) => {
-  if (!requireRedisServer(t)) return;
-  const redis = privateRedis(await freePort());
-  t.teardown(() => redis.kill());
-  await redis.start();
+  const redis = await startPrivateRedis(t);
+  if (!redis) return;
   const app = await startChaosApp();
   t.teardown(() => app.close());
   const r = await startReplicas(t, 'redis', app.url, { limits: { store: redis.url, ...HIGH_LIMITS } });

@@ -95,3 +95,15 @@ export function requireRedisServer(t: { plan(n: number, reason?: string): void }
   t.plan(0, 'redis-server is not installed');
   return false;
 }
+
+/**
+ * A private redis-server started on a free port and SIGKILLed at the test's end; null (and the test
+ * marked skipped) when redis-server is not installed and the run does not require Redis.
+ */
+export async function startPrivateRedis(t: { plan(n: number, reason?: string): void; teardown(fn: () => unknown): void }): Promise<PrivateRedis | null> {
+  if (!requireRedisServer(t)) return null;
+  const redis = privateRedis(await freePort());
+  t.teardown(() => redis.kill());
+  await redis.start();
+  return redis;
+}

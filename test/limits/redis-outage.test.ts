@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startUpstream } from '../helpers/upstream.js';
 import { testConfig } from '../helpers/gateway.js';
-import { freePort, privateRedis, requireRedisServer } from '../helpers/redis-server.js';
+import { freePort, startPrivateRedis } from '../helpers/redis-server.js';
 import { ENV, ROUTES, deliver, metricsText, sample, startLimitedGateway, tally, type LimitedGateway } from '../helpers/limits.js';
 
 /** Polls (bounded, 100 ms apart) until `done` holds; the bound only limits a failing test, it asserts no timing. */
@@ -26,10 +26,8 @@ const warns = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'wa
 const recoveries = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'info' && /reachable again/.test(l.msg));
 
 t.test('Redis stopped and started again under two replicas', async (t) => {
-  if (!requireRedisServer(t)) return;
-  const redis = privateRedis(await freePort());
-  t.teardown(() => redis.kill());
-  await redis.start();
+  const redis = await startPrivateRedis(t);
+  if (!redis) return;
 
   const up = await startUpstream();
   t.teardown(() => up.close());
@@ -103,10 +101,8 @@ t.test('Redis unreachable at start: the gateway starts and serves with per-repli
 });
 
 t.test('Redis hung with its connection open (command timeouts): fallback, then the probe brings it back', async (t) => {
-  if (!requireRedisServer(t)) return;
-  const redis = privateRedis(await freePort());
-  t.teardown(() => redis.kill());
-  await redis.start();
+  const redis = await startPrivateRedis(t);
+  if (!redis) return;
   const up = await startUpstream();
   t.teardown(() => up.close());
   const config = testConfig({ upstream: { url: up.url }, limits: { store: redis.url, tenants: { acme: '5/h' } }, routes: ROUTES }, ENV);
