@@ -35,3 +35,9 @@ export class GatewayError extends Error {
 export function errorBody(code: ErrorCode, message?: string): string {
   return JSON.stringify({ error: code, message: message ?? CATALOGUE[code].message });
 }
+
+/** An error as a log field or a message between threads: its code and message, never its stack. */
+export function errSummary(err: unknown): { code?: string; message: string } {
+  const e = err as { code?: string; message?: string };
+  return { code: e?.code, message: String(e?.message ?? err) };
+}

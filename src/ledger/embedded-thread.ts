@@ -5,20 +5,24 @@
 // of inside it: measured in docs/benchmarks.md.
 import { Worker } from 'node:worker_threads';
 import type { LedgerOptions } from './types.js';
-import { BatchingLedger, type Answer, type BatchTimes, type Op } from './embedded.js';
+import { BatchingLedger, errorFrom, type Answer, type BatchTimes, type Op } from './embedded.js';
 import { embeddedPath, validateOptions, type BatchMode, type LedgerLog } from './common.js';
+import type { errSummary } from '../errors.js';
 
 export type WorkerInit = Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs'>;
 
-export type Request =
-  | { t: 'batch'; id: number; ops: Op[]; times: BatchTimes }
-  | { t: 'sweep'; id: number; now: number; batch: number; maxBatches: number }
-  | { t: 'ping'; id: number }
-  | { t: 'close'; id: number };
+type Ask =
+  | { t: 'batch'; ops: Op[]; times: BatchTimes }
+  | { t: 'sweep'; now: number; batch: number; maxBatches: number }
+  | { t: 'ping' }
+  | { t: 'close' };
+
+/** What the worker is sent: a request and the id its reply carries back. */
+export type Request = Ask & { id: number };
 
 export type Reply =
   | { id: number; ok: true; answers?: Answer[]; swept?: number }
-  | { id: number; ok: false; error: { message: string; code?: string } };
+  | { id: number; ok: false; error: ReturnType<typeof errSummary> };
 
 type Pending = { resolve: (r: Reply & { ok: true }) => void; reject: (err: Error) => void };
 
@@ -53,7 +57,7 @@ export class LedgerThread {
       this.pending.delete(r.id);
       this.letGo();
       if (r.ok) p.resolve(r);
-      else p.reject(Object.assign(new Error(r.error.message), r.error.code ? { code: r.error.code } : {}));
+      else p.reject(errorFrom(r.error));
     });
     worker.on('error', (err) => this.stopped(worker, err));
     worker.on('exit', (code) => this.stopped(worker, new Error(`the embedded ledger's thread exited (code ${code})`)));
@@ -72,13 +76,14 @@ export class LedgerThread {
     }
   }
 
-  request(m: Request): Promise<Reply & { ok: true }> {
-    if (this.closing && m.t !== 'close') return Promise.reject(new Error('the ledger is closed'));
+  request(ask: Ask): Promise<Reply & { ok: true }> {
+    if (this.closing && ask.t !== 'close') return Promise.reject(new Error('the ledger is closed'));
     if (!this.worker) void this.start().catch(() => {});
+    const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.pending.set(m.id, { resolve, reject });
+      this.pending.set(id, { resolve, reject });
       this.hold();
-      this.worker!.postMessage(m);
+      this.worker!.postMessage({ ...ask, id } satisfies Request);
     });
   }
 
@@ -94,17 +99,13 @@ export class LedgerThread {
     if (this.pending.size === 0) this.worker?.unref();
   }
 
-  id(): number {
-    return this.next++;
-  }
-
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     const worker = this.worker;
     if (!worker) return;
     try {
-      await this.request({ t: 'close', id: this.id() });
+      await this.request({ t: 'close' });
     } catch {
       // already gone
     }
@@ -127,17 +128,17 @@ export class ThreadedEmbeddedLedger extends BatchingLedger {
   }
 
   protected async execute(ops: Op[], times: BatchTimes): Promise<Answer[]> {
-    const r = await this.thread.request({ t: 'batch', id: this.thread.id(), ops, times });
+    const r = await this.thread.request({ t: 'batch', ops, times });
     return r.answers!;
   }
 
   protected async sweepNow(now: number, batch: number, maxBatches: number): Promise<number> {
-    const r = await this.thread.request({ t: 'sweep', id: this.thread.id(), now, batch, maxBatches });
+    const r = await this.thread.request({ t: 'sweep', now, batch, maxBatches });
     return r.swept!;
   }
 
   protected async pingNow(): Promise<void> {
-    await this.thread.request({ t: 'ping', id: this.thread.id() });
+    await this.thread.request({ t: 'ping' });
   }
 
   protected async shutdown(): Promise<void> {

@@ -2,6 +2,7 @@
 // sends it (embedded-thread.ts). Messages are handled one at a time, in the order they were sent.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openMigratedSqlite, SqliteStore } from './embedded.js';
+import { errSummary } from '../errors.js';
 import type { Request, Reply, WorkerInit } from './embedded-thread.js';
 
 const port = parentPort!;
@@ -12,7 +13,7 @@ try {
   store = new SqliteStore(openMigratedSqlite(init));
   port.postMessage({ id: 0, ok: true } satisfies Reply);
 } catch (err) {
-  port.postMessage({ id: 0, ok: false, error: errorOf(err) } satisfies Reply);
+  port.postMessage({ id: 0, ok: false, error: errSummary(err) } satisfies Reply);
   process.exit(0);
 }
 
@@ -37,12 +38,7 @@ port.on('message', (m: Request) => {
         return;
     }
   } catch (err) {
-    reply = { id: m.id, ok: false, error: errorOf(err) };
+    reply = { id: m.id, ok: false, error: errSummary(err) };
   }
   port.postMessage(reply);
 });
-
-function errorOf(err: unknown): { message: string; code?: string } {
-  const e = err as { message?: unknown; code?: unknown };
-  return { message: String(e?.message ?? err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
-}

@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { migrateSqlite, LATEST_VERSION } from './migrations.js';
 import { unavailable } from './retry.js';
+import { errSummary } from '../errors.js';
 import { batchMode, checkStatus, embeddedPath, schedule, keyHash, newToken, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 export { embeddedPath };
@@ -63,7 +64,7 @@ export type Op =
   | { op: 'release'; key: string; token: string };
 
 /** An operation's answer, or its error reduced to what survives a structured clone. */
-export type Answer = { ok: true; value: ClaimResult | boolean } | { ok: false; error: { message: string; code?: string } };
+export type Answer = { ok: true; value: ClaimResult | boolean } | { ok: false; error: ReturnType<typeof errSummary> };
 
 /** The times a batch runs with: its clock and the ledger's lease and retention (ms). */
 export interface BatchTimes {
@@ -198,8 +199,12 @@ export class SqliteStore {
 }
 
 function failed(err: unknown): Answer {
-  const e = err as { message?: unknown; code?: unknown };
-  return { ok: false, error: { message: String(e?.message ?? err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) } };
+  return { ok: false, error: errSummary(err) };
+}
+
+/** An error summarized on the other side of a thread (errSummary), as an Error again. */
+export function errorFrom(e: { message: string; code?: string | undefined }): Error {
+  return Object.assign(new Error(e.message), e.code ? { code: e.code } : {});
 }
 
 /** An operation waiting in the group-commit queue. */
@@ -309,7 +314,7 @@ export abstract class BatchingLedger implements Ledger {
     try {
       return await this.sweepNow(this.now(), batch, maxBatches);
     } catch (err) {
-      this.log?.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'ledger: sweeping expired rows failed; will try again');
+      this.log?.warn({ err: errSummary(err) }, 'ledger: sweeping expired rows failed; will try again');
       return 0;
     }
   }
@@ -330,7 +335,7 @@ function settleAll(batch: Queued[], answers: Answer[]): void {
     const q = batch[i]!;
     const a = answers[i];
     if (a?.ok) q.resolve(a.value as never);
-    else q.reject(unavailable(q.op.op, Object.assign(new Error(a?.error.message ?? 'no answer for this operation'), a?.error.code ? { code: a.error.code } : {})));
+    else q.reject(unavailable(q.op.op, errorFrom(a?.error ?? { message: 'no answer for this operation' })));
   }
 }
 

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
+import { errSummary } from '../errors.js';
 import { DEFAULT_RETRY, unavailable, withRetry, type ErrorKind, type Resolution, type RetryPolicy } from './retry.js';
 import { LATEST_VERSION, migrateSql, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
 import { batchMode, checkStatus, keyHash, newToken, schedule, validateOptions, type BatchMode, type LedgerLog } from './common.js';
@@ -51,7 +52,7 @@ export function pgDriver(url: string, opts: { poolSize?: number; statementTimeou
     keepAlive: true,
   });
   // An idle client's socket error is emitted here; without a listener it would crash the process.
-  pool.on('error', (err) => opts.log?.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'ledger: idle database connection failed'));
+  pool.on('error', (err) => opts.log?.warn({ err: errSummary(err) }, 'ledger: idle database connection failed'));
   // The ledger's per-delivery statements (claim, complete, release, lookup: tagged `/* hookgate:NAME */`)
   // run as named prepared statements: the server parses and plans each once per connection instead of
   // on every delivery (bench:ledger: +45% claim+complete/s on PostgreSQL 15). node-postgres prepares
@@ -347,7 +348,7 @@ export class SqlLedger implements Ledger {
       }
     } catch (err) {
       // A 40001 against a concurrent claim recycling the same row is expected now and then.
-      this.deps.log?.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'ledger: sweeping expired rows failed; will try again');
+      this.deps.log?.warn({ err: errSummary(err) }, 'ledger: sweeping expired rows failed; will try again');
     } finally {
       this.sweeping = false;
     }

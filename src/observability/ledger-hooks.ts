@@ -7,11 +7,12 @@
 import type { Logger } from 'pino';
 import type { LedgerHooks } from '../ledger/index.js';
 import type { Metrics } from './metrics.js';
+import { errSummary } from '../errors.js';
 
 export function ledgerHooks(metrics: Metrics, log: Logger): LedgerHooks {
   return {
     onOp: (op, seconds) => metrics.ledgerDuration.observe({ op }, seconds),
-    onError: (err) => log.debug({ err: { code: (err as { code?: string })?.code, message: String((err as Error)?.message ?? err) } }, 'ledger operation failed'),
+    onError: (err) => log.debug({ err: errSummary(err) }, 'ledger operation failed'),
     onCacheHit: () => metrics.cacheHits.inc(),
     log,
   };

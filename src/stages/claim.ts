@@ -3,7 +3,7 @@
 import type { preHandlerHookHandler, FastifyBaseLogger } from 'fastify';
 import type { ClaimResult, Ledger } from '../ledger/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, errSummary } from '../errors.js';
 import { answer } from './answer.js';
 
 export interface ClaimDeps {
@@ -67,9 +67,4 @@ export async function settle(deps: ClaimDeps, key: string, claim: { token: strin
     deps.metrics.ledgerErrors.inc();
     log.warn({ err: errSummary(err), key }, 'ledger settle failed; the claim will expire after its lease');
   }
-}
-
-export function errSummary(err: unknown): { code?: string; message: string } {
-  const e = err as { code?: string; message?: string };
-  return { code: e?.code, message: String(e?.message ?? err) };
 }

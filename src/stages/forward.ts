@@ -5,7 +5,8 @@ import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ClaimDeps } from './claim.js';
-import { settle, errSummary } from './claim.js';
+import { settle } from './claim.js';
+import { errSummary } from '../errors.js';
 import { answer } from './answer.js';
 import { trustFunction, trustedChain, type TrustFn } from '../config/trust-proxy.js';
 
