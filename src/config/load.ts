@@ -12,7 +12,7 @@ import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type
 import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
 import type { Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
-import { limitProblems } from '../limits/config.js';
+import { limitProblems } from './limits.js';
 import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 import { contentDigest } from './digest.js';
 

@@ -4,9 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { TenantRule } from '../config/load.js';
 import { jsonPath } from '../providers/primitives.js';
 import { jsonBody } from './json-body.js';
-
-/** Tenant names travel in a header and a metric label: keep them to a safe alphabet. */
-export const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+import { TENANT, TENANT_RULE } from '../config/tenant-name.js';
 
 export type TenantResult = { ok: true; tenant: string } | { ok: false; message: string };
 
@@ -28,6 +26,6 @@ export function tenantOf(rule: TenantRule, request: FastifyRequest, body: Buffer
       break;
   }
   if (value === undefined || value === '') return { ok: false, message: `no tenant in ${rule.kind}:${rule.name}` };
-  if (!TENANT.test(value)) return { ok: false, message: `the tenant in ${rule.kind}:${rule.name} must be 1-128 letters, digits, '.', '_' or '-'` };
+  if (!TENANT.test(value)) return { ok: false, message: `the tenant in ${rule.kind}:${rule.name} must be ${TENANT_RULE}` };
   return { ok: true, tenant: value };
 }
