@@ -15,6 +15,8 @@ import type { LedgerOptions } from '../ledger/types.js';
 import { limitProblems } from './limits.js';
 import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 import { contentDigest } from './digest.js';
+import { TENANT, TENANT_RULE } from './tenant-name.js';
+import { keyPrefix } from './keys.js';
 
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
@@ -44,6 +46,21 @@ export interface Route {
   readonly forwardTo: string | null;
   readonly bodyLimit: number;
   readonly idempotencyKey: IdempotencyRule;
+  /** the key space of the route's deliveries: its path, or the `namespace` several routes share on purpose */
+  readonly namespace: string;
+  /** `NAMESPACE|`, encoded once (src/config/keys.ts): every key of the route starts with it */
+  readonly keyPrefix: string;
+  /** lower-cased headers the route's signature can cover (the scheme's, plus generic's timestamp header) */
+  readonly signedHeaders: readonly string[];
+}
+
+/** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
+interface SecretUse {
+  where: string;
+  route: number;
+  /** the tenant name, or `json:PATH` for a route-wide list whose tenant the signed body names */
+  tenant: string;
+  namespace: string;
 }
 
 export interface Config {
@@ -168,7 +185,7 @@ function parseRule<K extends string>(value: string, kinds: readonly K[]): { kind
   return kinds.includes(kind) && i < value.length - 1 ? { kind, name: value.slice(i + 1) } : null;
 }
 
-function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number): Route | null {
+function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number, secretUses: Map<string, SecretUse>): Route | null {
   const at = `routes[${i}]`;
   const before = problems.length;
   const scheme = getScheme(raw.provider);
@@ -179,6 +196,10 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   const tenant: TenantRule = tenantRule ?? { kind: 'literal', value: raw.tenant };
   if (tenant.kind === 'param' && !params.includes(tenant.name)) problems.push(`${at}.tenant: the path ${raw.path} has no :${tenant.name} parameter`);
   if (tenant.kind === 'header') tenant.name = tenant.name.toLowerCase();
+  // A literal is a tenant name like any other (it goes into the key, a header and a metric label).
+  if (tenant.kind === 'literal' && !TENANT.test(tenant.value))
+    problems.push(`${at}.tenant: expected a tenant name of ${TENANT_RULE}, or param:NAME, header:NAME or json:PATH; got ${JSON.stringify(raw.tenant)}`);
+  const namespace = raw.namespace ?? raw.path;
 
   const toleranceMs = parseDuration(raw.tolerance);
   const options: SchemeOptions = { toleranceMs, publicUrl: raw.publicUrl ?? null };
@@ -189,8 +210,19 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   if (scheme?.urlSigned && !raw.publicUrl) problems.push(`${at}.publicUrl: is required for provider ${raw.provider}, which signs the URL the provider called`);
   if (scheme?.warnings) for (const w of scheme.warnings) warnings.push(`${at}: ${w}`);
 
-  const prepare = (ref: string, where: string): unknown => {
+  // One secret under two tenants lets a delivery captured for one be accepted as the other: the key
+  // differs by tenant (and route), so the ledger cannot tell it is a replay. Compared as resolved.
+  const remember = (secret: string, where: string, tenantName: string): void => {
+    const prev = secretUses.get(secret);
+    if (!prev) return void secretUses.set(secret, { where, route: i, tenant: tenantName, namespace });
+    if (prev.tenant !== tenantName)
+      problems.push(`${where}: the same secret as ${prev.where} (tenant ${prev.tenant}) under tenant ${tenantName}: a delivery captured for one would be accepted again as the other; give each tenant its own secret`);
+    else if (prev.route !== i && prev.namespace !== namespace)
+      warnings.push(`${where}: the same secret as ${prev.where}, on another route with its own key space: a delivery captured on one route is forwarded again on the other; if both receive the same provider account's deliveries, give them the same namespace`);
+  };
+  const prepare = (ref: string, where: string, tenantName: string): unknown => {
     const secret = readSecret(ref, where, envs, problems, warnings, files);
+    if (secret !== null) remember(secret, where, tenantName);
     if (secret === null || !scheme) return null;
     try {
       return scheme.key(secret, options);
@@ -201,29 +233,49 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   };
   let keys: Route['keys'];
   if (Array.isArray(raw.secrets)) {
-    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`));
+    const shared = tenant.kind === 'literal' ? tenant.value : `${tenant.kind}:${tenant.name}`;
+    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared));
+    // The contract: the tenant comes only from the route or from signed material.
     if (tenant.kind === 'param' || tenant.kind === 'header')
-      warnings.push(`${at}.tenant: ${raw.tenant} is not signed and the route's secrets are shared by every tenant, so a caller can name any tenant; give each tenant its own secrets (a map) or take the tenant from signed material`);
+      problems.push(`${at}.tenant: ${raw.tenant} is taken from the request, and with one secret list for the route nothing proves it: a delivery captured for one tenant would be accepted again under every other name. Give secrets as a map from tenant to its own secrets (then the signature proves the tenant), or use a literal tenant or json:PATH of the signed body`);
   } else {
     if (tenant.kind === 'literal') problems.push(`${at}.secrets: a per-tenant map needs a tenant taken from the request (param:, header: or json:), not the literal ${JSON.stringify(tenant.value)}`);
     const map = new Map<string, unknown[]>();
-    for (const [name, refs] of Object.entries(raw.secrets)) map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`)));
+    for (const [name, refs] of Object.entries(raw.secrets)) {
+      if (!TENANT.test(name)) problems.push(`${at}.secrets["${name}"]: a tenant name is ${TENANT_RULE}, so no request can name this one`);
+      map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`, name)));
+    }
     keys = map;
   }
+  // Body-derived tenants and keys need a signed body. With a map, the tenant's own secret proves the
+  // tenant even where the body is not signed; a route-wide list proves nothing about the body.
+  const lists = keys instanceof Map ? [...keys.values()] : [keys];
+  const signsBody = scheme ? (scheme.signsBodyWith ? lists.every((l) => scheme.signsBodyWith!(l)) : scheme.signsBody) : true;
+  if (!signsBody && tenant.kind === 'json' && !(keys instanceof Map))
+    problems.push(`${at}.tenant: ${raw.provider} does not sign the body, so ${raw.tenant} can be changed in a captured delivery and name any tenant; use a literal tenant, or a map from tenant to its own secrets`);
 
   const idem = raw.idempotencyKey === 'default' ? null : parseRule(raw.idempotencyKey, ['header', 'json'] as const);
   const idempotencyKey: IdempotencyRule = idem ? { kind: idem.kind, name: idem.kind === 'header' ? idem.name.toLowerCase() : idem.name } : { kind: 'default' };
-  const signedHeaders = [...(scheme?.signedHeaders ?? []), ...(options.generic?.timestampHeader ? [options.generic.timestampHeader] : [])];
+  const signedHeaders = Object.freeze([...(scheme?.signedHeaders ?? []), ...(options.generic?.timestampHeader ? [options.generic.timestampHeader] : [])]);
+  // The key must come only from what the signature covers: anything else a replay can change.
   if (idempotencyKey.kind === 'header' && scheme && !signedHeaders.includes(idempotencyKey.name))
-    warnings.push(`${at}.idempotencyKey: header ${idempotencyKey.name} is not covered by the ${raw.provider} signature, so a replayed body with a new value passes as a new delivery`);
+    problems.push(`${at}.idempotencyKey: header ${idempotencyKey.name} is not covered by the ${raw.provider} signature (${signedHeaders.length ? `it covers ${signedHeaders.join(', ')}` : 'it covers no header'}), so a replayed delivery with a new value would get a new key; use default (the scheme's signed id, else the digest of what it signed)${signedHeaders.length ? ' or one of those headers' : ''}`);
+  if (idempotencyKey.kind === 'json' && !signsBody)
+    problems.push(`${at}.idempotencyKey: ${raw.provider} does not sign the body, so ${raw.idempotencyKey} can be changed in a captured delivery and pass as a new one; use default (the scheme's signed id, else the digest of what it signed)`);
 
   const methods = new Set(raw.methods.map((m) => m.toUpperCase()));
   let bodyLimit = defaultBodyLimit;
   if (raw.bodyLimit) bodyLimit = parseSize(raw.bodyLimit);
-  if (parseDuration(cfg.ledger.retention) < toleranceMs) problems.push(`${at}.tolerance: ${raw.tolerance} is longer than ledger.retention ${cfg.ledger.retention}; a replay inside the window would find its key forgotten`);
+  // The window is two-sided: a delivery first seen `tolerance` before its signed timestamp is still
+  // accepted `tolerance` after it, so its key must be remembered for 2 × tolerance.
+  if (parseDuration(cfg.ledger.retention) < 2 * toleranceMs)
+    problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
   if (problems.length > before || !scheme) return null;
-  return { index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey };
+  return {
+    index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders,
+  };
 }
 
 /** Validates and resolves a parsed document. Throws ConfigError listing every problem. */
@@ -276,6 +328,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   const upstreamUrl = field('upstream.url', () => new URL(raw.upstream.url));
 
   const files = new Map<string, string>();
+  const secretUses = new Map<string, SecretUse>();
   const routes: Route[] = [];
   const seenPaths = new Map<string, number>();
   raw.routes.forEach((r, i) => {
@@ -283,12 +336,12 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     const prev = seenPaths.get(normalized);
     if (prev !== undefined) problems.push(`routes[${i}].path: ${r.path} is already served by routes[${prev}]`);
     else seenPaths.set(normalized, i);
-    const route = resolveRoute(r, i, raw, envs, problems, warnings, files, bodyLimit);
+    const route = resolveRoute(r, i, raw, envs, problems, warnings, files, bodyLimit, secretUses);
     if (route) routes.push(route);
   });
 
-  // Tenants a route can name: literals and per-tenant secret maps. A param/header/json tenant with a
-  // route-wide secret list can name anything, so then no configured tenant is unreachable.
+  // Tenants a route can name: literals and per-tenant secret maps. A json tenant with a route-wide
+  // secret list can name anything, so then no configured tenant is unreachable.
   const known = new Set<string>();
   let open = false;
   for (const r of routes) {

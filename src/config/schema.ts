@@ -1,6 +1,7 @@
 // One declaration of the configuration file: TypeBox gives the JSON Schema (validated by ajv, written
 // to config/hookgate.schema.json) and the TypeScript type of what the YAML holds.
 import { Type, type Static } from '@sinclair/typebox';
+import { NAMESPACE } from './keys.js';
 
 const DURATION = '^[0-9]+(ms|s|m|h|d)$';
 const SIZE = '^[0-9]+(b|kb|mb|gb)?$';
@@ -36,6 +37,7 @@ export const RouteSchema = Type.Object(
     forwardTo: Type.Optional(Type.String({ pattern: '^/', description: 'path on the upstream; default: the same path' })),
     bodyLimit: Type.Optional(Type.String({ pattern: SIZE })),
     idempotencyKey: Type.String({ default: 'default', pattern: '^(default|header:.+|json:.+)$' }),
+    namespace: Type.Optional(Type.String({ pattern: NAMESPACE.source, description: "a key space several routes share on purpose (1-64 letters, digits, '.', '_' or '-'); default: the route's own path" })),
     generic: Type.Optional(GenericSchema),
   },
   Strict,

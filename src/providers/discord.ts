@@ -23,6 +23,7 @@ export function discordPublicKey(hex: string): KeyObject {
 export const discord: Scheme<KeyObject> = {
   name: 'discord',
   signedHeaders: [TIMESTAMP],
+  signsBody: true,
   asymmetric: true,
   key(secret) {
     return discordPublicKey(secret);

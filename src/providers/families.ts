@@ -46,6 +46,7 @@ export function bodyHmac(def: BodyHmac): Scheme<KeyObject> {
   return {
     name: def.name,
     signedHeaders: [],
+    signsBody: true,
     key: (secret) => utf8Key(secret),
     verify(req, keys) {
       const name = def.headers.find((h) => req.headers[h] !== undefined) ?? header;
@@ -83,6 +84,7 @@ export function pairHmac(def: PairHmac): Scheme<KeyObject> {
   return {
     name: def.name,
     signedHeaders: [],
+    signsBody: true,
     key: (secret) => utf8Key(secret),
     verify(req, keys, opts, nowMs) {
       const h = single(req.headers, def.header);
@@ -121,6 +123,7 @@ export function v0Hmac(def: V0Hmac): Scheme<KeyObject> {
   return {
     name: def.name,
     signedHeaders: [def.tsHeader],
+    signsBody: true,
     key: (secret) => utf8Key(secret),
     verify(req, keys, opts, nowMs) {
       const h = single(req.headers, def.sigHeader);

@@ -14,6 +14,7 @@ export const generic: Scheme<KeyObject> = {
   name: 'generic',
   // depends on the route (its timestampHeader is signed); check reads opts.generic for that
   signedHeaders: [],
+  signsBody: true,
   key(secret, opts) {
     options(opts.generic);
     return utf8Key(secret);

@@ -11,10 +11,15 @@ import type { Scheme } from './types.js';
 type GitlabKey = { signing: KeyObject; token?: undefined } | { token: Buffer; signing?: undefined };
 
 const TOKEN = 'x-gitlab-token';
+const NONE: readonly string[] = Object.freeze([]);
 
 export const gitlab: Scheme<GitlabKey> = {
   name: 'gitlab',
-  signedHeaders: [],
+  // only with a signing token (Standard Webhooks); a secret token covers no header
+  signedHeaders: ['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp'],
+  // a secret token signs nothing: only routes whose every secret list has a signing token sign the body
+  signsBody: false,
+  signsBodyWith: (keys) => keys.some((k) => k?.signing !== undefined),
   key(secret) {
     if (secret === '') throw new Error('the secret is empty');
     return secret.startsWith('whsec_') ? { signing: standardKey(secret) } : { token: tokenDigest(secret) };
@@ -39,7 +44,9 @@ export const gitlab: Scheme<GitlabKey> = {
       return v.ok ? { ...v, secretIndex: signing[v.secretIndex]!.i } : v;
     }
     // token only: the token signs nothing, so there is no id and the key is the digest of the body
-    return verdict(matched);
+    const v = verdict(matched);
+    if (v.ok) v.headers = NONE;
+    return v;
   },
   sign(input) {
     if (input.secret.startsWith('whsec_')) {

@@ -8,7 +8,7 @@
 // Only v3 is accepted. v1/v2 (X-HubSpot-Signature) sign no timestamp and HubSpot still sends them
 // beside v3 "for backward compatibility": accepting them would let anyone holding a captured delivery
 // strip the v3 headers and replay it outside the window. sign() still emits the v1 headers HubSpot sends.
-// Bodies are batches (arrays of events with eventId): the key is the digest of the signed bytes.
+// Bodies are batches (arrays of events with eventId): the key is the digest of the signed method, URI and body.
 import { createHash } from 'node:crypto';
 import { decodeBase64, fail, hmac, invalid, outOfTolerance, safeEqual, single, withinTolerance } from './primitives.js';
 import { NO_PUBLIC_URL, signedUrl } from './public-url.js';
@@ -29,6 +29,7 @@ export function hubspotDecodeUri(uri: string): string {
 export const hubspot: Scheme<Buffer> = {
   name: 'hubspot',
   signedHeaders: [TIMESTAMP],
+  signsBody: true,
   urlSigned: true,
   key(secret) {
     if (secret === '') throw new Error('hubspot: the app client secret is empty');
@@ -50,11 +51,15 @@ export const hubspot: Scheme<Buffer> = {
     const decoded = hubspotDecodeUri(uri);
     if (decoded !== uri) uris.push(decoded);
     let found = -1;
+    let signed = '';
     for (let i = 0; i < keys.length; i++)
-      for (const u of uris) if (safeEqual(hmac('sha256', keys[i]!, req.method, u, req.body, tsH.value), sig) && found < 0) found = i;
+      for (const u of uris) if (safeEqual(hmac('sha256', keys[i]!, req.method, u, req.body, tsH.value), sig) && found < 0) (found = i), (signed = u);
     if (found < 0) return invalid();
     if (!withinTolerance(ts, nowMs, opts.toleranceMs)) return outOfTolerance();
-    return { ok: true, secretIndex: found, timestamp: ts };
+    // The key: the digest of the signed method + URI + body, as signed (the same body on two URLs is two
+    // deliveries). The timestamp is left out, so a retry signed afresh keeps its key.
+    const digest = createHash('sha256').update(req.method).update(signed).update(req.body).digest('hex');
+    return { ok: true, secretIndex: found, timestamp: ts, digest };
   },
   sign(input) {
     const ts = String(input.timestamp * 1000);

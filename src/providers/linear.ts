@@ -10,6 +10,7 @@ const HEADER = 'linear-signature';
 export const linear: Scheme<KeyObject> = {
   name: 'linear',
   signedHeaders: [],
+  signsBody: true,
   key: (secret) => utf8Key(secret),
   verify(req, keys, opts, nowMs) {
     const h = single(req.headers, HEADER);

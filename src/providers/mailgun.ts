@@ -101,8 +101,9 @@ function parse(req: SignedRequest): Parsed {
 export const mailgun: Scheme<Buffer> = {
   name: 'mailgun',
   signedHeaders: [],
+  signsBody: false,
   warnings: [
-    'mailgun signs only timestamp + token, not the event data: a captured signature can be replayed with another body; the delivery key is the token, so a token is forwarded once while the ledger remembers it',
+    'mailgun signs only timestamp + token, not the event data: within the tolerance window anyone holding a captured signature can send it with another body, and the body forwarded under a token is not proven to be the one Mailgun sent. The delivery key is the signed token, so this route forwards each token at most once while the ledger remembers it; the tenant and the idempotency key cannot come from the body (json:)',
   ],
   key(secret) {
     if (secret === '') throw new Error('mailgun: the webhook signing key is empty');

@@ -36,6 +36,7 @@ export function sendgridPublicKey(secret: string): KeyObject {
 export const sendgrid: Scheme<KeyObject> = {
   name: 'sendgrid',
   signedHeaders: [TIMESTAMP],
+  signsBody: true,
   asymmetric: true,
   key(secret) {
     return sendgridPublicKey(secret);

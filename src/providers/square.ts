@@ -5,6 +5,7 @@
 // x-square-signature (HMAC-SHA1 over the same bytes) is accepted only when the SHA-256 one is absent;
 // it signs the same content with the same key, so accepting it lowers nothing but the hash.
 // No timestamp. Id: the body's `event_id` ("use the generated idempotency value … event_id").
+import { createHash } from 'node:crypto';
 import { decodeBase64, fail, hmac, invalid, jsonPath, matchAny, parseJson, single } from './primitives.js';
 import { NO_PUBLIC_URL, signedUrl } from './public-url.js';
 import type { Scheme, SignedRequest, Verdict } from './types.js';
@@ -15,6 +16,7 @@ const LEGACY = 'x-square-signature';
 export const square: Scheme<Buffer> = {
   name: 'square',
   signedHeaders: [],
+  signsBody: true,
   urlSigned: true,
   key(secret) {
     if (secret === '') throw new Error('square: the subscription signature key is empty');
@@ -31,8 +33,15 @@ export const square: Scheme<Buffer> = {
     const url = signedUrl(opts.publicUrl, req.url);
     const found = matchAny(keys, [sig], (k) => hmac(legacy ? 'sha1' : 'sha256', k, url, req.body));
     if (found < 0) return invalid();
-    const id = jsonPath(parseJson(req.body), 'event_id');
-    return id === undefined ? { ok: true, secretIndex: found } : { ok: true, secretIndex: found, id };
+    // Square sends JSON objects. Insisting on one also stops bytes moved between the signed URL's query
+    // and the body (the signature covers only their concatenation) from turning an event_id delivery
+    // into one keyed on a digest: no proper suffix of a JSON object is one.
+    const json = parseJson(req.body);
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) return fail('malformed', 'the signed body is not the JSON object square sends');
+    const id = jsonPath(json, 'event_id');
+    if (id !== undefined) return { ok: true, secretIndex: found, id };
+    // no id: the key is the digest of what was signed, the notification URL and the body
+    return { ok: true, secretIndex: found, digest: createHash('sha256').update(url).update(req.body).digest('hex') };
   },
   sign(input) {
     return { 'X-Square-Hmacsha256-Signature': hmac('sha256', input.secret, input.url, input.body).toString('base64') };

@@ -22,6 +22,13 @@ function family(headers: IncomingHttpHeaders): 'webhook' | 'svix' | null {
   return null;
 }
 
+// What one delivery's signature covered: its own family's names only. A delivery verified under the
+// svix-* names says nothing about a webhook-id header sent beside them (anyone can add one).
+const COVERED = {
+  webhook: Object.freeze(['webhook-id', 'webhook-timestamp']),
+  svix: Object.freeze(['svix-id', 'svix-timestamp']),
+} as const;
+
 /** Verification shared with gitlab (its signing token is this scheme). */
 export function verifyStandard(headers: IncomingHttpHeaders, body: Buffer, keys: readonly KeyObject[], toleranceMs: number, nowMs: number): Verdict {
   const f = family(headers) ?? 'webhook';
@@ -47,7 +54,9 @@ export function verifyStandard(headers: IncomingHttpHeaders, body: Buffer, keys:
   }
   const i = matchAny(keys, candidates, (k) => hmac('sha256', k, id.value, '.', ts.value, '.', body));
   // webhook-id is signed and stays the same across retries: the spec's idempotency key
-  return verdict(i, { timestampMs, nowMs, toleranceMs }, () => id.value);
+  const v = verdict(i, { timestampMs, nowMs, toleranceMs }, () => id.value);
+  if (v.ok) v.headers = COVERED[f];
+  return v;
 }
 
 export function signStandard(input: SignInput, prefix: 'webhook' | 'svix' = 'webhook'): Record<string, string> {
@@ -60,6 +69,7 @@ export function signStandard(input: SignInput, prefix: 'webhook' | 'svix' = 'web
 export const standard: Scheme<KeyObject> = {
   name: 'standard',
   signedHeaders: ['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp'],
+  signsBody: true,
   key: (secret) => standardKey(secret),
   verify: (req, keys, opts, nowMs) => verifyStandard(req.headers, req.body, keys, opts.toleranceMs, nowMs),
   sign: (input) => signStandard(input),

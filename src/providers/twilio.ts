@@ -7,7 +7,7 @@
 // - SharedKey webhook rules add `X-Twilio-Webhooks-Signature-Settings: key=…,algorithm=HMAC_SHA256`:
 //   same signed string, other hash; the SharedKey secret is configured as one of the route's secrets.
 // - No timestamp. No signed id: `I-Twilio-Idempotency-Token` is NOT covered by the signature, so the
-//   delivery key is the digest of the signed bytes.
+//   delivery key is the digest of what was signed: the URL (with its query) and the parameters.
 import { createHash } from 'node:crypto';
 import { parse as qsParse, stringify as qsStringify } from 'node:querystring';
 import { decodeBase64, decodeHex, fail, hmac, invalid, safeEqual, single } from './primitives.js';
@@ -87,6 +87,12 @@ export function urlCandidates(url: string): string[] {
   return [...out];
 }
 
+function sha256Hex(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
 function bodyHash(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
 }
@@ -105,6 +111,7 @@ function queryParams(url: string): URLSearchParams {
 export const twilio: Scheme<Buffer> = {
   name: 'twilio',
   signedHeaders: [],
+  signsBody: true,
   urlSigned: true,
   key(secret) {
     if (secret === '') throw new Error('twilio: the auth token (or SharedKey secret) is empty');
@@ -138,8 +145,9 @@ export const twilio: Scheme<Buffer> = {
     const urls = urlCandidates(url);
     if (frag) for (const u of [...urls]) urls.push(u + frag);
     let found = -1;
+    let signed = '';
     for (let i = 0; i < keys.length; i++) {
-      for (const u of urls) if (safeEqual(hmac(alg, keys[i]!, u, params), sig) && found < 0) found = i;
+      for (const u of urls) if (safeEqual(hmac(alg, keys[i]!, u, params), sig) && found < 0) (found = i), (signed = u);
     }
     if (found < 0) return invalid();
     if (declared.length === 1) {
@@ -147,7 +155,10 @@ export const twilio: Scheme<Buffer> = {
       if (want === null || !safeEqual(want, Buffer.from(bodyHash(req.body), 'hex')))
         return fail('signature_invalid', 'the body does not match the signed bodySHA256');
     }
-    return { ok: true, secretIndex: found };
+    // The key: what was signed, URL (query included) + parameters, as signed. Not the body: a GET has
+    // none, and a form body re-encoded or reordered is the same signed delivery (bodySHA256 in the
+    // signed URL binds a JSON body).
+    return { ok: true, secretIndex: found, digest: sha256Hex(signed, params) };
   },
   sign(input: SignInput) {
     const declared = queryParams(input.url).getAll('bodySHA256');

@@ -10,6 +10,7 @@ const P = 'twitch-eventsub-message-';
 export const twitch: Scheme<KeyObject> = {
   name: 'twitch',
   signedHeaders: [`${P}id`, `${P}timestamp`],
+  signsBody: true,
   key: (secret) => utf8Key(secret),
   verify(req, keys, opts, nowMs) {
     const h = single(req.headers, `${P}signature`);

@@ -12,6 +12,17 @@ export type Verdict =
       id?: string;
       /** the signed timestamp in ms since the epoch, where the scheme signs one */
       timestamp?: number;
+      /**
+       * The lower-cased headers this delivery's signature covered, where that differs between deliveries
+       * (Standard Webhooks: the `webhook-*` or the `svix-*` names); absent: the scheme's `signedHeaders`.
+       * An `idempotencyKey: header:NAME` outside them is refused for this delivery.
+       */
+      headers?: readonly string[];
+      /**
+       * Hex SHA-256 of the signed content, where that is more than the body (URL-signed schemes: the URL
+       * and parameters as signed); absent: the body is what was signed. The key when there is no id.
+       */
+      digest?: string;
     }
   | { ok: false; code: VerifyFailure; /** safe for callers: never a secret or an expected signature */ message: string };
 
@@ -74,8 +85,18 @@ export interface Scheme<K = unknown> {
    * with the signature written into it. `hookgate sign` sends this body with the headers of `sign()`.
    */
   signBody?(input: SignInput): Buffer;
-  /** Lower-cased header names covered by the signature (for `check`'s unsigned idempotency header warning). */
+  /**
+   * Lower-cased header names the signature can cover (every delivery, unless its verdict names fewer).
+   * `check` refuses an `idempotencyKey: header:NAME` outside them.
+   */
   readonly signedHeaders: readonly string[];
+  /**
+   * False when the signature does not cover the body (Mailgun: timestamp + token only; GitLab's secret
+   * token: nothing), so neither the tenant nor the idempotency key may be read from it (`json:`).
+   */
+  readonly signsBody: boolean;
+  /** When whether the body is signed depends on the route's prepared secrets (GitLab: a signing token signs it). */
+  signsBodyWith?(keys: readonly K[]): boolean;
   /** True when the scheme signs the URL and the route needs `publicUrl`. */
   readonly urlSigned?: boolean;
   /** True when the configured secret is a public key (verification) and signing needs a private key file. */

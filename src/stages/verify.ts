@@ -76,7 +76,7 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
       if (!t.ok) return answer(reply, 'malformed', t.message), false;
       d.tenant = t.tenant;
     }
-    const k = deliveryKey(route, d.tenant, verdict.id, request, body);
+    const k = deliveryKey(route, d.tenant, verdict, request, body);
     if (!k.ok) return answer(reply, 'malformed', k.message), false;
     d.key = k.key;
     return true;
