@@ -10,7 +10,8 @@ export function checkCommand(file: string, io: Io): number {
     for (const r of config.routes) {
       const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
       const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}\n`);
+      const ns = r.namespace === r.path ? '' : ` namespace=${r.namespace}`;
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;

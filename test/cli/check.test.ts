@@ -20,17 +20,21 @@ t.test('a valid config prints its routes and warnings, never a secret', async (t
   writeFileSync(join(dir, 'gh-secret'), 'file-secret-value-xyz\n');
   const f = file(`${BASE}routes:
   - { path: /webhooks/stripe, provider: stripe, tenant: acme, secrets: [env:STRIPE_SECRET] }
-  - { path: /webhooks/:tenant/github, provider: github, tenant: "param:tenant", secrets: [file:gh-secret] }
-  - { path: /legacy, provider: generic, tenant: acme, secrets: [literal-secret-abc], generic: { header: X-Sig }, idempotencyKey: "header:X-Request-Id" }
+  - { path: /webhooks/:tenant/github, provider: github, tenant: "param:tenant", secrets: { acme: [file:gh-secret] } }
+  - { path: /legacy, provider: generic, tenant: acme, secrets: [literal-secret-abc], generic: { header: X-Sig, timestampHeader: X-Ts }, idempotencyKey: "header:X-Ts" }
+  - { path: /webhooks/stripe-eu, provider: stripe, tenant: acme, secrets: [env:STRIPE_SECRET] }
+  - { path: /webhooks/stripe-eu-2, provider: stripe, tenant: acme, secrets: [env:STRIPE_SECRET], namespace: stripe-eu }
 `);
   const r = await runCli(['check', '--config', f], { STRIPE_SECRET: 'whsec_env_secret_value' });
   t.equal(r.code, 0, r.err);
   t.match(r.out, /valid/);
   t.match(r.out, /POST \/webhooks\/stripe → \/webhooks\/stripe\s+provider=stripe tenant=acme secrets=1/);
-  t.match(r.out, /\/webhooks\/:tenant\/github .*tenant=param:tenant/);
+  t.match(r.out, /\/webhooks\/:tenant\/github .*tenant=param:tenant secrets=acme: 1/);
+  t.match(r.out, /\/webhooks\/stripe-eu-2 .* namespace=stripe-eu\n/);
   t.match(r.out, /warning: routes\[2\]\.secrets\[0\]: a literal secret/);
-  t.match(r.out, /warning: routes\[2\]\.idempotencyKey: header x-request-id is not covered/);
-  t.match(r.out, /warning: routes\[1\]\.tenant: param:tenant is not signed/);
+  t.match(r.out, /warning: routes\[3\]\.secrets\[0\]: the same secret as routes\[0\]\.secrets\[0\], on another route with its own key space: .*give them the same namespace/);
+  t.match(r.out, /warning: routes\[4\]\.secrets\[0\]: the same secret as routes\[0\]\.secrets\[0\]/);
+  t.notMatch(r.out, /idempotencyKey|routes\[1\]\.tenant/, 'a signed header override and a tenant proven by its own secrets are fine');
   t.notMatch(r.out + r.err, /whsec_env_secret_value|file-secret-value-xyz|literal-secret-abc/);
 });
 
@@ -44,7 +48,18 @@ const broken: [string, string, RegExp[]][] = [
   ['a missing upstream and routes', `listen: 0.0.0.0:8080\n`, [/upstream: is required/, /routes: is required/]],
   ['per-tenant secrets with a literal tenant', `${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: { acme: [x] } }\n`, [/routes\[0\]\.secrets: a per-tenant map needs a tenant taken from the request/]],
   ['a param tenant the path lacks', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "param:tenant", secrets: { acme: [x] } }\n`, [/routes\[0\]\.tenant: the path \/a has no :tenant parameter/]],
-  ['a tolerance longer than retention', `${BASE}ledger: { retention: 1m }\nroutes:\n  - { path: /a, provider: stripe, secrets: [x], tolerance: 5m }\n`, [/routes\[0\]\.tolerance: 5m is longer than ledger\.retention 1m/]],
+  ['a retention shorter than twice the tolerance (the window is two-sided)', `${BASE}ledger: { retention: 9m }\nroutes:\n  - { path: /a, provider: stripe, secrets: [x], tolerance: 5m }\n`, [/routes\[0\]\.tolerance: 5m accepts a signed timestamp up to 5m either side of the clock, so ledger\.retention \(9m\) must be at least 2 × tolerance/]],
+  ['a tenant from a path parameter with one secret list', `${BASE}routes:\n  - { path: /a/:t, provider: github, tenant: "param:t", secrets: [x] }\n`, [/routes\[0\]\.tenant: param:t is taken from the request, and with one secret list for the route nothing proves it: .*map from tenant to its own secrets/]],
+  ['a tenant from a header with one secret list', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "header:X-Tenant", secrets: [x] }\n`, [/routes\[0\]\.tenant: header:X-Tenant is taken from the request/]],
+  ['one secret under two tenants of a route', `${BASE}routes:\n  - { path: /a/:t, provider: github, tenant: "param:t", secrets: { acme: [not-a-key], globex: [not-a-key] } }\n`, [/routes\[0\]\.secrets\.globex\[0\]: the same secret as routes\[0\]\.secrets\.acme\[0\] \(tenant acme\) under tenant globex: .*give each tenant its own secret/]],
+  ['one secret under two routes\' tenants', `${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: [not-a-key] }\n  - { path: /b, provider: stripe, tenant: globex, secrets: [not-a-key] }\n`, [/routes\[1\]\.secrets\[0\]: the same secret as routes\[0\]\.secrets\[0\] \(tenant acme\) under tenant globex/]],
+  ['a json tenant on mailgun (the body is not signed)', `${BASE}routes:\n  - { path: /a, provider: mailgun, tenant: "json:event-data.tenant", secrets: [x] }\n`, [/routes\[0\]\.tenant: mailgun does not sign the body, so json:event-data\.tenant can be changed in a captured delivery and name any tenant; use a literal tenant, or a map from tenant to its own secrets/]],
+  ['a json key on mailgun', `${BASE}routes:\n  - { path: /a, provider: mailgun, tenant: acme, secrets: [x], idempotencyKey: "json:event-data.id" }\n`, [/routes\[0\]\.idempotencyKey: mailgun does not sign the body, so json:event-data\.id can be changed .*use default/]],
+  ['a json key on a gitlab secret token', `${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: acme, secrets: [x], idempotencyKey: "json:object_attributes.id" }\n`, [/routes\[0\]\.idempotencyKey: gitlab does not sign the body/]],
+  ['a header key the scheme never signs', `${BASE}routes:\n  - { path: /a, provider: generic, tenant: acme, secrets: [x], generic: { header: X-Sig }, idempotencyKey: "header:X-Request-Id" }\n`, [/routes\[0\]\.idempotencyKey: header x-request-id is not covered by the generic signature \(it covers no header\), so a replayed delivery with a new value would get a new key; use default/]],
+  ['a header key standard never signs', `${BASE}routes:\n  - { path: /a, provider: standard, tenant: acme, secrets: [x], idempotencyKey: "header:X-Request-Id" }\n`, [/routes\[0\]\.idempotencyKey: header x-request-id is not covered by the standard signature \(it covers webhook-id, webhook-timestamp, svix-id, svix-timestamp\)/]],
+  ['a literal tenant outside the tenant alphabet', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "acme:x", secrets: [x] }\n`, [/routes\[0\]\.tenant: expected a tenant name of 1-128 letters, digits, '\.', '_' or '-', starting with a letter or digit, or param:NAME, header:NAME or json:PATH; got "acme:x"/]],
+  ['a namespace that is not a name', `${BASE}routes:\n  - { path: /a, provider: github, secrets: [x], namespace: "a|b" }\n`, [/routes\[0\]\.namespace: expected a key space several routes share on purpose .*got "a\|b"/]],
   ['a URL-signed scheme without publicUrl', `${BASE}routes:\n  - { path: /a, provider: twilio, secrets: [x] }\n`, [/routes\[0\]\.publicUrl: is required for provider twilio/]],
   ['generic without its settings', `${BASE}routes:\n  - { path: /a, provider: generic, secrets: [x] }\n`, [/routes\[0\]\.generic: is required for provider generic/]],
   ['a limit for a tenant no route produces', `${BASE}limits: { tenants: { globex: 5/s } }\nroutes:\n  - { path: /a, provider: github, tenant: acme, secrets: [x] }\n`, [/limits\.tenants\["globex"\]: no route can produce tenant globex/]],
@@ -81,4 +96,19 @@ t.test('the installed binary exits 0 on a valid file and 1 on an invalid one', a
   const none = spawnSync(process.execPath, ['bin/hookgate.js', 'check'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
   t.equal(none.status, 2);
   t.match(none.stderr, /--config FILE is required/);
+});
+
+t.test('run refuses what check refuses, naming the route and what to do instead', async (t) => {
+  const refused: [string, RegExp][] = [
+    [`${BASE}routes:\n  - { path: /a/:t, provider: github, tenant: "param:t", secrets: [x] }\n`, /routes\[0\]\.tenant: param:t is taken from the request.*map from tenant to its own secrets/],
+    [`${BASE}routes:\n  - { path: /a, provider: mailgun, tenant: "json:t", secrets: [x] }\n`, /routes\[0\]\.tenant: mailgun does not sign the body/],
+    [`${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: [not-a-key] }\n  - { path: /b, provider: github, tenant: globex, secrets: [not-a-key] }\n`, /routes\[1\]\.secrets\[0\]: the same secret as routes\[0\]\.secrets\[0\] \(tenant acme\)/],
+    [`${BASE}ledger: { retention: 5m }\nroutes:\n  - { path: /a, provider: stripe, tenant: acme, secrets: [x] }\n`, /routes\[0\]\.tolerance: 5m .*must be at least 2 × tolerance/],
+  ];
+  for (const [yaml, re] of refused) {
+    const r = await runCli(['run', '--config', file(yaml)]);
+    t.equal(r.code, 1, 'exit 1 before listening');
+    t.match(r.err, re);
+    t.notMatch(r.err, /not-a-key/, 'the secret is not echoed');
+  }
 });

@@ -17,10 +17,10 @@ function file(yaml: string): string {
 }
 const ROUTES = `routes:
   - { path: /webhooks/stripe, provider: stripe, tenant: acme, secrets: [env:S] }
-  - { path: "/webhooks/:tenant/github", provider: github, tenant: "param:tenant", secrets: { globex: [env:S], initech: [env:S] } }
+  - { path: "/webhooks/:tenant/github", provider: github, tenant: "param:tenant", secrets: { globex: [env:G], initech: [env:I] } }
 `;
 const config = (limits: string) => file(`upstream: { url: "http://127.0.0.1:8000" }\nlimits:\n${limits}\n${ROUTES}`);
-const check = (f: string) => runCli(['check', '--config', f], { S: 'whsec_secret_value_xyz' });
+const check = (f: string) => runCli(['check', '--config', f], { S: 'whsec_secret_value_xyz', G: 'globex_secret_value', I: 'initech_secret_value' });
 
 t.test('a valid limits block passes check', async (t) => {
   const r = await check(config(`  store: redis://127.0.0.1:6379/2\n  unverified: 50/s\n  tenants: { "*": 10/s, acme: 20/m, globex: 3/h }`));

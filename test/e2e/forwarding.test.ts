@@ -56,7 +56,7 @@ t.test('forwarding', async (t) => {
     t.equal(got.headers['hookgate-tenant'], 'acme', 'an outside hookgate-tenant is replaced');
     t.equal(got.headers['hookgate-attempt'], '1');
     t.equal(got.headers['hookgate-provider'], 'stripe');
-    t.equal(got.headers['hookgate-idempotency-key'], 'stripe:acme:evt_1', 'stripe keys on the signed event id');
+    t.equal(got.headers['hookgate-idempotency-key'], '/webhooks/stripe|acme|id:evt_1', 'the route\'s namespace, the tenant and the signed event id');
     t.equal(got.headers['x-forwarded-for'], '127.0.0.1');
     t.equal(got.headers['x-forwarded-proto'], 'http');
     t.match(got.headers['x-forwarded-host'], /^127\.0\.0\.1:\d+$/);
@@ -77,7 +77,7 @@ t.test('forwarding', async (t) => {
     t.equal(got.url, '/legacy/github/hook/');
     t.equal(got.body.toString(), body);
     t.equal(got.headers['hookgate-tenant'], 'acme');
-    t.match(got.headers['hookgate-idempotency-key'], /^github:acme:sha256:[0-9a-f]{64}$/);
+    t.match(got.headers['hookgate-idempotency-key'], /^\/webhooks\/:tenant\/github\|acme\|sha256:[0-9a-f]{64}$/);
   });
 
   t.test('a tenant with no secret of its own is refused and nothing is forwarded', async (t) => {

@@ -75,7 +75,7 @@ t.test('log lines', async (t) => {
     const res = await stripeDelivery('evt_logs_1', FILE_SECRET);
     t.equal(res.statusCode, 200);
     const line = deliveryLines().at(-1)!;
-    t.match(line, { level: 30, route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded', key: 'stripe:acme:evt_logs_1', attempt: 1, status: 200 });
+    t.match(line, { level: 30, route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded', key: '/webhooks/stripe|acme|id:evt_logs_1', attempt: 1, status: 200 });
     t.type(line.ms, 'number');
     t.equal(deliveryLines().length, 1, 'exactly one line for one delivery');
   });
@@ -96,11 +96,11 @@ t.test('log lines', async (t) => {
     await nf.body.dump();
     const lines = deliveryLines().slice(before);
     t.equal(lines.length, 6, 'one line each');
-    t.match(lines[0], { outcome: 'duplicate', key: 'stripe:acme:evt_logs_1', tenant: 'acme' });
+    t.match(lines[0], { outcome: 'duplicate', key: '/webhooks/stripe|acme|id:evt_logs_1', tenant: 'acme' });
     t.match(lines[1], { outcome: 'signature_invalid', route: '/webhooks/stripe', status: 401, key: null });
-    t.match(lines[2], { outcome: 'forwarded', status: 500, attempt: 1, key: 'stripe:acme:evt_logs_3' });
-    t.match(lines[3], { outcome: 'forwarded', status: 200, attempt: 2, key: 'stripe:acme:evt_logs_3' });
-    t.match(lines[4], { outcome: 'forwarded', route: '/webhooks/:tenant/github', provider: 'github', tenant: 'acme', key: /^github:acme:sha256:[0-9a-f]{64}$/ });
+    t.match(lines[2], { outcome: 'forwarded', status: 500, attempt: 1, key: '/webhooks/stripe|acme|id:evt_logs_3' });
+    t.match(lines[3], { outcome: 'forwarded', status: 200, attempt: 2, key: '/webhooks/stripe|acme|id:evt_logs_3' });
+    t.match(lines[4], { outcome: 'forwarded', route: '/webhooks/:tenant/github', provider: 'github', tenant: 'acme', key: /^\/webhooks\/:tenant\/github\|acme\|sha256:[0-9a-f]{64}$/ });
     t.match(lines[5], { outcome: 'no_route', route: null, status: 404 });
   });
 

@@ -50,7 +50,7 @@ t.test('gitlab: a changed body passes with the token alone (the token signs noth
 t.test('gitlab: with a token and a signing token configured, both must verify', async (t) => {
   const both = { ...signed(SIGNING, T), 'x-gitlab-token': SECRET };
   const v = verify('gitlab', [SECRET, SIGNING], { headers: both, body: BODY });
-  t.same(v, { ok: true, secretIndex: 1, id: 'a3b2c1d0-idem', timestamp: NOW }, 'reports the signing secret');
+  t.same(v, { ok: true, secretIndex: 1, id: 'a3b2c1d0-idem', timestamp: NOW, headers: ['webhook-id', 'webhook-timestamp'] }, 'reports the signing secret and the headers it covered');
   const noToken = verify('gitlab', [SECRET, SIGNING], { headers: signed(SIGNING, T), body: BODY });
   t.equal(!noToken.ok && noToken.code, 'signature_missing', 'token missing');
   const wrongToken = verify('gitlab', [SECRET, SIGNING], { headers: { ...both, 'x-gitlab-token': 'nope' }, body: BODY });
@@ -63,7 +63,7 @@ t.test('gitlab: with a token and a signing token configured, both must verify', 
 
 t.test('gitlab: a signature header is ignored when no signing token is configured (it cannot be checked)', async (t) => {
   const v = verify('gitlab', [SECRET], { headers: { ...signed(SIGNING, T), 'x-gitlab-token': SECRET }, body: BODY });
-  t.same(v, { ok: true, secretIndex: 0 });
+  t.same(v, { ok: true, secretIndex: 0, headers: [] }, 'a secret token covers no header');
 });
 
 t.test('gitlab: tokens of any length compare without error', async (t) => {

@@ -87,6 +87,8 @@ export function runCommonCases(t: Test, spec: SchemeSpec): void {
 
   t.test(`${name}: a delivery signed by ${spec.signer} is accepted`, async (t) => {
     const v = verify(scheme, [secret], await at(), NOW, opts);
+    // what the key is made of beyond these (covered headers, the signed content's digest) is each scheme's own test
+    if (v.ok) delete v.headers, delete v.digest;
     t.same(v, {
       ok: true,
       secretIndex: 0,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { WebhooksHelper } from 'square';
 import { square } from '../../src/providers/square.js';
 import type { SchemeOptions, SignedRequest } from '../../src/providers/types.js';
@@ -23,7 +23,8 @@ t.test('the fixture signature verifies and square\'s WebhooksHelper accepts sign
   t.equal(sig, 'IQeWcgEOvftMGpmQgXM0ilahlgqr7mhK38e7OPvC/Mk=');
   t.ok(await WebhooksHelper.verifySignature({ requestBody: FIXTURE.toString(), signatureHeader: sig, signatureKey: KEY, notificationUrl: PUB }));
   const v = verify(req(FIXTURE, { 'x-square-hmacsha256-signature': sig }), [KEY]);
-  t.same(v, { ok: true, secretIndex: 0 }, 'no event_id in this body: the key is the digest');
+  const digest = createHash('sha256').update(PUB).update(FIXTURE).digest('hex');
+  t.same(v, { ok: true, secretIndex: 0, digest }, 'no event_id in this body: the key is the digest of the signed URL and body');
 });
 
 t.test('the id is the body\'s event_id', async (t) => {
@@ -68,6 +69,16 @@ t.test('missing, duplicated and unparseable signature headers', async (t) => {
   t.match(verify(req(EVENT, { 'x-square-hmacsha256-signature': [sig, sig] }), [KEY]), { ok: false, code: 'malformed' });
   t.match(verify(req(EVENT, { 'x-square-hmacsha256-signature': 'n0t*base64' }), [KEY]), { ok: false, code: 'malformed' });
   t.throws(() => square.key('', opts(PUB)), /empty/);
+});
+
+t.test('a signed body that is not a JSON object is malformed', async (t) => {
+  // The signature covers publicUrl + query + body concatenated, so bytes can move between the query and
+  // the body; no proper suffix of a JSON object is one, so such a body cannot shed its event_id and be
+  // keyed on a digest instead.
+  for (const text of [EVENT.toString().slice(1), '[1]', 'not json']) {
+    const body = Buffer.from(text);
+    t.match(verify(req(body, { 'x-square-hmacsha256-signature': sign(body) }), [KEY]), { ok: false, code: 'malformed' }, text.slice(0, 12));
+  }
 });
 
 // the cases every scheme passes (test/providers/harness.ts); Square publishes no signer, only a verifier

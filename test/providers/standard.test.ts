@@ -45,13 +45,14 @@ t.test('standard: the published vector of the reference library verifies, under 
       headers: { [`${p}-id`]: 'msg_p5jXN8AQM9LWM0D4loKWxJek', [`${p}-timestamp`]: '1614265330', [`${p}-signature`]: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' },
       body,
     }, 1614265330_000);
-    t.same(v, { ok: true, secretIndex: 0, id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: 1614265330_000 }, p);
+    // the verdict names the headers this delivery's signature covered: its own family's, never the other's
+    t.same(v, { ok: true, secretIndex: 0, id: 'msg_p5jXN8AQM9LWM0D4loKWxJek', timestamp: 1614265330_000, headers: [`${p}-id`, `${p}-timestamp`] }, p);
   }
 });
 
 t.test('standard: the self-computed fixture of providers.md §5.2 verifies', async (t) => {
   const v = verify('standard', [SECRET], { headers: { 'webhook-id': 'msg_test_1', 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,H+D3Fp6iCVTpU03U2dwAcebHRohhy3NYfF+OKuJ9e8g=' }, body: BODY });
-  t.same(v, { ok: true, secretIndex: 0, id: 'msg_test_1', timestamp: NOW });
+  t.same(v, { ok: true, secretIndex: 0, id: 'msg_test_1', timestamp: NOW, headers: ['webhook-id', 'webhook-timestamp'] });
 });
 
 t.test('standard: a space-separated list matches on any v1 entry; v1a and unknown versions are skipped', async (t) => {

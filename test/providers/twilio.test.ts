@@ -148,6 +148,21 @@ t.test('SharedKey rules: the settings header selects HMAC-SHA256', async (t) => 
   });
 });
 
+t.test('the verdict carries the digest of what was signed: URL and parameters, not the body', async (t) => {
+  const digest = (url: string, body: Buffer) => {
+    const sig = twilioSdk.getExpectedTwilioSignature(TOKEN, `https://gw.example.com${url}`, Object.fromEntries(new URLSearchParams(body.toString())));
+    const v = twilio.verify({ method: 'GET', url, headers: { 'x-twilio-signature': sig, ...FORM }, body }, [twilio.key(TOKEN, opts(null))], opts('https://gw.example.com/twilio/sms'), 0);
+    return v.ok ? v.digest : v.code;
+  };
+  const empty = Buffer.alloc(0);
+  const a = digest('/twilio/sms?MessageSid=SM1', empty);
+  t.match(a, /^[0-9a-f]{64}$/);
+  t.not(a, digest('/twilio/sms?MessageSid=SM2', empty), 'two GETs without a body: two digests');
+  const form = formBody(PARAMS);
+  const reordered = Buffer.from(new URLSearchParams(Object.entries(PARAMS).reverse()).toString());
+  t.equal(digest('/twilio/sms', form), digest('/twilio/sms', reordered), 'the same signed parameters in another order: one digest');
+});
+
 t.test('missing, duplicated and unparseable signature headers', async (t) => {
   const body = formBody(PARAMS);
   const pub = 'https://gw.example.com/twilio/sms';
