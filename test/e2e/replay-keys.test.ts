@@ -15,6 +15,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { ConfigError, type Config } from '../../src/config/load.js';
 import { openLedger } from '../../src/ledger/index.js';
+import { openEmbeddedLedger } from '../../src/ledger/embedded.js';
 
 const stripe = new Stripe('sk_test_dummy');
 
@@ -51,7 +52,7 @@ async function refusedOrHeld(
   doc: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   refusal: RegExp,
-  attack: (gw: TestGateway, up: Upstream) => Promise<void>,
+  attack: (gw: TestGateway, up: Upstream, config: Config) => Promise<void>,
 ): Promise<void> {
   const up = await startUpstream();
   t.teardown(() => up.close());
@@ -65,7 +66,7 @@ async function refusedOrHeld(
     return;
   }
   t.fail(`the configuration was accepted (expected ${refusal})`);
-  await attack(await start(t, config), up);
+  await attack(await start(t, config), up, config);
 }
 
 t.test('tenant from the request with one secret list', async (t) => {
@@ -338,4 +339,27 @@ t.test('keys are scoped by route', async (t) => {
         t.equal(up.received.length, 2, 'two genuine deliveries, two forwards');
       });
   });
+});
+
+t.test('a retention shorter than the two-sided window', async (t) => {
+  // Stripe signs a timestamp; a delivery first seen `tolerance` before it is still accepted `tolerance`
+  // after it. With retention = tolerance its key is forgotten in between and the capture goes through again.
+  const SECRET = 'whsec_retention_9';
+  await refusedOrHeld(t,
+    { ledger: { retention: '5m' }, routes: [{ path: '/stripe', provider: 'stripe', tenant: 'acme', secrets: ['env:S'], tolerance: '5m' }] },
+    { S: SECRET },
+    /routes\[0\]\.tolerance: 5m accepts a signed timestamp up to 5m either side of the clock, so ledger\.retention \(5m\) must be at least 2 × tolerance/,
+    async (_gw, up, config) => {
+      const signedAt = Math.floor(Date.now() / 1000);
+      let now = signedAt * 1000 - 299_000; // our clock 4 min 59 s behind the sender's: still inside the window
+      const ledger = openEmbeddedLedger({ url: 'embedded', retentionMs: config.ledger.retentionMs, leaseMs: 30_000, cache: 0, migrate: true, sweepIntervalMs: 0 }, undefined, () => now);
+      const gw = await startTestGateway(config, { ledger, now: () => now });
+      t.teardown(() => gw.close());
+      const body = '{"id":"evt_retention_1"}';
+      const headers = { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET, timestamp: signedAt }) };
+      await post(`${gw.url}/stripe`, headers, body);
+      now = signedAt * 1000 + 299_000; // 4 min 59 s after the signed time: still inside the window
+      await again(`${gw.url}/stripe`, headers, body);
+      t.equal(up.received.length, 1, 'the capture reached the upstream once');
+    });
 });
