@@ -249,14 +249,17 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   }
   // Body-derived tenants and keys need a signed body. With a map, the tenant's own secret proves the
   // tenant even where the body is not signed; a route-wide list proves nothing about the body.
+  // A route covers what every one of its secret lists covers (any tenant's delivery may be the one replayed).
   const lists = keys instanceof Map ? [...keys.values()] : [keys];
-  const signsBody = scheme ? (scheme.signsBodyWith ? lists.every((l) => scheme.signsBodyWith!(l)) : scheme.signsBody) : true;
+  const coverage = scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
+  const signsBody = coverage ? coverage.every((c) => c.body) : scheme?.signsBody ?? true;
+  const schemeHeaders = coverage ? (scheme!.signedHeaders.filter((h) => coverage.every((c) => c.headers.includes(h)))) : scheme?.signedHeaders ?? [];
   if (!signsBody && tenant.kind === 'json' && !(keys instanceof Map))
     problems.push(`${at}.tenant: ${raw.provider} does not sign the body, so ${raw.tenant} can be changed in a captured delivery and name any tenant; use a literal tenant, or a map from tenant to its own secrets`);
 
   const idem = raw.idempotencyKey === 'default' ? null : parseRule(raw.idempotencyKey, ['header', 'json'] as const);
   const idempotencyKey: IdempotencyRule = idem ? { kind: idem.kind, name: idem.kind === 'header' ? idem.name.toLowerCase() : idem.name } : { kind: 'default' };
-  const signedHeaders = Object.freeze([...(scheme?.signedHeaders ?? []), ...(options.generic?.timestampHeader ? [options.generic.timestampHeader] : [])]);
+  const signedHeaders = Object.freeze([...schemeHeaders, ...(options.generic?.timestampHeader ? [options.generic.timestampHeader] : [])]);
   // The key must come only from what the signature covers: anything else a replay can change.
   if (idempotencyKey.kind === 'header' && scheme && !signedHeaders.includes(idempotencyKey.name))
     problems.push(`${at}.idempotencyKey: header ${idempotencyKey.name} is not covered by the ${raw.provider} signature (${signedHeaders.length ? `it covers ${signedHeaders.join(', ')}` : 'it covers no header'}), so a replayed delivery with a new value would get a new key; use default (the scheme's signed id, else the digest of what it signed)${signedHeaders.length ? ' or one of those headers' : ''}`);

@@ -12,6 +12,9 @@ type GitlabKey = { signing: KeyObject; token?: undefined } | { token: Buffer; si
 
 const TOKEN = 'x-gitlab-token';
 const NONE: readonly string[] = Object.freeze([]);
+// a signing token is verified as Standard Webhooks; GitLab sends the webhook-* names
+const SIGNED = Object.freeze({ body: true, headers: Object.freeze(['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp']) });
+const NONE_COVERED = Object.freeze({ body: false, headers: NONE });
 
 export const gitlab: Scheme<GitlabKey> = {
   name: 'gitlab',
@@ -19,7 +22,7 @@ export const gitlab: Scheme<GitlabKey> = {
   signedHeaders: ['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp'],
   // a secret token signs nothing: only routes whose every secret list has a signing token sign the body
   signsBody: false,
-  signsBodyWith: (keys) => keys.some((k) => k?.signing !== undefined),
+  coverageWith: (keys) => (keys.some((k) => k?.signing !== undefined) ? SIGNED : NONE_COVERED),
   key(secret) {
     if (secret === '') throw new Error('the secret is empty');
     return secret.startsWith('whsec_') ? { signing: standardKey(secret) } : { token: tokenDigest(secret) };

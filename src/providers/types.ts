@@ -26,6 +26,12 @@ export type Verdict =
     }
   | { ok: false; code: VerifyFailure; /** safe for callers: never a secret or an expected signature */ message: string };
 
+/** What a route's signature covers, for the config checks. */
+export interface Coverage {
+  body: boolean;
+  headers: readonly string[];
+}
+
 /** Route settings a scheme may need, built once from the validated config. */
 export interface SchemeOptions {
   /** allowed clock difference in ms, both directions */
@@ -95,8 +101,12 @@ export interface Scheme<K = unknown> {
    * token: nothing), so neither the tenant nor the idempotency key may be read from it (`json:`).
    */
   readonly signsBody: boolean;
-  /** When whether the body is signed depends on the route's prepared secrets (GitLab: a signing token signs it). */
-  signsBodyWith?(keys: readonly K[]): boolean;
+  /**
+   * When what is signed depends on a route's prepared secrets (GitLab: a signing token signs the body and
+   * the webhook-* headers, a secret token nothing): the coverage of one secret list, replacing
+   * `signsBody` and `signedHeaders` for the route.
+   */
+  coverageWith?(keys: readonly K[]): Coverage;
   /** True when the scheme signs the URL and the route needs `publicUrl`. */
   readonly urlSigned?: boolean;
   /** True when the configured secret is a public key (verification) and signing needs a private key file. */

@@ -57,6 +57,7 @@ const broken: [string, string, RegExp[]][] = [
   ['a json key on mailgun', `${BASE}routes:\n  - { path: /a, provider: mailgun, tenant: acme, secrets: [x], idempotencyKey: "json:event-data.id" }\n`, [/routes\[0\]\.idempotencyKey: mailgun does not sign the body, so json:event-data\.id can be changed .*use default/]],
   ['a json key on a gitlab secret token', `${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: acme, secrets: [x], idempotencyKey: "json:object_attributes.id" }\n`, [/routes\[0\]\.idempotencyKey: gitlab does not sign the body/]],
   ['a header key the scheme never signs', `${BASE}routes:\n  - { path: /a, provider: generic, tenant: acme, secrets: [x], generic: { header: X-Sig }, idempotencyKey: "header:X-Request-Id" }\n`, [/routes\[0\]\.idempotencyKey: header x-request-id is not covered by the generic signature \(it covers no header\), so a replayed delivery with a new value would get a new key; use default/]],
+  ['a header key on a gitlab secret token (it signs nothing)', `${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: acme, secrets: [x], idempotencyKey: "header:webhook-id" }\n`, [/routes\[0\]\.idempotencyKey: header webhook-id is not covered by the gitlab signature \(it covers no header\)/]],
   ['a header key standard never signs', `${BASE}routes:\n  - { path: /a, provider: standard, tenant: acme, secrets: [x], idempotencyKey: "header:X-Request-Id" }\n`, [/routes\[0\]\.idempotencyKey: header x-request-id is not covered by the standard signature \(it covers webhook-id, webhook-timestamp, svix-id, svix-timestamp\)/]],
   ['a literal tenant outside the tenant alphabet', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "acme:x", secrets: [x] }\n`, [/routes\[0\]\.tenant: expected a tenant name of 1-128 letters, digits, '\.', '_' or '-', starting with a letter or digit, or param:NAME, header:NAME or json:PATH; got "acme:x"/]],
   ['a namespace that is not a name', `${BASE}routes:\n  - { path: /a, provider: github, secrets: [x], namespace: "a|b" }\n`, [/routes\[0\]\.namespace: expected a key space several routes share on purpose .*got "a\|b"/]],
@@ -111,4 +112,10 @@ t.test('run refuses what check refuses, naming the route and what to do instead'
     t.match(r.err, re);
     t.notMatch(r.err, /not-a-key/, 'the secret is not echoed');
   }
+});
+
+t.test('gitlab: a signing token covers the body and webhook-id, so json: and header:webhook-id are accepted', async (t) => {
+  const secret = 'whsec_' + Buffer.from('gitlab-signing-token').toString('base64');
+  const r = await runCli(['check', '--config', file(`${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: "json:project.namespace", secrets: [env:GL], idempotencyKey: "header:webhook-id" }\n`)], { GL: secret });
+  t.equal(r.code, 0, r.err);
 });
