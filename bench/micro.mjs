@@ -24,7 +24,7 @@ const { resolveConfig } = await dist('config/load.js');
 const pino = (await import('pino')).default;
 
 const devnull = openSync('/dev/null', 'w');
-const fields = { route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded', key: 'stripe:acme:evt_1234567890abcdef', attempt: 1, status: 200, ms: 1.234 };
+const fields = { route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded', key: '/webhooks/stripe|acme|id:evt_1234567890abcdef', attempt: 1, status: 200, ms: 1.234 };
 const logSync = createLogger('info', pino.destination({ dest: devnull, sync: true }));
 const logAsync = createLogger('info', pino.destination({ dest: devnull, sync: false, minLength: 4096 }));
 const logPlain = pino({ level: 'info', base: { service: 'hookgate' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: devnull, sync: true }));
