@@ -247,13 +247,13 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     }
     keys = map;
   }
-  // Body-derived tenants and keys need a signed body. With a map, the tenant's own secret proves the
-  // tenant even where the body is not signed; a route-wide list proves nothing about the body.
-  // A route covers what every one of its secret lists covers (any tenant's delivery may be the one replayed).
+  // What the route's signature covers: what every one of its secret lists covers (GitLab: it depends on
+  // the kind of secret). Body-derived tenants and keys need a signed body; with a map, the tenant's own
+  // secret proves the tenant even where the body is not signed.
   const lists = keys instanceof Map ? [...keys.values()] : [keys];
   const coverage = scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
   const signsBody = coverage ? coverage.every((c) => c.body) : scheme?.signsBody ?? true;
-  const schemeHeaders = coverage ? (scheme!.signedHeaders.filter((h) => coverage.every((c) => c.headers.includes(h)))) : scheme?.signedHeaders ?? [];
+  const schemeHeaders = coverage ? scheme!.signedHeaders.filter((h) => coverage.every((c) => c.headers.includes(h))) : scheme?.signedHeaders ?? [];
   if (!signsBody && tenant.kind === 'json' && !(keys instanceof Map))
     problems.push(`${at}.tenant: ${raw.provider} does not sign the body, so ${raw.tenant} can be changed in a captured delivery and name any tenant; use a literal tenant, or a map from tenant to its own secrets`);
 
