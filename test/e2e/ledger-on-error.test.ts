@@ -10,9 +10,8 @@ import Stripe from 'stripe';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { openLedger, CachedLedger } from '../../src/ledger/index.js';
-import pg from 'pg';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { DEFAULT_PG_URL, schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/pg-service.js';
 import type { Ledger } from '../../src/ledger/types.js';
 
 const stripe = new Stripe('sk_test_dummy');
@@ -93,19 +92,9 @@ t.test('onError: reject (the default): with the ledger down, 503 ledger_unavaila
 });
 
 t.test('a PostgreSQL ledger whose port starts refusing: allow forwards (LRU only), reject answers 503', async (t) => {
-  const base = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
-  const admin = new pg.Client({ connectionString: base, connectionTimeoutMillis: 3000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${base} (${(err as Error).message}): start it, or point HOOKGATE_TEST_PG_URL at one`);
-    return;
-  }
-  const schema = schemaName('on_error');
-  t.teardown(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const pg = await requirePostgres(t, 'on_error');
+  if (!pg) return;
+  const { schema, url: base } = pg;
   const u = new URL(base);
   for (const onError of ['allow', 'reject'] as const) {
     const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });

@@ -7,12 +7,11 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { startUpstream } from '../helpers/upstream.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { DEFAULT_PG_URL, schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/pg-service.js';
 
 const SECRET = 'whsec_' + Buffer.from('replica-processes-secret-0123456').toString('base64');
 const wh = new Webhook(SECRET);
@@ -21,19 +20,9 @@ const EVENTS = 40;
 const COPIES = 6; // each event sent 6 times at once, 2 to each process
 
 t.test(`${REPLICAS} gateway processes on one PostgreSQL ledger: ${EVENTS} events × ${COPIES} concurrent copies reach the upstream once each`, async (t) => {
-  const base = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
-  const admin = new pg.Client({ connectionString: base, connectionTimeoutMillis: 3000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    t.fail(`PostgreSQL is not reachable at ${base} (${(err as Error).message}): start it, or point HOOKGATE_TEST_PG_URL at one`);
-    return;
-  }
-  const schema = schemaName('replica_processes');
-  t.teardown(async () => {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const pg = await requirePostgres(t, 'replica_processes');
+  if (!pg) return;
+  const { admin, schema, url: base } = pg;
 
   const up = await startUpstream(async (r, res) => {
     // long enough that the copies meet each other's claims in flight
