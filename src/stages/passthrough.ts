@@ -72,7 +72,17 @@ function passThrough(deps: UnmatchedDeps): (request: FastifyRequest, reply: Fast
   const trust = trustFunction(config.trustProxy);
 
   return async function passThrough(request, reply) {
-    const body = Buffer.isBuffer(request.body) && request.body.length ? request.body : null;
+    let body = Buffer.isBuffer(request.body) ? request.body : null;
+    // Fastify reads bodies only for the methods it knows carry one; a GET or PROPFIND with a body
+    // is the application's business, so it is read here under the same limit rather than dropped.
+    if (request.body === undefined && declaresBody(request)) {
+      body = await readBody(request, config.bodyLimit);
+      if (body === null) {
+        hangUpIfUnread(reply);
+        return answer(reply, 'body_too_large');
+      }
+    }
+    if (body && !body.length) body = null;
     const started = process.hrtime.bigint();
     metrics.inFlight.inc();
     let res;
@@ -97,4 +107,31 @@ function passThrough(deps: UnmatchedDeps): (request: FastifyRequest, reply: Fast
     res.body.once('close', () => metrics.inFlight.dec());
     return relay(reply, res);
   };
+}
+
+function declaresBody(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+/** The raw body, or null past `limit` (reading stops there). */
+function readBody(request: FastifyRequest, limit: number): Promise<Buffer | null> {
+  const req = request.raw;
+  if (Number(request.headers['content-length']) > limit) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        return resolve(null);
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }

@@ -134,6 +134,12 @@ t.test('pass-through keeps serving the app\'s other paths, answer and body relay
   t.equal(post.headers['hookgate-outcome'], 'forwarded');
   t.equal(await post.body.text(), 'app saw POST /other/page?x=1 a=1&b=%20');
   t.equal(up.received.at(-1)!.body.toString(), 'a=1&b=%20');
+  // Methods Fastify reads no body for keep theirs.
+  for (const method of ['GET', 'PROPFIND']) {
+    const r = parseRaw(await raw(gw.url, `${method} /dav/x HTTP/1.1\r\nHost: app\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello`));
+    t.equal(r.status, 200, `${method} with a body`);
+    t.equal(r.body, `app saw ${method} /dav/x hello`, `${method}'s body relayed`);
+  }
   // Paths that only look odd, far from every route, still pass.
   const odd = await request(`${gw.url}/webhooks/gitlab`, { method: 'POST', body: '{}' });
   t.equal(odd.statusCode, 200, 'another path under the same prefix is the app\'s');
@@ -160,6 +166,9 @@ t.test('pass-through applies bodyLimit', async (t) => {
   const chunked = parseRaw(await raw(gw.url, `POST /other/upload HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n1000\r\n${big}\r\n0\r\n\r\n`));
   t.equal(chunked.status, 413, 'chunked too');
   t.equal(chunked.headers['hookgate-outcome'], 'body_too_large');
+  const get = parseRaw(await raw(gw.url, `GET /other/q HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n1000\r\n${big}\r\n0\r\n\r\n`));
+  t.equal(get.status, 413, 'a GET with a body too');
+  t.equal(get.headers['hookgate-outcome'], 'body_too_large');
   t.equal(up.received.length, 0, 'the upstream received nothing');
 });
 
