@@ -84,9 +84,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     requestIdHeader: false,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler: clientErrorHandler(metrics),
-    // The router's own refusals (an undecodable path, an over-long parameter) answered like any other.
+    // The router's own refusals (an undecodable path, an over-long parameter) answered like any other;
+    // counted here, as in clientErrorHandler, since no route's hooks run for them.
     frameworkErrors: (err, _request, reply) => {
       hangUpIfUnread(reply);
+      metrics.requests.inc({ route: 'unmatched', provider: 'none', tenant: 'none', outcome: 'malformed' });
       const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 256 characters' : err.code === 'FST_ERR_BAD_URL' ? 'the path has an invalid percent-encoding' : undefined;
       return answer(reply, 'malformed', message);
     },

@@ -44,6 +44,9 @@ export function lenientPath(target: string): LenientPath {
     if (next === path) break;
     path = next;
   }
+  // C string handling behind a router ends the path at NUL.
+  const nul = path.indexOf('\0');
+  if (nul >= 0) path = path.slice(0, nul);
   path = path.replace(/\\/g, '/').normalize('NFKC').toLowerCase();
   const segments: string[] = [];
   let climbs = false;

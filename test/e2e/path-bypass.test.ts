@@ -96,6 +96,7 @@ const NEAR_MISSES = [
   '/./WEBHOOKS\\.//GitHub/;a=b',
   '/WebHooks/%67ITHUB/',
   '/webhooks/%2567ithub',
+  '/webhooks/github%00.png',
   // a :param route: one segment for each parameter
   '/p/acme/GitHub/',
   '/p/globex/github/',
@@ -249,7 +250,7 @@ t.test('the upstream path is the route\'s path with its parameters, or its forwa
   }
 });
 
-t.test('fragments and absolute-form targets are refused, on routes and on pass-through', async (t) => {
+t.test('fragments, absolute-form targets and climbing paths are refused, on routes and on pass-through', async (t) => {
   const { up, gw } = await passThroughGateway(t);
   const body = '{"zen":"fragment"}';
   const sig = await sign(GH, body);
@@ -259,6 +260,9 @@ t.test('fragments and absolute-form targets are refused, on routes and on pass-t
   await refusedRaw(t, up, await raw(gw.url, rawPost('/other/page#frag', 'x')), 400, 'malformed');
   await refusedRaw(t, up, await raw(gw.url, rawPost('http://evil.example/other/page', 'x')), 400, 'malformed');
   await refusedRaw(t, up, await raw(gw.url, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n'), 400, 'malformed');
+  // A pass-through whose `..` climbs above the root would leave upstream.url's path.
+  await refusedRaw(t, up, await raw(gw.url, 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n'), 400, 'malformed');
+  await refusedRaw(t, up, await raw(gw.url, 'GET /a/%2e%2e/%2E%2E/admin HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n'), 400, 'malformed');
 });
 
 // ── class 4: a doubled Host ────────────────────────────────────────────────────────────────────────
@@ -290,5 +294,7 @@ t.test('an undecodable path is hookgate\'s malformed, in reject and forward mode
       t.type(json.message, 'string');
     }
     t.equal(up.received.length, 0);
+    const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    t.match(metrics, /hookgate_requests_total\{route="unmatched",provider="none",tenant="none",outcome="malformed"\} 3/, 'counted');
   }
 });

@@ -21,6 +21,7 @@ t.test('reductions', async (t) => {
     ['/../webhooks', ['webhooks'], true],
     ['/a/%2e%2e/%2e%2e/b', ['b'], true],
     ['/a/%zz/%E0%A4', ['a', '%zz', '\uFFFD']],
+    ['/webhooks/github%00.png', ['webhooks', 'github']],
   ];
   for (const [path, segments, climbs = false] of cases) {
     t.same(lenientPath(path), { segments, climbs }, path);
