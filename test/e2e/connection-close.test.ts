@@ -41,6 +41,8 @@ function streamEndlessly(url: string, head: string): Promise<Streamed> {
     s.on('close', () => finish(true));
     s.on('error', () => finish(true));
     s.on('drain', () => wake?.());
+    // A deadline, not a timing assertion: a server that stops reading but never hangs up fails here.
+    s.setTimeout(5_000, () => finish(false));
     s.on('connect', async () => {
       s.write(head);
       while (!over) {
