@@ -77,7 +77,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: fastifyTrustProxy(config.trustProxy),
-    bodyLimit: Math.max(...config.routes.map((r) => r.bodyLimit)),
+    // Each route sets its own; this one is what the pass-through of unmatched paths may read.
+    bodyLimit: config.bodyLimit,
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     return503OnClosing: false,

@@ -61,7 +61,9 @@ export function registerUnmatched(scope: FastifyInstance, deps: UnmatchedDeps): 
   });
   if (deps.unverified) scope.addHook('onRequest', deps.unverified);
   scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, body, done) => done(null, body));
+  // The limit is the instance's bodyLimit (app.ts: config.bodyLimit): Fastify gives the not-found
+  // handler the server's limit, which wins over a parser's own.
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   scope.setNotFoundHandler(passThrough(deps));
 }
 

@@ -158,7 +158,9 @@ t.test('pass-through sends the upstream the very path it checked, byte for byte'
 
 // ── class 2: pass-through applies the body limit, the per-address limit, the X-Forwarded rules ─────
 t.test('pass-through applies bodyLimit', async (t) => {
-  const { up, gw } = await passThroughGateway(t, { bodyLimit: '1kb' });
+  // A route's larger limit is the route's alone.
+  const routes = [{ ...ROUTES[0], bodyLimit: '64kb' }, ...ROUTES.slice(1)];
+  const { up, gw } = await passThroughGateway(t, { bodyLimit: '1kb', routes });
   const big = 'x'.repeat(4096);
   const res = await request(`${gw.url}/other/upload`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big });
   t.equal(res.statusCode, 413);
@@ -171,6 +173,19 @@ t.test('pass-through applies bodyLimit', async (t) => {
   t.equal(get.status, 413, 'a GET with a body too');
   t.equal(get.headers['hookgate-outcome'], 'body_too_large');
   t.equal(up.received.length, 0, 'the upstream received nothing');
+  const routed = await request(`${gw.url}/webhooks/github`, { method: 'POST', headers: { 'x-hub-signature-256': await sign(GH, big) }, body: big });
+  t.equal(routed.statusCode, 200, 'the route with a larger bodyLimit takes the same body');
+  await routed.body.dump();
+});
+
+t.test('pass-through takes bodies up to the top-level bodyLimit, whatever the routes set', async (t) => {
+  const routes = ROUTES.map((r) => ({ ...r, bodyLimit: '1kb' }));
+  const { up, gw } = await passThroughGateway(t, { bodyLimit: '64kb', routes });
+  const big = 'y'.repeat(8192);
+  const res = await request(`${gw.url}/other/upload`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big });
+  t.equal(res.statusCode, 200);
+  await res.body.dump();
+  t.equal(up.received.at(-1)!.body.length, big.length, 'the whole body reached the upstream');
 });
 
 t.test('pass-through applies the per-address unverified limit', async (t) => {
