@@ -294,13 +294,13 @@ t.test('a duplicated Host header is malformed, on a route and on pass-through', 
 });
 
 // ── class 5: an undecodable path gets hookgate's own answer ────────────────────────────────────────
-t.test('an undecodable path is hookgate\'s malformed, in reject and forward modes', async (t) => {
+t.test('an undecodable path or an over-long parameter is hookgate\'s malformed, in reject and forward modes', async (t) => {
   for (const unmatched of ['reject', 'forward']) {
     const up = await startUpstream();
     t.teardown(() => up.close());
     const gw = await startTestGateway(testConfig({ upstream: { url: up.url, unmatched }, routes: ROUTES }, ENV));
     t.teardown(() => gw.close());
-    for (const path of ['/webhooks/%zz', '/p/%zz/github', '/other/%E0%A4%A']) {
+    for (const path of ['/webhooks/%zz', '/p/%zz/github', '/other/%E0%A4%A', `/p/${'a'.repeat(300)}/github`]) {
       const res = await request(`${gw.url}${path}`, { method: 'POST', body: '{}' });
       t.equal(res.statusCode, 400, `${unmatched} ${path}: 400`);
       t.equal(res.headers['hookgate-outcome'], 'malformed', `${unmatched} ${path}: hookgate-outcome`);
@@ -310,6 +310,6 @@ t.test('an undecodable path is hookgate\'s malformed, in reject and forward mode
     }
     t.equal(up.received.length, 0);
     const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
-    t.match(metrics, /hookgate_requests_total\{route="unmatched",provider="none",tenant="none",outcome="malformed"\} 3/, 'counted');
+    t.match(metrics, /hookgate_requests_total\{route="unmatched",provider="none",tenant="none",outcome="malformed"\} 4/, 'counted');
   }
 });
