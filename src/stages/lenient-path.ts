@@ -12,19 +12,20 @@
 /** Percent-decoding rounds: a router that decodes twice still sees `%252e` as `.`. */
 const DECODE_ROUNDS = 3;
 
-/** `%XX` to bytes, read as UTF-8 (lossy); an incomplete or non-hex escape stays as it is. */
+/**
+ * One round of `%XX` decoding over a byte string (one char a byte, as Node hands over a request
+ * target); an incomplete or non-hex escape stays as it is.
+ */
 function percentDecode(s: string): string {
   if (!s.includes('%')) return s;
-  const bytes: number[] = [];
+  let out = '';
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 /* % */ && i + 2 < s.length && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+    if (s.charCodeAt(i) === 37 /* % */ && i + 2 < s.length && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      out += String.fromCharCode(parseInt(s.slice(i + 1, i + 3), 16));
       i += 2;
-    } else if (c < 0x80) bytes.push(c);
-    else for (const b of Buffer.from(s[i]!, 'utf8')) bytes.push(b);
+    } else out += s[i];
   }
-  return Buffer.from(bytes).toString('utf8');
+  return out;
 }
 
 export interface LenientPath {
@@ -34,7 +35,11 @@ export interface LenientPath {
   readonly climbs: boolean;
 }
 
-/** The path part of a request target (before `?` or `#`) as a lenient router reads it. */
+/**
+ * The path part of a request target (before `?` or `#`) as a lenient router reads it. `target` is a
+ * byte string, as Node's `request.url` is (latin1: raw UTF-8 arrives as one char a byte); the bytes,
+ * raw or percent-encoded, are read as UTF-8 (lossy) once decoded.
+ */
 export function lenientPath(target: string): LenientPath {
   let path = target;
   const cut = path.search(/[?#]/);
@@ -44,6 +49,7 @@ export function lenientPath(target: string): LenientPath {
     if (next === path) break;
     path = next;
   }
+  path = Buffer.from(path, 'latin1').toString('utf8');
   // C string handling behind a router ends the path at NUL.
   const nul = path.indexOf('\0');
   if (nul >= 0) path = path.slice(0, nul);
@@ -86,7 +92,9 @@ export function compilePattern(path: string): Pattern {
   }
   // Parameter segments become a placeholder that survives the reduction, then null.
   const marker = '\u{10FFFF}param';
-  const reduced = lenientPath(parts.map((p) => (PARAM.test(p) ? marker : p)).join('/')).segments;
+  // A configured path is text: its bytes (UTF-8) are what a request for it carries.
+  const bytes = Buffer.from(parts.map((p) => (PARAM.test(p) ? marker : p)).join('/'), 'utf8').toString('latin1');
+  const reduced = lenientPath(bytes).segments;
   return { segments: reduced.map((s) => (s === marker ? null : s)), rest };
 }
 

@@ -97,6 +97,7 @@ const NEAR_MISSES = [
   '/WebHooks/%67ITHUB/',
   '/webhooks/%2567ithub',
   '/webhooks/github%00.png',
+  '/%EF%BD%97ebhooks/github',
   // a :param route: one segment for each parameter
   '/p/acme/GitHub/',
   '/p/globex/github/',

@@ -16,7 +16,9 @@ t.test('reductions', async (t) => {
     ['/webhooks/..;/webhooks/github', ['webhooks', 'github']],
     ['/webhooks/%252e%252e/x', ['x']],
     ['/webhooks/github.. ', ['webhooks', 'github']],
-    ['/ｗebhooks/github', ['webhooks', 'github']],
+    [Buffer.from('/ｗebhooks/github').toString('latin1'), ['webhooks', 'github']],
+    ['/%EF%BD%97ebhooks/github', ['webhooks', 'github']],
+    ['/caf%C3%A9/x', ['café', 'x']],
     ['/webhooks/github?x=/../y#z', ['webhooks', 'github']],
     ['/../webhooks', ['webhooks'], true],
     ['/a/%2e%2e/%2e%2e/b', ['b'], true],
@@ -29,9 +31,9 @@ t.test('reductions', async (t) => {
 });
 
 t.test('route paths, :params and forwardTo targets', async (t) => {
-  const near = lenientMatcher(['/webhooks/github', '/p/:tenant/:kind', '/legacy/hook.php/', '/files/*']);
+  const near = lenientMatcher(['/webhooks/github', '/p/:tenant/:kind', '/legacy/hook.php/', '/files/*', '/café']);
   const m = (p: string) => near(lenientPath(p).segments);
-  for (const p of ['/webhooks/github', '/WEBHOOKS/GITHUB/', '/webhooks/github.json', '/p/acme/GitHub/', '/P/x/y', '/legacy/HOOK.PHP', '/legacy/hook.php.bak', '/files/a/b/c'])
+  for (const p of ['/webhooks/github', '/WEBHOOKS/GITHUB/', '/webhooks/github.json', '/p/acme/GitHub/', '/P/x/y', '/legacy/HOOK.PHP', '/legacy/hook.php.bak', '/files/a/b/c', '/CAF%C3%A9/', Buffer.from('/CAFÉ').toString('latin1')])
     t.ok(m(p), `${p} is a route's path to a lenient router`);
   for (const p of ['/webhooks/gitlab', '/webhooks/github/status', '/webhooks', '/p/acme', '/p/acme/github/extra', '/legacy/hook', '/files', '/', '/webhooks/githubx'])
     t.notOk(m(p), `${p} is not`);
