@@ -10,6 +10,8 @@ import { CATALOGUE, GatewayError, errorBody, type ErrorCode } from './errors.js'
 import { answer } from './stages/answer.js';
 import { rawBodyParser } from './stages/raw-body.js';
 import { createUpstream } from './stages/forward.js';
+import { registerUnmatched } from './stages/passthrough.js';
+import { hangUpIfUnread } from './stages/hang-up.js';
 import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
@@ -75,13 +77,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: fastifyTrustProxy(config.trustProxy),
-    bodyLimit: Math.max(...config.routes.map((r) => r.bodyLimit)),
+    // Each route sets its own; this one is what the pass-through of unmatched paths may read.
+    bodyLimit: config.bodyLimit,
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     requestIdHeader: false,
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     clientErrorHandler: clientErrorHandler(metrics),
+    // The router's own refusals (an undecodable path, an over-long parameter) answered like any other;
+    // counted here, as in clientErrorHandler, since no route's hooks run for them.
+    frameworkErrors: (err, _request, reply) => {
+      hangUpIfUnread(reply);
+      metrics.requests.inc({ route: 'unmatched', provider: 'none', tenant: 'none', outcome: 'malformed' });
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 256 characters' : err.code === 'FST_ERR_BAD_URL' ? 'the path has an invalid percent-encoding' : undefined;
+      return answer(reply, 'malformed', message);
+    },
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 256 },
     ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
   });
@@ -94,6 +105,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   traffic.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof GatewayError) return answer(reply, err.code, err.message, err.retryAfterSeconds);
     const code = errorCodeOf(err);
+    // 413 stops reading mid-body; so may a malformed length or media type.
+    if (code !== 'internal_error') hangUpIfUnread(reply);
     if (code === 'internal_error') request.log.error({ err }, 'unexpected error');
     // Fastify's own messages for parse errors name no secret; internal errors say nothing more.
     return answer(reply, code, code === 'internal_error' ? undefined : CATALOGUE[code].message);
@@ -132,22 +145,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
   });
 
-  if (config.upstream.unmatched === 'forward') {
-    // Pass-through streams the request untouched, except that no caller may speak for hookgate.
-    // Loaded only here: @fastify/http-proxy and its reply-from weigh ~10 MB of idle RSS (docs/benchmarks.md).
-    const { default: httpProxy } = await import('@fastify/http-proxy');
-    await traffic.register(httpProxy, {
-      upstream: config.upstream.url.origin,
-      rewritePrefix: config.upstream.url.pathname.replace(/\/$/, ''),
-      http: { requestOptions: { timeout: config.upstream.timeoutMs } },
-      replyOptions: {
-        rewriteRequestHeaders: (_req, headers) => Object.fromEntries(Object.entries(headers).filter(([k]) => !k.toLowerCase().startsWith('hookgate-'))),
-        rewriteHeaders: (headers) => ({ ...headers, 'hookgate-outcome': 'forwarded' }),
-      },
-    });
-  } else {
-    traffic.setNotFoundHandler((_request, reply) => answer(reply, 'no_route'));
-  }
+  // Requests on no route: 404, or pass-through (a scope of its own: its hooks and body limit are not the routes').
+  await traffic.register(async (scope) => registerUnmatched(scope, { config, upstream, metrics, unverified: deps.limiters?.unverified }));
 
   return {
     traffic,

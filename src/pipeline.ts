@@ -3,6 +3,7 @@
 //
 //   1 match the route ............ fastify routing; unknown path: 404 no_route or pass-through (app.ts)
 //   1b method ...................... onRequest     405
+//   1c target, Host, parameters .... onRequest     400 (the upstream path is the route's, src/stages/request-target.ts)
 //   2 limit unverified traffic ..... onRequest     429 (per client address, before any crypto)
 //   - read the raw body ............ parser        413 past bodyLimit, nothing buffered beyond it
 //   3 verify the signature ......... preValidation 400 / 401
@@ -11,10 +12,13 @@
 //   6 claim the delivery ........... preHandler    duplicate / 409 / 503
 //   7 forward the exact bytes ...... handler       502 / 504
 //   8 settle the claim ............. handler (before answering), onResponse as a safety net
+//
+// An answer made before the body is all read closes the connection (src/stages/hang-up.ts).
 import type { FastifyInstance, onRequestHookHandler, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
 import type { Config, Route } from './config/load.js';
 import type { Metrics } from './observability/metrics.js';
 import { allowMethods } from './stages/methods.js';
+import { checkRouteTarget } from './stages/request-target.js';
 import { verifySignature } from './stages/verify.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
@@ -43,7 +47,7 @@ export interface PipelineDeps {
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
   const { config, metrics, limiters } = deps;
   const monitor = config.mode === 'monitor';
-  const onRequest: onRequestHookHandler[] = [allowMethods(route)];
+  const onRequest: onRequestHookHandler[] = [allowMethods(route), checkRouteTarget(route)];
   if (limiters.unverified) onRequest.push(limiters.unverified);
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);

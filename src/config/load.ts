@@ -71,6 +71,8 @@ export interface Config {
   readonly mode: 'enforce' | 'monitor';
   /** `false`, `true`, a hop count, or trusted proxy addresses/CIDRs (src/config/trust-proxy.ts) */
   readonly trustProxy: TrustProxy;
+  /** the top-level bodyLimit (routes carry their own): what a pass-through may send */
+  readonly bodyLimit: number;
   readonly logLevel: string;
   readonly upstream: {
     readonly url: URL;
@@ -370,6 +372,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     admin: admin!,
     mode: raw.mode,
     trustProxy: raw.trustProxy,
+    bodyLimit,
     logLevel: raw.logLevel,
     upstream: { url: upstreamUrl!, timeoutMs, unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
     ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { Rate } from '../config/units.js';
 import type { Metrics } from '../observability/metrics.js';
 import { answer } from '../stages/answer.js';
+import { hangUpIfUnread } from '../stages/hang-up.js';
 import type { LimitStore } from './store.js';
 
 const require = createRequire(import.meta.url);
@@ -53,6 +54,7 @@ export function limitUnverified(store: LimitStore, settings: () => LimitSettings
     store.hit(unverifiedKey(request.ip, rate.windowMs), rate.windowMs, rate.max, (hit) => {
       if (hit.current <= rate.max) return done();
       metrics.rateLimited.inc({ tier: 'unverified', tenant: 'none' });
+      hangUpIfUnread(reply);
       answer(reply, 'rate_limited', `more than ${rate.text} from this address; retry later`, hit.ttlMs / 1000);
     });
   };

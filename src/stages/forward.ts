@@ -1,6 +1,7 @@
 // Stages 7 and 8: forward the exact bytes to the upstream with undici, then settle the claim from the
 // upstream's status before answering, so a provider's immediate retry already sees the settled key.
 import { Pool } from './upstream-pool.js';
+import type { Dispatcher } from 'undici';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -9,6 +10,7 @@ import { settle } from './claim.js';
 import { errSummary } from '../errors.js';
 import { answer } from './answer.js';
 import { trustFunction, trustedChain, type TrustFn } from '../config/trust-proxy.js';
+import { upstreamPath } from './request-target.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what undici computes itself (length) or refuses (expect). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'proxy-authorization']);
@@ -35,7 +37,9 @@ export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: s
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || connectionNamed?.has(lower) || lower.startsWith('hookgate-')) continue;
     if (lower === 'x-forwarded-proto') { xfp ??= raw[i + 1]; continue; }
-    if (lower === 'x-forwarded-for' || lower === 'x-forwarded-host') continue;
+    // The caller's own claims about where it came from: replaced below (RFC 7239's Forwarded is
+    // dropped rather than rewritten; x-forwarded-* carry what hookgate vouches for).
+    if (lower === 'x-forwarded-for' || lower === 'x-forwarded-host' || lower === 'forwarded') continue;
     out.push(name, raw[i + 1]!);
   }
   const peer = request.socket.remoteAddress ?? '';
@@ -63,12 +67,14 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
   const completes = config.upstream.completes;
   const monitor = config.mode === 'monitor';
   const trust = trustFunction(config.trustProxy);
+  const target = upstreamPath(route);
 
   return async function forward(request: FastifyRequest, reply: FastifyReply) {
     const d = request.hg!;
+    // Never the raw target (src/stages/request-target.ts); the query as received, since URL-signed
+    // schemes (Twilio) sign it and handlers that verify by themselves must see the same bytes.
     const q = request.url.indexOf('?');
-    const query = q < 0 ? '' : request.url.slice(q);
-    const path = base + (route.forwardTo ?? (q < 0 ? request.url : request.url.slice(0, q))) + query;
+    const path = base + target(request.params as Record<string, string>) + (q < 0 ? '' : request.url.slice(q));
     const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim?.attempt ?? 1)];
     if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
     if (d.key !== undefined) ours.push('hookgate-idempotency-key', d.key);
@@ -101,13 +107,18 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
     d.outcome = 'forwarded';
     res.body.once('close', () => metrics.inFlight.dec());
 
-    reply.code(res.statusCode);
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
-      reply.header(name, value);
-    }
-    reply.header('hookgate-outcome', 'forwarded');
     if (monitor) reply.header('hookgate-verdict', d.verdict ?? 'ok');
-    return reply.send(res.body);
+    return relay(reply, res);
   };
+}
+
+/** The upstream's answer, unchanged but for hop-by-hop fields and any `hookgate-*` it set. */
+export function relay(reply: FastifyReply, res: Dispatcher.ResponseData): FastifyReply {
+  reply.code(res.statusCode);
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
+    reply.header(name, value);
+  }
+  reply.header('hookgate-outcome', 'forwarded');
+  return reply.send(res.body);
 }

@@ -2,6 +2,7 @@
 import type { onRequestHookHandler } from 'fastify';
 import type { Route } from '../config/load.js';
 import { answer } from './answer.js';
+import { hangUpIfUnread } from './hang-up.js';
 
 /**
  * Also where a delivery starts: `request.hg` is set here, per route, rather than in a global hook
@@ -15,6 +16,7 @@ export function allowMethods(route: Route): onRequestHookHandler {
     request.hg = { route, startedAt: process.hrtime.bigint(), tenant };
     if (route.methods.has(request.method)) return done();
     reply.header('allow', allow);
+    hangUpIfUnread(reply);
     answer(reply, 'method_not_allowed', `this route accepts ${allow}`);
   };
 }
