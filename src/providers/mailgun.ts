@@ -7,7 +7,7 @@
 // Subaccounts: JSON bodies may also carry `parent-signature`, made with the primary account's key;
 // it is tried when `signature` matches no configured key.
 import { randomBytes } from 'node:crypto';
-import { decodeHex, fail, hmac, invalid, matchAny, outOfTolerance, parseJson, parseUnixSeconds, withinTolerance } from './primitives.js';
+import { decodeHex, fail, hmac, invalid, matchAny, outOfTolerance, parseForm, parseJson, parseUnixSeconds, parseUnverifiedJson, withinTolerance } from './primitives.js';
 import type { Scheme, SignInput, SignedRequest, Verdict } from './types.js';
 
 interface Fields {
@@ -79,15 +79,19 @@ function multipartFields(body: Buffer, contentType: string): Map<string, string[
 function parse(req: SignedRequest): Parsed {
   const type = mediaType(req.headers['content-type']);
   if (type === 'application/x-www-form-urlencoded') {
-    const form = new URLSearchParams(req.body.toString('utf8'));
-    return fromForm((n) => form.getAll(n));
+    const form = parseForm(req.body);
+    if (!form.ok) return { ok: false, code: 'malformed', message: form.message };
+    return fromForm((n) => form.value.getAll(n));
   }
   if (type === 'multipart/form-data') {
     const fields = multipartFields(req.body, String(req.headers['content-type']));
     if (fields === null) return { ok: false, code: 'malformed', message: 'the multipart body cannot be parsed' };
     return fromForm((n) => fields.get(n) ?? []);
   }
-  const json = parseJson(req.body);
+  // The signature travels in the body, so the whole body is parsed before any MAC: bounded first.
+  const parsed = parseUnverifiedJson(req.body);
+  if (!parsed.ok) return { ok: false, code: 'malformed', message: parsed.message };
+  const json = parsed.value;
   if (json === null || typeof json !== 'object' || Array.isArray(json))
     return { ok: false, code: 'malformed', message: 'mailgun bodies must be a JSON object or a form carrying the signature fields' };
   const sets: Fields[] = [];
