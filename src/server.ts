@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './app.js';
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
+import { sanitizeForwardedFor } from './config/trust-proxy.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -68,6 +69,8 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     active++;
     if (draining) res.setHeader('connection', 'close');
+    // Before the limiter keys on request.ip and before the chain is passed to the upstream.
+    sanitizeForwardedFor(req.headers);
     res.once('close', () => {
       if (--active === 0 && onIdle) onIdle();
     });
