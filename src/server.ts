@@ -36,6 +36,26 @@ export interface RunningGateway {
   drain(): Promise<void>;
 }
 
+/** A listener could not bind its address: what `hookgate run` prints as one line, without a stack. */
+export class ListenError extends Error {
+  constructor(readonly listener: 'traffic' | 'admin', readonly address: string, readonly reason: string, options?: { cause?: unknown }) {
+    super(`cannot listen on ${address}: ${reason}`, options);
+  }
+}
+
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  ENOTFOUND: 'host name not found',
+};
+
+function listenError(listener: 'traffic' | 'admin', at: { host: string; port: number }, err: unknown): ListenError {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+  return new ListenError(listener, `${host}:${at.port}`, LISTEN_REASONS[code] ?? (err as Error).message, { cause: err });
+}
+
 function url(server: Server): string {
   const a = server.address() as AddressInfo;
   return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
@@ -95,12 +115,21 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     },
   });
   const adminAt = opts.admin ?? current.config.admin;
-  await admin.listen({ host: adminAt.host, port: adminAt.port });
   const listenAt = opts.listen ?? config.listen;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenAt.port, listenAt.host, () => resolve());
-  });
+  // A listener that cannot bind leaves nothing open behind it (the caller exits with one line).
+  try {
+    await admin.listen({ host: adminAt.host, port: adminAt.port }).catch((err) => {
+      throw listenError('admin', adminAt, err);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(listenError('traffic', listenAt, err)));
+      server.listen(listenAt.port, listenAt.host, () => resolve());
+    });
+  } catch (err) {
+    await admin.close().catch(() => undefined);
+    await current.close().catch(() => undefined);
+    throw err;
+  }
   const trafficUrl = url(server);
   const adminUrl = url(admin.server);
 

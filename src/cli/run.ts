@@ -7,7 +7,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { ledgerHooks } from '../observability/ledger-hooks.js';
 import { probeTcp } from '../observability/probe.js';
 import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
-import { startGateway, type RunningGateway } from '../server.js';
+import { ListenError, startGateway, type RunningGateway } from '../server.js';
 import { createLimiters } from '../limits/index.js';
 import type { Io } from './main.js';
 import type { Logger } from 'pino';
@@ -110,7 +110,16 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   // The limit store lives for the process: a reload changes rates, not the store (see docs/rate-limits.md).
   const limits = createLimiters(config, { metrics, log });
   await limits.ready(); // bounded by the Redis connect timeout; an unreachable Redis means per-replica limits, not a failed start
-  const gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    // One line a person can act on, not a stack trace (issue 13).
+    io.err(`hookgate: ${err.message}\n`);
+    await Promise.allSettled([ledger.close(), limits.close()]);
+    return 1;
+  }
   log.info(
     { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',
