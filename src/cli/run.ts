@@ -1,6 +1,7 @@
 // `hookgate run`: load, open the ledger, listen, and handle the process signals (SIGTERM drains,
 // a second one exits at once; SIGHUP reloads).
 import { ConfigError, loadConfigFile, type Config, type Loaded } from '../config/load.js';
+import { redactCredentials } from '../config/redact.js';
 import { openLedger, describeLedger } from '../ledger/index.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -45,7 +46,7 @@ async function reloadLoaded(file: string, gw: RunningGateway, log: Logger, env: 
     return loaded;
   } catch (err) {
     gw.metrics.reloads.inc({ result: 'failure' });
-    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    const problems = err instanceof ConfigError ? err.problems : [redactCredentials((err as Error).message)];
     log.error({ ...trigger, problems }, 'configuration reload failed; the previous configuration stays in force');
     return null;
   }
