@@ -11,6 +11,10 @@ import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
 import { sanitizeForwardedFor } from './config/trust-proxy.js';
+import { cachedCheck } from './observability/readiness.js';
+
+/** How long /readyz reuses a ledger ping's answer. */
+export const READY_CACHE_MS = 1_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -100,18 +104,21 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   // Behind a load balancer keep-alive must outlive the balancer's idle timeout (60 s is common).
   server.keepAliveTimeout = 65_000;
 
+  const ledgerReachable = cachedCheck(async () => {
+    if (!ledger) return true;
+    try {
+      await ledger.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }, READY_CACHE_MS);
   const admin = buildAdmin({
     logger,
     registry: metrics.registry,
     notReady: async () => {
       if (draining) return 'draining';
-      if (!ledger) return null;
-      try {
-        await ledger.ping();
-        return null;
-      } catch {
-        return 'ledger unreachable';
-      }
+      return (await ledgerReachable()) ? null : 'ledger unreachable';
     },
   });
   const adminAt = opts.admin ?? current.config.admin;
