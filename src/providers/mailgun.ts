@@ -19,6 +19,9 @@ type Parsed = { ok: true; sets: Fields[] } | { ok: false; code: 'malformed'; mes
 
 const NAMES = ['timestamp', 'token', 'signature'] as const;
 
+/** Members and elements of a JSON webhook parsed before its MAC: an event has tens; 10,000 parse in ~3 ms. */
+const MAX_EVENT_ITEMS = 10_000;
+
 function mediaType(ct: string | string[] | undefined): string {
   const v = Array.isArray(ct) ? ct[0] ?? '' : ct ?? '';
   return v.split(';')[0]!.trim().toLowerCase();
@@ -89,7 +92,8 @@ function parse(req: SignedRequest): Parsed {
     return fromForm((n) => fields.get(n) ?? []);
   }
   // The signature travels in the body, so the whole body is parsed before any MAC: bounded first.
-  const parsed = parseUnverifiedJson(req.body);
+  // Mailgun's JSON webhooks are one small event (tens of members), hence the tight item bound.
+  const parsed = parseUnverifiedJson(req.body, undefined, MAX_EVENT_ITEMS);
   if (!parsed.ok) return { ok: false, code: 'malformed', message: parsed.message };
   const json = parsed.value;
   if (json === null || typeof json !== 'object' || Array.isArray(json))

@@ -2,7 +2,7 @@
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verdict, VerifyFailure } from './types.js';
-import { formPairsOver, jsonWithinDepth } from './json-bounds.js';
+import { formPairsOver, jsonShapeProblem } from './json-bounds.js';
 
 export type Digest = 'sha1' | 'sha256' | 'sha512';
 
@@ -125,10 +125,17 @@ export type Bounded<T> = { ok: true; value: T } | { ok: false; message: string }
 
 export const TOO_DEEP = `the body nests JSON deeper than ${UNVERIFIED_MAX_DEPTH} levels, which hookgate does not parse before the signature is checked`;
 export const TOO_MANY_PARAMS = `the body has more than ${UNVERIFIED_MAX_PARAMS} form parameters, which hookgate does not parse before the signature is checked`;
+const tooManyItems = (max: number) => `the body holds more than ${max} JSON members and elements, which hookgate does not parse before the signature is checked`;
 
-/** parseJson for bytes nobody has vouched for yet: refused when nested too deep; value undefined when not JSON. */
-export function parseUnverifiedJson(body: Buffer, maxDepth = UNVERIFIED_MAX_DEPTH): Bounded<unknown> {
-  if (!jsonWithinDepth(body, maxDepth)) return { ok: false, message: TOO_DEEP };
+/**
+ * parseJson for bytes nobody has vouched for yet: refused when nested deeper than `maxDepth` or
+ * holding more than `maxItems` members and elements (for schemes whose payloads are known to be
+ * small); value undefined when not JSON.
+ */
+export function parseUnverifiedJson(body: Buffer, maxDepth = UNVERIFIED_MAX_DEPTH, maxItems = Infinity): Bounded<unknown> {
+  const problem = jsonShapeProblem(body, maxDepth, maxItems);
+  if (problem === 'depth') return { ok: false, message: TOO_DEEP };
+  if (problem === 'items') return { ok: false, message: tooManyItems(maxItems) };
   return { ok: true, value: parseJson(body) };
 }
 

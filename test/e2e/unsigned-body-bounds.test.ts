@@ -57,6 +57,14 @@ t.test('bodies parsed before the signature is checked are bounded', async (t) =>
     await refusedMalformed(t, await post('/webhooks/mailgun', { 'content-type': 'application/json' }, deepJson({ signature: { timestamp: ts, token, signature } })), /deeper than \d+ levels/);
   });
 
+  t.test('mailgun: a JSON body of many small members (its events are small)', async (t) => {
+    const ts = String(Math.floor(Date.now() / 1000));
+    const token = 'd'.repeat(50);
+    const signature = createHmac('sha256', MAILGUN_KEY).update(ts + token).digest('hex');
+    const wide = { signature: { timestamp: ts, token, signature }, 'event-data': Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, i])) };
+    await refusedMalformed(t, await post('/webhooks/mailgun', { 'content-type': 'application/json' }, JSON.stringify(wide)), /more than \d+ JSON members and elements/);
+  });
+
   t.test('mailgun: a form with too many parameters', async (t) => {
     await refusedMalformed(t, await post('/webhooks/mailgun', { 'content-type': 'application/x-www-form-urlencoded' }, 'a=1&'.repeat(200_000) + 'timestamp=1&token=x&signature=00'), /more than \d+ form parameters/);
   });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formPairsOver, jsonWithinDepth } from '../../src/providers/json-bounds.js';
+import { formPairsOver, jsonShapeProblem, jsonWithinDepth } from '../../src/providers/json-bounds.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -45,4 +45,12 @@ t.test('formPairsOver counts pairs up to the limit', async (t) => {
   t.ok(formPairsOver(b('a=1&b=2'), 1));
   t.notOk(formPairsOver(b('a=1&b=2&c'), 3));
   t.ok(formPairsOver(b('&&&'), 3), 'empty pairs count');
+});
+
+t.test('jsonShapeProblem counts commas outside strings as items', async (t) => {
+  t.equal(jsonShapeProblem(b('{"a":1,"b":[1,2,3]}'), 2, 3), null);
+  t.equal(jsonShapeProblem(b('{"a":1,"b":[1,2,3,4]}'), 2, 3), 'items');
+  t.equal(jsonShapeProblem(b('{"a":",,,,,,"}'), 2, 0), null, 'commas inside strings do not count');
+  t.equal(jsonShapeProblem(b('[[[1,2]]]'), 2, 0), 'depth', 'the first bound broken is the one named');
+  t.equal(jsonShapeProblem(b('[1,2,[[[]]]]'), 2, 0), 'items');
 });
