@@ -10,6 +10,11 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './app.js';
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
+import { sanitizeForwardedFor } from './config/trust-proxy.js';
+import { cachedCheck } from './observability/readiness.js';
+
+/** How long /readyz reuses a ledger ping's answer. */
+export const READY_CACHE_MS = 1_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -33,6 +38,26 @@ export interface RunningGateway {
   reload(config: Config): Promise<void>;
   /** SIGTERM: not ready, stop accepting, finish deliveries in flight (bounded), settle, close */
   drain(): Promise<void>;
+}
+
+/** A listener could not bind its address: what `hookgate run` prints as one line, without a stack. */
+export class ListenError extends Error {
+  constructor(readonly listener: 'traffic' | 'admin', readonly address: string, readonly reason: string, options?: { cause?: unknown }) {
+    super(`cannot listen on ${address}: ${reason}`, options);
+  }
+}
+
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this host',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  ENOTFOUND: 'host name not found',
+};
+
+function listenError(listener: 'traffic' | 'admin', at: { host: string; port: number }, err: unknown): ListenError {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+  return new ListenError(listener, `${host}:${at.port}`, LISTEN_REASONS[code] ?? (err as Error).message, { cause: err });
 }
 
 function url(server: Server): string {
@@ -68,6 +93,8 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     active++;
     if (draining) res.setHeader('connection', 'close');
+    // Before the limiter keys on request.ip and before the chain is passed to the upstream.
+    sanitizeForwardedFor(req.headers);
     res.once('close', () => {
       if (--active === 0 && onIdle) onIdle();
     });
@@ -77,27 +104,39 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   // Behind a load balancer keep-alive must outlive the balancer's idle timeout (60 s is common).
   server.keepAliveTimeout = 65_000;
 
+  const ledgerReachable = cachedCheck(async () => {
+    if (!ledger) return true;
+    try {
+      await ledger.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }, READY_CACHE_MS);
   const admin = buildAdmin({
     logger,
     registry: metrics.registry,
     notReady: async () => {
       if (draining) return 'draining';
-      if (!ledger) return null;
-      try {
-        await ledger.ping();
-        return null;
-      } catch {
-        return 'ledger unreachable';
-      }
+      return (await ledgerReachable()) ? null : 'ledger unreachable';
     },
   });
   const adminAt = opts.admin ?? current.config.admin;
-  await admin.listen({ host: adminAt.host, port: adminAt.port });
   const listenAt = opts.listen ?? config.listen;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenAt.port, listenAt.host, () => resolve());
-  });
+  // A listener that cannot bind leaves nothing open behind it (the caller exits with one line).
+  try {
+    await admin.listen({ host: adminAt.host, port: adminAt.port }).catch((err) => {
+      throw listenError('admin', adminAt, err);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(listenError('traffic', listenAt, err)));
+      server.listen(listenAt.port, listenAt.host, () => resolve());
+    });
+  } catch (err) {
+    await admin.close().catch(() => undefined);
+    await current.close().catch(() => undefined);
+    throw err;
+  }
   const trafficUrl = url(server);
   const adminUrl = url(admin.server);
 

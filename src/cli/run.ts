@@ -1,13 +1,14 @@
 // `hookgate run`: load, open the ledger, listen, and handle the process signals (SIGTERM drains,
 // a second one exits at once; SIGHUP reloads).
 import { ConfigError, loadConfigFile, type Config, type Loaded } from '../config/load.js';
+import { redactCredentials } from '../config/redact.js';
 import { openLedger, describeLedger } from '../ledger/index.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { ledgerHooks } from '../observability/ledger-hooks.js';
 import { probeTcp } from '../observability/probe.js';
 import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
-import { startGateway, type RunningGateway } from '../server.js';
+import { ListenError, startGateway, type RunningGateway } from '../server.js';
 import { createLimiters } from '../limits/index.js';
 import type { Io } from './main.js';
 import type { Logger } from 'pino';
@@ -45,7 +46,7 @@ async function reloadLoaded(file: string, gw: RunningGateway, log: Logger, env: 
     return loaded;
   } catch (err) {
     gw.metrics.reloads.inc({ result: 'failure' });
-    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    const problems = err instanceof ConfigError ? err.problems : [redactCredentials((err as Error).message)];
     log.error({ ...trigger, problems }, 'configuration reload failed; the previous configuration stays in force');
     return null;
   }
@@ -110,7 +111,16 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   // The limit store lives for the process: a reload changes rates, not the store (see docs/rate-limits.md).
   const limits = createLimiters(config, { metrics, log });
   await limits.ready(); // bounded by the Redis connect timeout; an unreachable Redis means per-replica limits, not a failed start
-  const gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    // One line a person can act on, not a stack trace (issue 13).
+    io.err(`hookgate: ${err.message}\n`);
+    await Promise.allSettled([ledger.close(), limits.close()]);
+    return 1;
+  }
   log.info(
     { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',

@@ -1,6 +1,7 @@
 // Reads, validates and resolves the configuration once, at the edge. Every problem is reported with
 // its field path (`routes[2].secrets[0]: env var STRIPE_SECRET is not set`); the result is frozen and
 // the rest of the gateway trusts it.
+import { redactCredentials } from './redact.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -21,8 +22,12 @@ import { keyPrefix } from './keys.js';
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  /** each problem as it may be printed and logged: a connection URL's credentials are never in it */
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    const safe = problems.map(redactCredentials);
+    super(`invalid configuration:\n  ${safe.join('\n  ')}`);
+    this.problems = safe;
   }
 }
 

@@ -16,6 +16,7 @@
 // the same one Express uses for a number (`hop < N`).
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 
 export type TrustProxy = boolean | number | readonly string[];
 export type TrustFn = (address: string, hop: number) => boolean;
@@ -88,4 +89,30 @@ export function fastifyTrustProxy(value: TrustProxy): boolean | string[] | Trust
  */
 export function trustedChain(req: { headers: Record<string, unknown>; socket: { remoteAddress?: string | undefined } }, trust: TrustFn): string[] {
   return proxyAddr.all(req, trust).reverse();
+}
+
+/**
+ * X-Forwarded-For as far as it can be believed: only IP addresses. An entry that is not one (a name,
+ * `unknown`, a port, 12 kB of text) was not written by a proxy that knew the client's address, so it
+ * and everything left of it are dropped; undefined when nothing is left (the TCP peer is then the
+ * client). Without this, `trustProxy: true` made any string a rate-limit key of its own, and the
+ * upstream received it as an address.
+ */
+export function believableForwardedFor(value: string): string | undefined {
+  const entries = value.split(',');
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!.trim();
+    entries[i] = e;
+    if (isIP(e) === 0) return i === entries.length - 1 ? undefined : entries.slice(i + 1).join(', ');
+  }
+  return value;
+}
+
+/** Rewrites the request's X-Forwarded-For to what can be believed, before anything reads request.ip. */
+export function sanitizeForwardedFor(headers: IncomingHttpHeaders): void {
+  const v = headers['x-forwarded-for'];
+  if (v === undefined) return;
+  const kept = believableForwardedFor(Array.isArray(v) ? v.join(', ') : v);
+  if (kept === undefined) delete headers['x-forwarded-for'];
+  else if (kept !== v) headers['x-forwarded-for'] = kept;
 }

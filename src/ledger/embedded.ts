@@ -10,7 +10,7 @@
 // Two fronts share the engine (`SqliteStore`) and the group-commit queue (`BatchingLedger`):
 // `EmbeddedLedger` runs SQLite in the calling thread; `ThreadedEmbeddedLedger` (embedded-thread.ts,
 // what `hookgate run` uses) runs it in a worker thread, off the event loop that serves requests.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
@@ -21,9 +21,27 @@ import { batchMode, checkStatus, embeddedPath, schedule, keyHash, newToken, vali
 
 export { embeddedPath };
 
+/**
+ * The ledger holds every delivery key of the last `retention`: only hookgate's user may read it.
+ * Folders it creates are 0700 and the database 0600 whatever the umask (SQLite gives the -wal and
+ * -shm files the database's mode). A database left readable by others (an earlier version) is
+ * tightened; a folder that already exists (a mounted volume) is the operator's and is not changed.
+ */
+function privateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
+    } catch {
+      // missing (-wal/-shm before the first write) or not ours to change: SQLite's open decides
+    }
+  }
+}
+
 export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database {
   const path = embeddedPath(url);
-  if (path) mkdirSync(dirname(path), { recursive: true });
+  if (path) privateFile(path);
   const db = new Database(path ?? ':memory:');
   if (path) {
     // WAL: readers never block the writer. synchronous=NORMAL is the setting SQLite recommends with

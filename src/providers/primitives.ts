@@ -2,6 +2,7 @@
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verdict, VerifyFailure } from './types.js';
+import { formPairsOver, jsonShapeProblem } from './json-bounds.js';
 
 export type Digest = 'sha1' | 'sha256' | 'sha512';
 
@@ -105,13 +106,43 @@ export function jsonPath(obj: unknown, path: string): string | undefined {
   return undefined;
 }
 
-/** JSON.parse that answers undefined instead of throwing. */
+/** JSON.parse that answers undefined instead of throwing. Unbounded: for bytes a MAC has vouched for. */
 export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
     return undefined;
   }
+}
+
+// Bounds for bodies parsed before any MAC (Mailgun's signature lives in the body, Twilio signs form
+// parameters, a per-tenant route reads its tenant before it knows the secret). Generous for what
+// providers send (tens of fields, a handful of levels), tight enough that parsing stays linear and cheap.
+export const UNVERIFIED_MAX_DEPTH = 64;
+export const UNVERIFIED_MAX_PARAMS = 1000;
+
+export type Bounded<T> = { ok: true; value: T } | { ok: false; message: string };
+
+export const TOO_DEEP = `the body nests JSON deeper than ${UNVERIFIED_MAX_DEPTH} levels, which hookgate does not parse before the signature is checked`;
+export const TOO_MANY_PARAMS = `the body has more than ${UNVERIFIED_MAX_PARAMS} form parameters, which hookgate does not parse before the signature is checked`;
+const tooManyItems = (max: number) => `the body holds more than ${max} JSON members and elements, which hookgate does not parse before the signature is checked`;
+
+/**
+ * parseJson for bytes nobody has vouched for yet: refused when nested deeper than `maxDepth` or
+ * holding more than `maxItems` members and elements (for schemes whose payloads are known to be
+ * small); value undefined when not JSON.
+ */
+export function parseUnverifiedJson(body: Buffer, maxDepth = UNVERIFIED_MAX_DEPTH, maxItems = Infinity): Bounded<unknown> {
+  const problem = jsonShapeProblem(body, maxDepth, maxItems);
+  if (problem === 'depth') return { ok: false, message: TOO_DEEP };
+  if (problem === 'items') return { ok: false, message: tooManyItems(maxItems) };
+  return { ok: true, value: parseJson(body) };
+}
+
+/** An application/x-www-form-urlencoded body, refused when it holds more than `maxParams` parameters. */
+export function parseForm(body: Buffer, maxParams = UNVERIFIED_MAX_PARAMS): Bounded<URLSearchParams> {
+  if (formPairsOver(body, maxParams)) return { ok: false, message: TOO_MANY_PARAMS };
+  return { ok: true, value: new URLSearchParams(body.toString('utf8')) };
 }
 
 // ---- shared by several schemes (stripe, github, standard, slack, … ) ----

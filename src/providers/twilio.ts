@@ -10,7 +10,7 @@
 //   delivery key is the digest of what was signed: the URL (with its query) and the parameters.
 import { createHash } from 'node:crypto';
 import { parse as qsParse, stringify as qsStringify } from 'node:querystring';
-import { decodeBase64, decodeHex, fail, hmac, invalid, safeEqual, single } from './primitives.js';
+import { decodeBase64, decodeHex, fail, hmac, invalid, parseForm, safeEqual, single } from './primitives.js';
 import { NO_PUBLIC_URL, fragmentOf, signedUrl } from './public-url.js';
 import type { Scheme, SignInput, SignedRequest, Verdict } from './types.js';
 
@@ -138,7 +138,9 @@ export const twilio: Scheme<Buffer> = {
     if (declared.length === 0 && req.body.length > 0) {
       if (!isForm(req.headers['content-type']))
         return fail('malformed', 'twilio signs form parameters: the body must be application/x-www-form-urlencoded, or the URL must carry bodySHA256');
-      params = paramString(new URLSearchParams(req.body.toString('utf8')));
+      const form = parseForm(req.body);
+      if (!form.ok) return fail('malformed', form.message);
+      params = paramString(form.value);
     }
 
     const frag = fragmentOf(opts.publicUrl);

@@ -119,3 +119,20 @@ t.test('gitlab: a signing token covers the body and webhook-id, so json: and hea
   const r = await runCli(['check', '--config', file(`${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: "json:project.namespace", secrets: [env:GL], idempotencyKey: "header:webhook-id" }\n`)], { GL: secret });
   t.equal(r.code, 0, r.err);
 });
+
+// issue 13: a mistyped connection URL was printed with its password (`got "postgres://user:secret@…"`).
+t.test('check never prints a connection URL\'s credentials', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['ledger: { url: "postgress://hookgate:pg-PASSWORD-1@db.internal:5432/hooks" }', /ledger\.url: .*got "postgress:\/\/\*\*\*@db\.internal:5432\/hooks"/],
+    ['ledger: { url: "postgres:hookgate:pg-PASSWORD-2@db.internal/hooks" }', /ledger\.url: .*\*\*\*@db\.internal\/hooks/],
+    ['limits: { store: "redis//default:redis-PASSWORD-3@cache:6379" }', /limits\.store: .*\*\*\*@cache:6379/],
+    ['limits: { store: "rediss:/:redis-PASS/WORD-4@cache:6379" }', /limits\.store: .*\*\*\*@cache:6379/],
+    ['upstream: { url: "htp://app:app-PASSWORD-5@127.0.0.1:8000" }', /upstream\.url: .*\*\*\*@127\.0\.0\.1:8000/],
+  ];
+  for (const [line, named] of cases) {
+    const r = await runCli(['check', '--config', file(`${line.startsWith('upstream') ? '' : BASE}${line}\nroutes:\n  - { path: /a, provider: github, tenant: acme, secrets: [x] }\n`)]);
+    t.equal(r.code, 1, line);
+    t.match(r.err, named, 'the field and the host are named');
+    t.notMatch(r.out + r.err, /PASS|WORD/, 'no password');
+  }
+});

@@ -225,3 +225,36 @@ t.test('startup warns when the upstream is not reachable yet; SIGHUP reloads', a
   t.same(await p.exited, { code: 0, signal: null });
   t.notOk(p.lines.some((l) => JSON.stringify(l).includes(SECRET)), 'the secret is in no line');
 });
+
+// issue 13: a port already in use crashed `hookgate run` with a stack trace. Now: one line naming the
+// address, exit 1, for the traffic and the admin listener alike.
+t.test('a port already in use: one line naming the address, exit 1', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise((r) => taken.close(r)));
+  const port = (taken.address() as AddressInfo).port;
+
+  for (const which of ['listen', 'admin'] as const) {
+    t.test(which === 'listen' ? 'the traffic port' : 'the admin port', async (t) => {
+      const yaml = configYaml('http://127.0.0.1:1', 'embedded')
+        .replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${which === 'listen' ? port : 0}`)
+        .replace('admin: 127.0.0.1:0', `admin: 127.0.0.1:${which === 'admin' ? port : 0}`);
+      const file = join(dir, `${which}.yaml`);
+      writeFileSync(file, yaml);
+      const child = spawn(process.execPath, [BIN, 'run', '--config', file], { env: { ...process.env, STRIPE_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let stdout = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      t.equal(code, 1, 'exit 1 (not killed after 20 s)');
+      t.equal(stderr, `hookgate: cannot listen on 127.0.0.1:${port}: address already in use\n`, 'one line naming the address');
+      t.notMatch(stdout + stderr, /\n\s+at |Error:/, 'no stack trace');
+    });
+  }
+});

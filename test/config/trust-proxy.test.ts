@@ -51,3 +51,13 @@ t.test('entries: addresses, CIDRs, named ranges', async (t) => {
   for (const ok of ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '::ffff:10.0.0.1', 'loopback', 'linklocal', 'uniquelocal']) t.equal(proxyEntryProblem(ok), null, ok);
   for (const bad of ['', '10.0.0', '10.0.0.0/', '10.0.0.0/8/8', '10.0.0.0/255.0.0.0', 'localhost', '10.0.0.0/ 8', ' 10.0.0.1']) t.not(proxyEntryProblem(bad), null, JSON.stringify(bad));
 });
+
+t.test('believableForwardedFor keeps the IP addresses right of the last entry that is not one', async (t) => {
+  const { believableForwardedFor } = await import('../../src/config/trust-proxy.js');
+  t.equal(believableForwardedFor('203.0.113.7'), '203.0.113.7');
+  t.equal(believableForwardedFor('203.0.113.7, 2001:db8::1'), '203.0.113.7, 2001:db8::1');
+  t.equal(believableForwardedFor('garbage'), undefined);
+  t.equal(believableForwardedFor('6.6.6.6, unknown, 203.0.113.7,10.0.0.1'), '203.0.113.7, 10.0.0.1');
+  t.equal(believableForwardedFor('203.0.113.7, '), undefined, 'an empty entry next to the peer');
+  t.equal(believableForwardedFor('203.0.113.7:443'), undefined, 'a port is not an address');
+});

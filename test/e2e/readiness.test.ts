@@ -38,7 +38,13 @@ t.test('readiness follows the ledger', async (t) => {
 
   t.equal(await status('/readyz'), 200, 'ready while the database answers');
   await proxy.down('refuse');
-  t.equal(await status('/readyz'), 503, '503 while the database is unreachable');
+  // /readyz answers from a ping at most about a second old: poll until the outage shows.
+  let down = 0;
+  for (let i = 0; i < 50 && down !== 503; i++) {
+    down = await status('/readyz');
+    if (down !== 503) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(down, 503, '503 while the database is unreachable');
   t.equal(await status('/healthz'), 200, 'alive all the same');
   const body = '{"n":1}';
   const res = await request(`${gw.url}/gh`, { method: 'POST', headers: { 'x-hub-signature-256': await sign('ready-secret', body) }, body });
@@ -59,4 +65,52 @@ t.test('readiness follows the ledger', async (t) => {
   t.equal(again.statusCode, 200, 'the provider\'s retry is forwarded');
   await again.body.dump();
   t.equal(up.received.length, 1);
+});
+
+// issue 13: /readyz is unauthenticated and pinged the database on every call; a burst of calls now
+// costs at most a ping or two, and an outage still shows within about a second.
+t.test('/readyz pings the ledger at most about once a second', async (t) => {
+  const real = await openLedger({ url: 'embedded', retentionMs: 3_600_000, leaseMs: 30_000, cache: 100, migrate: true });
+  t.teardown(() => real.close());
+  let pings = 0;
+  let reachable = true;
+  const ledger = Object.assign(Object.create(real) as typeof real, {
+    async ping() {
+      pings++;
+      if (!reachable) throw new Error('connection refused');
+      await real.ping();
+    },
+  });
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:S'] }] }, { S: 'ready-secret' }), { ledger });
+  t.teardown(() => gw.close());
+  const status = async () => {
+    const res = await request(`${gw.adminUrl}/readyz`);
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  const started = Date.now();
+  const burst = await Promise.all(Array.from({ length: 200 }, status));
+  const tookMs = Date.now() - started;
+  t.ok(burst.every((s) => s === 200), '200 calls, all ready');
+  // A burst that took longer than the cache period may legitimately ping once more per period.
+  t.ok(pings <= 2 + Math.floor(tookMs / 1000), `pings: ${pings} for 200 calls in ${tookMs} ms`);
+
+  reachable = false;
+  const deadline = Date.now() + 10_000;
+  let seen = 200;
+  while (seen !== 503 && Date.now() < deadline) {
+    seen = await status();
+    if (seen !== 503) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(seen, 503, 'an unreachable ledger is seen once the cached answer is over');
+  reachable = true;
+  let back = 503;
+  while (back !== 200 && Date.now() < deadline + 10_000) {
+    back = await status();
+    if (back !== 200) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(back, 200, 'and its return too');
 });

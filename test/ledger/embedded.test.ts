@@ -2,7 +2,7 @@
 // (WAL, in a worker thread, as `hookgate run` opens them), and what is particular to each.
 import t from 'tap';
 import { ledgerSuite } from '../helpers/ledger-suite.js';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -44,6 +44,38 @@ t.test('embedded:PATH creates the file and its folders, in WAL mode, and keeps d
   t.teardown(() => second.close());
   t.match(await second.claim(key), { state: 'done', status: 200 }, 'done key remembered after a restart');
   t.equal((await second.claim(inFlight)).state, 'in_flight', 'a claim in flight before the restart still holds its lease');
+});
+
+// issue 13: the ledger's file and folders took the umask's permissions (0644 / 0755 under umask 022):
+// any local user could read the delivery keys. Created now 0700 (folders) and 0600 (file, -wal, -shm).
+t.test('embedded:PATH creates its folders 0700 and its files 0600 whatever the umask', async (t) => {
+  const previous = process.umask(0o022);
+  t.teardown(() => void process.umask(previous));
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'var', 'lib', 'hookgate', 'ledger.db');
+  const ledger = await openLedger({ ...BASE_OPTIONS, url: `embedded:${file}` });
+  const c = await ledger.claim(newKey()); // writes: the -wal and -shm files exist while the ledger is open
+  t.equal(c.state, 'claimed');
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+  t.equal(mode(join(dir, 'var')), '700', 'each folder it created');
+  t.equal(mode(join(dir, 'var', 'lib', 'hookgate')), '700');
+  t.equal(mode(file), '600', 'the database');
+  for (const suffix of ['-wal', '-shm']) if (existsSync(file + suffix)) t.equal(mode(file + suffix), '600', suffix);
+  t.ok(existsSync(file + '-wal'), 'the WAL file was checked');
+  await ledger.close();
+
+  // A file an earlier version left readable by others is tightened on open; the folder (perhaps a
+  // mounted volume) is left as the operator made it.
+  const olderDir = join(dir, 'older');
+  const older = join(olderDir, 'ledger.db');
+  mkdirSync(olderDir, { mode: 0o755 });
+  writeFileSync(older, '');
+  chmodSync(older, 0o644);
+  const again = await openLedger({ ...BASE_OPTIONS, url: `embedded:${older}` });
+  t.teardown(() => again.close());
+  t.equal(mode(older), '600', 'an existing database is made 0600');
+  t.equal(mode(olderDir), '755', 'an existing folder is not changed');
 });
 
 t.test('migrate(url) on an embedded file: versioned, idempotent; migrate: false refuses an unmigrated file', async (t) => {

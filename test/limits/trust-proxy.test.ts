@@ -69,3 +69,24 @@ t.test('trustProxy: true is unchanged: the whole chain is believed and passed on
   t.same(a.answers.map((x) => x.status), [200, 200, 200], 'the left-most address counts, so each spoofed one is a new client (why the other forms exist)');
   t.equal(up.received[0]!.headers['x-forwarded-for'], '6.6.6.1, 203.0.113.7, 127.0.0.1');
 });
+
+// issue 13: with `trustProxy: true` any string in X-Forwarded-For became a rate-limit key (12,000
+// characters accepted). An entry that is not an IP address is not believed, nor anything left of it.
+t.test('entries that are not IP addresses never become the client address', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  for (const trustProxy of [true, 1, ['127.0.0.1']] as const) {
+    t.test(`trustProxy: ${JSON.stringify(trustProxy)}`, async (t) => {
+      const { gw, close } = await startLimitedGateway(testConfig({ upstream: { url: up.url }, trustProxy, limits: { unverified: '3/m' }, routes: ROUTES }, ENV));
+      t.teardown(close);
+      const before = up.received.length;
+      const garbage = (i: number) => [`garbage-${i}`, 'x'.repeat(12_000) + i, `unknown, 203.0.113.${i}, not-an-ip-${i}`, `999.1.1.${i}`, `[::1]:${i}`][i % 5]!;
+      const a = await tally(5, (i) => deliver(gw.url, 'acme', { 'x-forwarded-for': garbage(i) }));
+      t.same(a.answers.map((x) => x.status), [200, 200, 200, 429, 429], 'every garbage value counts under the peer');
+      t.equal(a.answers[3]!.outcome, 'rate_limited');
+      for (const r of up.received.slice(before)) t.equal(r.headers['x-forwarded-for'], '127.0.0.1', 'the upstream gets the peer, no garbage');
+      t.equal((await deliver(gw.url, 'acme', { 'x-forwarded-for': '198.51.100.4' })).status, 200, 'a real address is still believed (its own count)');
+      t.equal(up.received.at(-1)!.headers['x-forwarded-for'], '198.51.100.4, 127.0.0.1');
+    });
+  }
+});

@@ -126,6 +126,19 @@ t.test('log lines', async (t) => {
     t.equal((await stripeDelivery('evt_logs_5', ROTATED)).statusCode, 200, 'the previous configuration stays in force');
   });
 
+  // issue 13: a mistyped connection URL was echoed with its password by the failed reload's log line.
+  t.test('a failed reload never logs a connection URL\'s password', async (t) => {
+    const before = lines.length;
+    writeFileSync(file, JSON.stringify({ ...doc(routes), ledger: { url: 'postgress://hookgate:pg-PASSWORD-x1@db.internal:5432/hooks' }, limits: { store: 'redis//default:redis-PASSWORD-y2@cache:6379' } }));
+    t.equal(await reloadFrom(file, gw, log, env), false);
+    const failed = lines.slice(before).find((l) => l.msg === 'configuration reload failed; the previous configuration stays in force');
+    t.ok(failed, 'the failure is logged');
+    t.match(failed, { problems: [/ledger\.url: .*postgress:\/\/\*\*\*@db\.internal:5432\/hooks/, /limits\.store: .*\*\*\*@cache:6379/] }, 'the problems still name the field and the host');
+    const text = JSON.stringify(lines.slice(before));
+    t.notMatch(text, /PASSWORD/, 'no password');
+    writeFileSync(file, JSON.stringify(doc(routes)));
+  });
+
   t.test('no secret, signature value or body byte in any line', async (t) => {
     
     t.ok(lines.length > 10, 'there are lines to look at');

@@ -152,7 +152,7 @@ t.test('secrets: files under /var/run/secrets/hookgate (and env when asked), nev
   const r = render(chartDir, values);
   if (!ok(t, r)) return;
   const secret = r.get('Secret');
-  t.same(Object.keys(secret.data).sort(), Object.keys(secretValues).sort());
+  t.same(Object.keys(secret.data).sort(), [...Object.keys(secretValues), 'checksum-salt'].sort(), 'the values, and the salt of the pod template\'s checksum');
   t.equal(Buffer.from(secret.data.stripe, 'base64').toString(), secretValues.stripe);
   const spec = podSpec(r);
   const volume = byName(spec.volumes, 'hookgate-secrets')!;
@@ -210,7 +210,7 @@ t.test('a typo in the values is rejected by the schema, naming the key', async (
 
 t.test('an on-disk embedded ledger gets a volume and is refused with more than one replica', async (t) => {
   const config = { ledger: { url: 'embedded:/var/lib/hookgate/ledger.db' } };
-  const many = render(chartDir, { hookgate: { config } });
+  const many = render(chartDir, { replicaCount: 2, hookgate: { config } });
   t.not(many.status, 0);
   t.match(many.stderr, /embedded:PATH is for one replica/);
   const one = render(chartDir, { replicaCount: 1, hookgate: { config } });

@@ -176,12 +176,58 @@ needs that Secret, and the key in it when the chart makes it: caught here instea
 {{- if hasPrefix "embedded:" (toString ($ledger.url | default "")) -}}true{{- end -}}
 {{- end -}}
 
+{{/* The ledger is the embedded one (in memory by default, or embedded:PATH): one replica's own. */}}
+{{- define "hookgate.embeddedLedger" -}}
+{{- $url := toString ((((.values.hookgate.config | default dict).ledger | default dict).url) | default "embedded") -}}
+{{- if or (eq $url "embedded") (hasPrefix "embedded:" $url) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The Deployment's replica count: replicaCount, or by default 1 with an embedded ledger and 2 with a
+shared one. An embedded ledger dedupes within one replica only (a duplicate reaching another
+replica would be forwarded again), so more than one replica, or an autoscaler, is refused.
+*/}}
+{{- define "hookgate.replicas" -}}
+{{- $embedded := include "hookgate.embeddedLedger" . -}}
+{{- $n := .values.replicaCount -}}
+{{- if kindIs "invalid" $n -}}{{- $n = ternary 1 2 (eq $embedded "true") -}}{{- end -}}
+{{- if and $embedded (or .values.autoscaling.enabled (gt ($n | int) 1)) -}}
+{{- $url := toString ((((.values.hookgate.config | default dict).ledger | default dict).url) | default "embedded") -}}
+{{- if hasPrefix "embedded:" $url -}}
+{{- fail "hookgate.config.ledger.url embedded:PATH is for one replica: set replicaCount=1 (and autoscaling.enabled=false), or use postgres://… (CockroachDB or PostgreSQL) shared by all replicas" -}}
+{{- else -}}
+{{- fail "hookgate.config.ledger.url is embedded (the default: in memory), which dedupes within one replica only: run one replica (replicaCount=1, autoscaling.enabled=false), or use postgres://… (CockroachDB or PostgreSQL) shared by all replicas" -}}
+{{- end -}}
+{{- end -}}
+{{- $n | int -}}
+{{- end -}}
+
+{{/*
+The salt of the Secret checksum on the pod template: the operator's, else the one kept in the
+chart's Secret (lookup: empty when rendering without a cluster), else a random one. Computed once
+per render and remembered in the values, so the Secret and every pod template agree.
+*/}}
+{{- define "hookgate.checksumSalt" -}}
+{{- $s := .values.hookgate.secrets -}}
+{{- if not (hasKey $s "_salt") -}}
+{{- $salt := $s.checksumSalt | default "" -}}
+{{- if not $salt -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "hookgate.secretName" .) -}}
+{{- $salt = (index ($existing.data | default dict) "checksum-salt" | default "" | b64dec) -}}
+{{- end -}}
+{{- if not $salt -}}{{- $salt = randAlphaNum 43 -}}{{- end -}}
+{{- $_ := set $s "_salt" $salt -}}
+{{- end -}}
+{{- index $s "_salt" -}}
+{{- end -}}
+
 {{- define "hookgate.podAnnotations" -}}
 checksum/hookgate-config: {{ include "hookgate.config" . | sha256sum }}
 {{- $s := .values.hookgate.secrets -}}
 {{- if and $s.values (or $s.env (include "hookgate.connectionFromSecret" .)) }}
 {{- /* Env vars and connection URLs are read at start only (secret files hot-reload): roll the pods when they change. */}}
-checksum/hookgate-secret-env: {{ toJson $s.values | sha256sum }}
+{{- /* Salted: a plain checksum of the values would let anyone who can read pods test guesses. */}}
+checksum/hookgate-secret-env: {{ printf "%s%s" (include "hookgate.checksumSalt" .) (toJson $s.values) | sha256sum }}
 {{- end }}
 {{- end -}}
 
