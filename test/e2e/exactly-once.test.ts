@@ -82,7 +82,7 @@ async function suite(t: Test, makeCluster: () => Promise<LedgerCluster>) {
     t.equal(dups.length, events.length * (copies - 1), 'every other copy was answered as a duplicate');
     t.ok(dups.every((r) => r.status === 202 && r.text === '{"duplicate":true}'), 'duplicates carry the first status and {"duplicate":true}');
     for (const id of events.slice(0, 3)) {
-      const row = await cluster.row(`standard:acme:${id}`);
+      const row = await cluster.row(`/hooks|acme|id:${id}`);
       t.equal(row?.status, 'done');
       t.equal(row?.resp_status, 202);
     }
@@ -110,7 +110,7 @@ async function suite(t: Test, makeCluster: () => Promise<LedgerCluster>) {
     const a = await send(gws[0]!, id);
     t.equal(a.status, 500, 'the upstream answer goes back');
     t.equal(a.outcome, 'forwarded');
-    t.equal((await cluster.row(`standard:acme:${id}`))?.status, 'failed');
+    t.equal((await cluster.row(`/hooks|acme|id:${id}`))?.status, 'failed');
     const b = await send(gws[1]!, id);
     t.equal(b.status, 202, 'the retry reached the upstream');
     const attempts = up.received.filter((r) => r.headers['webhook-id'] === id).map((r) => r.headers['hookgate-attempt']);
@@ -129,7 +129,7 @@ async function suite(t: Test, makeCluster: () => Promise<LedgerCluster>) {
     await lonely.close();
     t.equal(a.status, 502);
     t.equal(a.outcome, 'upstream_unavailable');
-    t.equal((await cluster.row(`standard:acme:${id}`))?.status, 'failed');
+    t.equal((await cluster.row(`/hooks|acme|id:${id}`))?.status, 'failed');
     const b = await send(gws[0]!, id);
     t.equal(b.outcome, 'forwarded', 'the retry goes through elsewhere');
   });
