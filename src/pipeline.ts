@@ -6,6 +6,7 @@
 //   2 limit unverified traffic ..... onRequest     429 (per client address, before any crypto)
 //   - read the raw body ............ parser        413 past bodyLimit, nothing buffered beyond it
 //   3 verify the signature ......... preValidation 400 / 401
+//   3b payload rules ............... preValidation 422 (only routes with `payload`)
 //   4 resolve the tenant and key ... preValidation 400
 //   5 limit the tenant ............. preHandler    429
 //   6 claim the delivery ........... preHandler    duplicate / 409 / 503
@@ -16,6 +17,7 @@ import type { Config, Route } from './config/load.js';
 import type { Metrics } from './observability/metrics.js';
 import { allowMethods } from './stages/methods.js';
 import { verifySignature } from './stages/verify.js';
+import { checkPayload } from './stages/payload.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
@@ -55,7 +57,9 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
+    preValidation: route.payload
+      ? [verifySignature(route, { mode: config.mode, metrics, now: deps.now }), checkPayload(route, { mode: config.mode })]
+      : verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });
