@@ -15,17 +15,21 @@ const CLOSE_BRACKET = 0x5d;
  * Brackets inside strings do not count. A malformed text is judged by its brackets alone: the parse
  * that follows refuses what is not JSON.
  */
-export function jsonDepthWithin(body: Uint8Array, max: number): boolean {
+export function jsonDepthWithin(body: Buffer, max: number): boolean {
   let depth = 0;
   const n = body.length;
   for (let i = 0; i < n; i++) {
     const c = body[i]!;
     if (c === QUOTE) {
-      // Skip the string: the next quote not escaped by an odd run of backslashes.
-      for (i++; i < n; i++) {
-        const s = body[i]!;
-        if (s === BACKSLASH) i++;
-        else if (s === QUOTE) break;
+      // Skip the string with the native search for its closing quote: one not preceded by an odd run
+      // of backslashes. Each run is walked back once, so the pass stays linear.
+      for (;;) {
+        const q = body.indexOf(QUOTE, i + 1);
+        if (q < 0) return true; // unterminated: no bracket after it counts
+        let b = q - 1;
+        while (body[b] === BACKSLASH) b--;
+        i = q;
+        if (((q - 1 - b) & 1) === 0) break;
       }
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > max) return false;

@@ -28,3 +28,13 @@ t.test('strings with brackets, escapes and non-ASCII', async (t) => {
   t.notOk(jsonDepthWithin(Buffer.from('[[[' + '"unterminated'), 2), 'an unterminated text is judged by the brackets before it');
   t.ok(jsonDepthWithin(Buffer.alloc(0), 1));
 });
+
+t.test('escaped quotes and runs of backslashes before a closing quote', async (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom('\\', '"', '[', ']', '{', '}', 'a'), { maxLength: 30 }), fc.integer({ min: 0, max: 4 }), (chars, max) => {
+      const v = [chars.join(''), [chars.join('')]];
+      return jsonDepthWithin(Buffer.from(JSON.stringify(v)), max) === depth(v) <= max;
+    }),
+    { numRuns: 3000 },
+  );
+});
