@@ -6,8 +6,8 @@
 //   2 limit unverified traffic ..... onRequest     429 (per client address, before any crypto)
 //   - read the raw body ............ parser        413 past bodyLimit, nothing buffered beyond it
 //   3 verify the signature ......... preValidation 400 / 401
-//   3b payload rules ............... preValidation 422 (only routes with `payload`)
 //   4 resolve the tenant and key ... preValidation 400
+//   4b payload rules ............... preValidation 422 (only routes with `payload`)
 //   5 limit the tenant ............. preHandler    429
 //   6 claim the delivery ........... preHandler    duplicate / 409 / 503
 //   7 forward the exact bytes ...... handler       502 / 504

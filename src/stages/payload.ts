@@ -1,4 +1,4 @@
-// Stage 3b: the route's payload rules (CONTRACT.md, Payload rules), after the signature and before the
+// Stage 4b: the route's payload rules (CONTRACT.md, Payload rules), after the signature and before the
 // tenant limit and the claim: the depth on the bytes first (no parse yet), then the schema, then the
 // tenant field. A refusal is 422 payload_invalid with the pointer and the rule, never a body value;
 // monitor mode forwards and says `hookgate-verdict: payload_invalid`.
