@@ -18,7 +18,8 @@ const stripe = new Stripe('sk_test_dummy');
 const ACME = 'whsec_payload_acme_0123456789';
 const GLOBEX = 'whsec_payload_globex_9876543210';
 const GH = 'gh-payload-secret';
-const ENV = { ACME, GLOBEX, GH };
+const GHPUSH = 'gh-payload-push-secret';
+const ENV = { ACME, GLOBEX, GH, GHPUSH };
 // Appears only in bodies: a 422 must never echo it.
 const DISTINCTIVE = 'zq-SECRET-VALUE-7f3a91';
 
@@ -29,7 +30,27 @@ const ROUTES = [
   },
   // GitHub's verifier reads nothing of the body but its bytes: here the depth check is the first look at it.
   { path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:GH'], payload: { maxDepth: 8, schema: { type: 'object', required: ['ref'] } } },
+  { path: '/gh/push', provider: 'github', tenant: 'initech', secrets: ['env:GHPUSH'], payload: { schema: 'file:config/schemas/github-push.json', maxDepth: 32 } },
 ];
+
+const SHA = (c: string) => c.repeat(40);
+/** A push as GitHub sends it (trimmed of URLs the schema does not name). */
+function push(patch: (p: Record<string, any>) => void = () => undefined): Record<string, any> {
+  const account = { name: 'octo', email: 'octo@example.com', login: 'octocat', id: 583231, node_id: 'MDQ6VXNlcjU4MzIzMQ==', type: 'User', site_admin: false };
+  const commit = {
+    id: SHA('b'), tree_id: SHA('c'), distinct: true, message: 'Fix the thing', timestamp: '2026-12-06T10:00:00+01:00', url: 'https://github.com/octo/repo/commit/bbbb',
+    author: { name: 'Octo Cat', email: 'octo@example.com', username: 'octocat' }, committer: { name: 'GitHub', email: 'noreply@github.com', username: 'web-flow' },
+    added: [], removed: [], modified: ['README.md'],
+  };
+  const p: Record<string, any> = {
+    ref: 'refs/heads/main', before: SHA('a'), after: SHA('b'), base_ref: null, compare: 'https://github.com/octo/repo/compare/aaaa...bbbb',
+    created: false, deleted: false, forced: false, commits: [commit], head_commit: commit, pusher: { name: 'octocat', email: 'octo@example.com' },
+    repository: { id: 1296269, node_id: 'MDEwOlJlcG9zaXRvcnkxMjk2MjY5', name: 'repo', full_name: 'octo/repo', private: false, owner: account, default_branch: 'main' },
+    sender: account,
+  };
+  patch(p);
+  return p;
+}
 
 let n = 0;
 function event(tenant: string, patch: (e: Record<string, any>) => void = () => undefined): Record<string, any> {
@@ -194,4 +215,21 @@ t.test('monitor mode forwards a payload that breaks the rules with hookgate-verd
   t.equal(unsigned.verdict, 'signature_invalid');
   t.equal(up.received.length, 3, 'everything reached the upstream');
   t.same(claimed, [], 'monitor mode claims nothing');
+});
+
+t.test('the shipped GitHub push schema: a real push is forwarded, a broken one is refused with its pointer', async (t) => {
+  const { up, post } = await setup(t);
+  const send = async (body: string) => post('/gh/push', body, { 'x-github-event': 'push', 'x-hub-signature-256': await githubSign(GHPUSH, body) });
+  const ok = await send(JSON.stringify(push()));
+  t.equal(ok.status, 200, ok.text);
+  const deletedBranch = await send(JSON.stringify(push((p) => ((p.deleted = true), (p.after = SHA('0')), (p.commits = []), (p.head_commit = null)))));
+  t.equal(deletedBranch.status, 200, 'a deleted branch (head_commit null) conforms');
+  const badSha = await send(JSON.stringify(push((p) => (p.commits[0].id = DISTINCTIVE))));
+  t.match(badSha.json, { error: 'payload_invalid', pointer: '/commits/0/id', rule: 'pattern' });
+  t.notMatch(badSha.text, DISTINCTIVE);
+  const noRepo = await send(JSON.stringify(push((p) => delete p.repository)));
+  t.match(noRepo.json, { pointer: '/repository', rule: 'required' });
+  const ownerName = await send(JSON.stringify(push((p) => (p.repository.full_name = 'no-slash'))));
+  t.match(ownerName.json, { pointer: '/repository/full_name', rule: 'pattern' });
+  t.equal(up.received.length, 2);
 });
