@@ -51,15 +51,14 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
 
+  const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now });
   app.route({
     method: ALL_METHODS,
     url: route.path,
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: route.payload
-      ? [verifySignature(route, { mode: config.mode, metrics, now: deps.now }), checkPayload(route, { mode: config.mode })]
-      : verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
+    preValidation: route.payload ? [verify, checkPayload(route, { mode: config.mode })] : verify,
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });
