@@ -9,6 +9,7 @@ export const CATALOGUE = {
   signature_missing: { status: 401, message: 'the signature is missing' },
   signature_invalid: { status: 401, message: 'the signature does not match' },
   timestamp_out_of_tolerance: { status: 401, message: 'the signed timestamp is outside the allowed window' },
+  payload_invalid: { status: 422, message: "the payload breaks the route's payload rules" },
   rate_limited: { status: 429, message: 'too many requests; retry later' },
   in_flight: { status: 409, message: 'this delivery is being processed; retry later' },
   ledger_unavailable: { status: 503, message: 'the idempotency ledger is unavailable; retry later' },
@@ -32,8 +33,9 @@ export class GatewayError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, message?: string): string {
-  return JSON.stringify({ error: code, message: message ?? CATALOGUE[code].message });
+/** `details`: further fields of the body, for codes that say more (payload_invalid: pointer, rule). */
+export function errorBody(code: ErrorCode, message?: string, details?: Record<string, string>): string {
+  return JSON.stringify({ error: code, message: message ?? CATALOGUE[code].message, ...details });
 }
 
 /** An error as a log field or a message between threads: its code and message, never its stack. */

@@ -8,6 +8,7 @@
 //   - read the raw body ............ parser        413 past bodyLimit, nothing buffered beyond it
 //   3 verify the signature ......... preValidation 400 / 401
 //   4 resolve the tenant and key ... preValidation 400
+//   4b payload rules ............... preValidation 422 (only routes with `payload`)
 //   5 limit the tenant ............. preHandler    429
 //   6 claim the delivery ........... preHandler    duplicate / 409 / 503
 //   7 forward the exact bytes ...... handler       502 / 504
@@ -20,6 +21,7 @@ import type { Metrics } from './observability/metrics.js';
 import { allowMethods } from './stages/methods.js';
 import { checkRouteTarget } from './stages/request-target.js';
 import { verifySignature } from './stages/verify.js';
+import { checkPayload } from './stages/payload.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
@@ -53,13 +55,14 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
 
+  const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now });
   app.route({
     method: ALL_METHODS,
     url: route.path,
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
+    preValidation: route.payload ? [verify, checkPayload(route, { mode: config.mode })] : verify,
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });

@@ -1,4 +1,5 @@
-// `hookgate check`: every problem with its field path, the routes it would serve, the warnings. Never a secret.
+// `hookgate check`: every problem with its field path, the routes it would serve (with their payload
+// rules: every schema is compiled), the warnings. Never a secret.
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import type { Io } from './main.js';
 
@@ -11,7 +12,9 @@ export function checkCommand(file: string, io: Io): number {
       const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
       const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
       const ns = r.namespace === r.path ? '' : ` namespace=${r.namespace}`;
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}\n`);
+      const p = r.payload;
+      const payload = p ? ` payload=${[p.schema && `schema:${p.schema.source}`, p.tenantField && `tenantField:json:${p.tenantField.path}`, p.maxDepth !== null && `maxDepth:${p.maxDepth}`].filter(Boolean).join(',')}` : '';
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}${payload}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;

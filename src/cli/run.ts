@@ -69,7 +69,7 @@ export function liveReload(file: string, gw: RunningGateway, log: Logger, env: N
   let why: object = {};
   const run = serial(() => reloadLoaded(file, gw, log, env, why));
   const watcher = watchFiles({
-    files: () => [gw.config().file ?? file, ...gw.config().secretFiles],
+    files: () => [gw.config().file ?? file, ...gw.config().secretFiles, ...gw.config().schemaFiles],
     onChange: async (changed) => ((why = { trigger: 'file change', files: changed }), (await run())?.digests),
     log,
     ...opts,

@@ -18,6 +18,8 @@ import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 import { contentDigest } from './digest.js';
 import { TENANT, TENANT_RULE } from './tenant-name.js';
 import { keyPrefix } from './keys.js';
+import { resolvePayload, type PayloadContext, type PayloadRules, type RawPayload } from './payload.js';
+import { schemaCompiler, type SchemaCompiler } from '../payload/compile.js';
 
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
@@ -57,6 +59,8 @@ export interface Route {
   readonly keyPrefix: string;
   /** lower-cased headers the route's signature can cover (the scheme's, plus generic's timestamp header) */
   readonly signedHeaders: readonly string[];
+  /** the route's payload rules (src/config/payload.ts), or null: no check, no cost */
+  readonly payload: PayloadRules | null;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -97,6 +101,8 @@ export interface Config {
   readonly knownTenants: ReadonlySet<string>;
   /** every `file:` secret read, for the reload watcher */
   readonly secretFiles: readonly string[];
+  /** every payload schema file read, watched like the secret files */
+  readonly schemaFiles: readonly string[];
 }
 
 export interface Loaded {
@@ -192,7 +198,7 @@ function parseRule<K extends string>(value: string, kinds: readonly K[]): { kind
   return kinds.includes(kind) && i < value.length - 1 ? { kind, name: value.slice(i + 1) } : null;
 }
 
-function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number, secretUses: Map<string, SecretUse>): Route | null {
+function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number, secretUses: Map<string, SecretUse>, payloads: PayloadContext): Route | null {
   const at = `routes[${i}]`;
   const before = problems.length;
   const scheme = getScheme(raw.provider);
@@ -281,10 +287,12 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   if (parseDuration(cfg.ledger.retention) < 2 * toleranceMs)
     problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
+  const payload = raw.payload && Object.keys(raw.payload).length ? resolvePayload(raw.payload as RawPayload, `${at}.payload`, payloads) : null;
+
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, payload,
   };
 }
 
@@ -339,6 +347,11 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
 
   const files = new Map<string, string>();
   const secretUses = new Map<string, SecretUse>();
+  let compiler: SchemaCompiler | undefined;
+  const payloads: PayloadContext = {
+    baseDir: envs.baseDir, problems, files: new Map(), cache: new Map(),
+    compiler: () => (compiler ??= schemaCompiler((w) => warnings.push(w))),
+  };
   const routes: Route[] = [];
   const seenPaths = new Map<string, number>();
   raw.routes.forEach((r, i) => {
@@ -346,7 +359,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     const prev = seenPaths.get(normalized);
     if (prev !== undefined) problems.push(`routes[${i}].path: ${r.path} is already served by routes[${prev}]`);
     else seenPaths.set(normalized, i);
-    const route = resolveRoute(r, i, raw, envs, problems, warnings, files, bodyLimit, secretUses);
+    const route = resolveRoute(r, i, raw, envs, problems, warnings, files, bodyLimit, secretUses, payloads);
     if (route) routes.push(route);
   });
 
@@ -385,8 +398,9 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     routes,
     knownTenants: known,
     secretFiles: [...files.keys()],
+    schemaFiles: [...payloads.files.keys()],
   };
-  return { config: deepFreeze(config), warnings, digests: files };
+  return { config: deepFreeze(config), warnings, digests: new Map([...files, ...payloads.files]) };
 }
 
 /** Reads a YAML file and resolves it; YAML syntax errors are reported with their line. */

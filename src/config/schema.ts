@@ -25,6 +25,19 @@ export const GenericSchema = Type.Object(
   Strict,
 );
 
+export const PayloadSchema = Type.Object(
+  {
+    schema: Type.Optional(
+      Type.Union([Type.String({ pattern: '^file:.+' }), Type.Object({}, { additionalProperties: true })], {
+        description: 'file:PATH of a JSON Schema 2020-12 (JSON, or YAML when the name ends .yaml/.yml), or the schema inline as a mapping',
+      }),
+    ),
+    tenantField: Type.Optional(Type.String({ pattern: '^json:.+', description: 'json:PATH (dotted) of the body whose value must equal the delivery\'s tenant' })),
+    maxDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'how deep objects and arrays may nest; checked on the bytes before any parse' })),
+  },
+  Strict,
+);
+
 export const RouteSchema = Type.Object(
   {
     path: Type.String({ pattern: '^/', description: 'exact path, or with :params' }),
@@ -39,6 +52,7 @@ export const RouteSchema = Type.Object(
     idempotencyKey: Type.String({ default: 'default', pattern: '^(default|header:.+|json:.+)$' }),
     namespace: Type.Optional(Type.String({ pattern: NAMESPACE.source, description: "a key space several routes share on purpose (1-64 letters, digits, '.', '_' or '-'); default: the route's own path" })),
     generic: Type.Optional(GenericSchema),
+    payload: Type.Optional(PayloadSchema),
   },
   Strict,
 );
