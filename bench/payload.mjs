@@ -18,7 +18,7 @@ const BYTES = 2048;
 
 const { resolveConfig } = await dist('config/load.js');
 const { judgePayload } = await dist('stages/payload.js');
-const { jsonDepthWithin } = await dist('payload/depth.js');
+const { jsonWithinDepth } = await dist('providers/json-bounds.js');
 
 const route = {
   path: '/t/:tenant/stripe', provider: 'stripe', tenant: 'param:tenant', secrets: { acme: ['bench-secret-acme'] },
@@ -53,7 +53,7 @@ for (const b of bodies.slice(0, 8)) if (judgePayload(rules, delivery(), b)) thro
 let sink = 0;
 let n = 0;
 const pieces = {
-  'depth scan of the bytes (maxDepth 32)': () => (sink ^= jsonDepthWithin(bodies[n++ & 1023], 32) ? 1 : 0),
+  'depth scan of the bytes (maxDepth 32)': () => (sink ^= jsonWithinDepth(bodies[n++ & 1023], 32) ? 1 : 0),
   'JSON.parse of the body': () => (sink ^= JSON.parse(bodies[n++ & 1023].toString('utf8')).created),
   'compiled schema on the parsed event (stripe-event.json)': () => (sink ^= rules.schema.validate(parsed[n++ & 1023]) ? 1 : 0),
   'whole stage: depth + parse + schema + tenant field': () => (sink ^= judgePayload(rules, delivery(), bodies[n++ & 1023]) ? 1 : 0),

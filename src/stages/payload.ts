@@ -9,14 +9,14 @@ import type { Delivery } from './context.js';
 import { answer } from './answer.js';
 import { jsonBody } from './json-body.js';
 import { jsonPath } from '../providers/primitives.js';
-import { jsonDepthWithin } from '../payload/depth.js';
+import { jsonWithinDepth } from '../providers/json-bounds.js';
 import { schemaFailure, type PayloadFailure } from '../payload/failure.js';
 
 const EMPTY = Buffer.alloc(0);
 
 /** The first rule a verified delivery breaks, or null. */
 export function judgePayload(rules: PayloadRules, d: Delivery, body: Buffer): PayloadFailure | null {
-  if (rules.maxDepth !== null && !jsonDepthWithin(body, rules.maxDepth))
+  if (rules.maxDepth !== null && !jsonWithinDepth(body, rules.maxDepth))
     return { pointer: '', rule: 'maxDepth', message: `the body nests objects and arrays deeper than ${rules.maxDepth} levels` };
   if (!rules.schema && !rules.tenantField) return null;
   const data = jsonBody(d, body);

@@ -2,7 +2,7 @@
 // strings (escaped quotes included) never count.
 import t from 'tap';
 import fc from 'fast-check';
-import { jsonDepthWithin } from '../../src/payload/depth.js';
+import { jsonWithinDepth } from '../../src/providers/json-bounds.js';
 
 function depth(v: unknown): number {
   if (Array.isArray(v)) return 1 + Math.max(0, ...v.map(depth));
@@ -14,7 +14,7 @@ t.test('within max exactly when the parsed value nests at most max levels', asyn
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 12 }), fc.integer({ min: 0, max: 14 }), fc.boolean(), (v, max, pretty) => {
       const text = JSON.stringify(v, null, pretty ? 2 : undefined);
-      return jsonDepthWithin(Buffer.from(text), max) === depth(v) <= max;
+      return jsonWithinDepth(Buffer.from(text), max) === depth(v) <= max;
     }),
     { numRuns: 2000 },
   );
@@ -22,18 +22,18 @@ t.test('within max exactly when the parsed value nests at most max levels', asyn
 
 t.test('strings with brackets, escapes and non-ASCII', async (t) => {
   const text = JSON.stringify({ a: '[[{{\\"]]', b: ['\u2603"[', '\\'], c: '\ud83d\ude00{' });
-  t.ok(jsonDepthWithin(Buffer.from(text), 2));
-  t.notOk(jsonDepthWithin(Buffer.from(text), 1));
-  t.ok(jsonDepthWithin(Buffer.from('"[[[["'), 0), 'a string alone has no depth');
-  t.notOk(jsonDepthWithin(Buffer.from('[[[' + '"unterminated'), 2), 'an unterminated text is judged by the brackets before it');
-  t.ok(jsonDepthWithin(Buffer.alloc(0), 1));
+  t.ok(jsonWithinDepth(Buffer.from(text), 2));
+  t.notOk(jsonWithinDepth(Buffer.from(text), 1));
+  t.ok(jsonWithinDepth(Buffer.from('"[[[["'), 0), 'a string alone has no depth');
+  t.notOk(jsonWithinDepth(Buffer.from('[[[' + '"unterminated'), 2), 'an unterminated text is judged by the brackets before it');
+  t.ok(jsonWithinDepth(Buffer.alloc(0), 1));
 });
 
 t.test('escaped quotes and runs of backslashes before a closing quote', async (t) => {
   fc.assert(
     fc.property(fc.array(fc.constantFrom('\\', '"', '[', ']', '{', '}', 'a'), { maxLength: 30 }), fc.integer({ min: 0, max: 4 }), (chars, max) => {
       const v = [chars.join(''), [chars.join('')]];
-      return jsonDepthWithin(Buffer.from(JSON.stringify(v)), max) === depth(v) <= max;
+      return jsonWithinDepth(Buffer.from(JSON.stringify(v)), max) === depth(v) <= max;
     }),
     { numRuns: 3000 },
   );
