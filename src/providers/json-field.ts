@@ -113,14 +113,20 @@ let keyMatched = false;
 function keyEquals(b: Uint8Array, i: number, n: number, seg: string): number {
   const len = seg.length;
   let j = 0;
-  let eq = true;
+  // equal so far; at the first difference the rest of the key only needs to be valid JSON: skipString
   while (i < n) {
     const c = b[i++]!;
     if (c === QUOTE) {
-      keyMatched = eq && j === len;
+      keyMatched = j === len;
       return i;
     }
-    if (c === BSLASH) {
+    if (c < 0x80 && c !== BSLASH) {
+      if (c < 0x20) return SYNTAX;
+      if (j < len && seg.charCodeAt(j) === c) {
+        j++;
+        continue;
+      }
+    } else if (c === BSLASH) {
       if (i >= n) return SYNTAX;
       const e = b[i++]!;
       let u: number;
@@ -133,29 +139,34 @@ function keyEquals(b: Uint8Array, i: number, n: number, seg: string): number {
         if (u === 0) return SYNTAX;
       }
       // one code unit each, as JSON.parse decodes: a surrogate pair escaped as two \u compares as two units
-      if (eq) eq = j < len && seg.charCodeAt(j++) === u;
-    } else if (c < 0x20) {
-      return SYNTAX;
-    } else if (c < 0x80) {
-      if (eq) eq = j < len && seg.charCodeAt(j++) === c;
-    } else if (eq) {
+      if (j < len && seg.charCodeAt(j) === u) {
+        j++;
+        continue;
+      }
+    } else {
       const l = utf8Length(b, i - 1, n);
       if (l === 0) {
         // JSON.parse sees U+FFFD here; only a path holding U+FFFD could be fooled by that
         if (j < len && seg.charCodeAt(j) === 0xfffd) return UTF8;
-        eq = false;
       } else {
         let cp = c & (0xff >> (l + 1));
         for (let k = 1; k < l; k++) cp = (cp << 6) | (b[i++]! & 0x3f);
-        if (cp < 0x10000) eq = j < len && seg.charCodeAt(j++) === cp;
-        else {
+        if (cp < 0x10000) {
+          if (j < len && seg.charCodeAt(j) === cp) {
+            j++;
+            continue;
+          }
+        } else {
           const v = cp - 0x10000;
-          eq = j + 1 < len && seg.charCodeAt(j) === (0xd800 | (v >> 10)) && seg.charCodeAt(j + 1) === (0xdc00 | (v & 0x3ff));
-          j += 2;
+          if (j + 1 < len && seg.charCodeAt(j) === (0xd800 | (v >> 10)) && seg.charCodeAt(j + 1) === (0xdc00 | (v & 0x3ff))) {
+            j += 2;
+            continue;
+          }
         }
       }
     }
-    // once different, the rest only needs to be valid JSON: bytes >= 0x80 pass as they are
+    keyMatched = false;
+    return skipString(b, i, n);
   }
   return SYNTAX;
 }
