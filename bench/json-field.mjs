@@ -36,7 +36,7 @@ const flat = Object.fromEntries(Array.from({ length: MB / 16 }, (_, i) => [`k${i
 const bodies = {
   'flat JSON object, 1 MB (65,536 members; tenant last)': Buffer.from(JSON.stringify({ ...flat, shop_domain: 'acme' })),
   'deep JSON object, 1 MB (refused at depth 65)': Buffer.from('{"a":'.repeat(MB / 6) + '1' + '}'.repeat(MB / 6)),
-  'nested 60 levels, repeated to 1 MB (within the bound)': Buffer.from(JSON.stringify({ x: Array.from({ length: 1700 }, () => JSON.parse('{"a":'.repeat(60) + '"v"' + '}'.repeat(60))), shop_domain: 'acme' })),
+  'nested 60 levels, repeated to 1 MB (within the bound)': Buffer.from(JSON.stringify({ x: Array.from({ length: 2900 }, () => JSON.parse('{"a":'.repeat(60) + '"v"' + '}'.repeat(60))), shop_domain: 'acme' })),
   'strings with escapes, 1 MB': Buffer.from(JSON.stringify({ s: Array.from({ length: 4096 }, () => 'a"b\\c\n\u00e9😀'.repeat(16)), shop_domain: 'acme' })),
   'Shopify-like order event, 2 KiB': Buffer.from(JSON.stringify(shopify).padEnd(2048, ' ')),
 };
@@ -87,10 +87,10 @@ for (const [name, body] of Object.entries(bodies)) {
       if (r >= WARM) samples[p].push(ms);
     }
   const scanned = jsonFieldUnverified(body, PATH);
-  rows.push([name, ...Object.keys(pieces).map((p) => median(samples[p]).toFixed(3)), typeof scanned === 'object' ? scanned.problem : JSON.stringify(scanned)]);
+  rows.push([name, `${(body.length / 1024).toFixed(0)} KiB`, ...Object.keys(pieces).map((p) => median(samples[p]).toFixed(3)), typeof scanned === 'object' ? scanned.problem : JSON.stringify(scanned)]);
 }
 console.log(`node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')}, median of ${ROUNDS} (${WARM} warm-up rounds), ms of CPU a body\n`);
-console.log(`| body | ${Object.keys(pieces).join(' | ')} | scanner answers |`);
-console.log(`|---|${Object.keys(pieces).map(() => '---:').join('|')}|---|`);
+console.log(`| body | size | ${Object.keys(pieces).join(' | ')} | scanner answers |`);
+console.log(`|---|---:|${Object.keys(pieces).map(() => '---:').join('|')}|---|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 if (sink === 0.5) console.log(sink);
