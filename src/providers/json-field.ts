@@ -7,7 +7,7 @@
 // It answers what jsonPath(JSON.parse(text), path) answers (a non-empty string, or a finite number as
 // String(n), else undefined), with these refusals:
 // - syntax: not one JSON text (JSON.parse would throw);
-// - depth: arrays and objects nested deeper than `maxDepth` (checked as it goes: no stack to blow);
+// - depth: arrays and objects nested deeper than `depthLimit` (64), refused at the first bracket over it;
 // - duplicate: a key of the path appears twice in one object on the path. JSON.parse keeps the last
 //   one; hookgate refuses rather than guess, so the tenant chosen from the bytes before the MAC can
 //   never differ from the one later code reads from the parse (verify.ts compares them anyway).
@@ -287,9 +287,11 @@ export function jsonFieldUnverified(buf: Buffer, path: string, depthLimit = UNVE
   const last = segs.length;
   const b = buf;
   const n = b.length;
-  const big = depthLimit + 2 > KINDS.length;
-  const kinds = big ? new Uint8Array(depthLimit + 2) : KINDS;
-  const seen = big ? new Uint8Array(depthLimit + 2) : SEEN;
+  // nesting never exceeds the number of bytes, whatever the limit
+  const levels = Math.min(depthLimit, n) + 2;
+  const big = levels > KINDS.length;
+  const kinds = big ? new Uint8Array(levels) : KINDS;
+  const seen = big ? new Uint8Array(levels) : SEEN;
   let i = 0;
   let depth = 0;
   let live = 0; // the depth of the deepest open object on the path (0: none)

@@ -119,3 +119,32 @@ t.test('per-tenant route with a json: tenant reads the tenant by scanning the un
     t.equal(up.received.length, before);
   });
 });
+
+t.test('after the MAC, the tenant that chose the secrets must be the one the parsed body names', async (t) => {
+  // A scanner that disagreed with JSON.parse (none is known: this is the check behind it) would let a
+  // body pick one tenant's secrets and be delivered as another. Simulated: the scanner reads globex.
+  const here = (p: string) => new URL(p, import.meta.url).href; // tap resolves relative names from the .ts source
+  const real = await import('../../src/providers/json-field.js');
+  const { startTestGateway: start, testConfig: config } = await t.mockImport<typeof import('../helpers/gateway.js')>(here('../helpers/gateway.js'), {
+    [here('../../src/providers/json-field.js')]: { ...real, jsonFieldUnverified: () => 'globex' },
+  });
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const gw = await start(
+    config(
+      {
+        upstream: { url: up.url },
+        routes: [{ path: '/webhooks/shop', provider: 'shopify', tenant: 'json:shop_domain', secrets: { acme: ['env:ACME'], globex: ['env:GLOBEX'] } }],
+      },
+      { ACME, GLOBEX },
+    ),
+  );
+  t.teardown(() => gw.close());
+  const body = '{"shop_domain":"acme"}';
+  const res = await request(`${gw.url}/webhooks/shop`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': getHmac(body, GLOBEX) }, body });
+  const answer = await res.body.text();
+  t.equal(res.statusCode, 400, "globex's signature held, but the body names acme");
+  t.equal(res.headers['hookgate-outcome'], 'malformed');
+  t.match(answer, /names its tenant differently/);
+  t.equal(up.received.length, 0);
+});
