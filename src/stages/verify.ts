@@ -75,6 +75,12 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
       const t = tenantOf(route.tenant, request, body);
       if (!t.ok) return answer(reply, 'malformed', t.message), false;
       d.tenant = t.tenant;
+    } else if (perTenant && route.tenant.kind === 'json') {
+      // The secrets were chosen by a scan of the unsigned bytes; what later stages read is the parse.
+      // The scanner refuses the ambiguities it knows (duplicate keys), this catches any it does not:
+      // a body must not pick one tenant's secrets while it delivers as another.
+      const t = tenantOf(route.tenant, request, body);
+      if (!t.ok || t.tenant !== d.tenant) return answer(reply, 'malformed', 'the signed body names its tenant differently from how it was read to choose the secrets'), false;
     }
     const k = deliveryKey(route, d.tenant, verdict, request, body);
     if (!k.ok) return answer(reply, 'malformed', k.message), false;
