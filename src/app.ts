@@ -16,7 +16,7 @@ import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
 import { deliveryLogger } from './observability/logger.js';
-import { endDeliveryTrace } from './observability/tracing.js';
+import { endDeliveryTrace, traceRoute, tracingActive } from './observability/tracing.js';
 import './stages/context.js';
 
 export interface AppDeps {
@@ -143,6 +143,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
 
   await traffic.register(async (scope) => {
     rawBodyParser(scope);
+    // Tracing (off unless OTEL_* turns it on) adds its hooks to each route as it is registered.
+    if (tracingActive()) scope.addHook('onRoute', traceRoute);
     const now = deps.now ?? Date.now;
     for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
   });

@@ -23,7 +23,6 @@ import { verifySignature } from './stages/verify.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
-import { startDeliveryTrace, traced, tracingActive } from './observability/tracing.js';
 
 export const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
@@ -53,15 +52,6 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
-  let preValidation = verifySignature(route, { mode: config.mode, metrics, now: deps.now });
-  // Tracing (off unless OTEL_* turns it on): one more onRequest hook and two wrapped stages, added
-  // here so a gateway without tracing runs exactly the stages above.
-  if (tracingActive()) {
-    onRequest.splice(1, 0, startDeliveryTrace());
-    preValidation = traced('hookgate.verify', preValidation);
-    const c = preHandler.length - 1;
-    if (deps.claims && !monitor) preHandler[c] = traced('hookgate.claim', preHandler[c] as preHandlerHookHandler);
-  }
 
   app.route({
     method: ALL_METHODS,
@@ -69,7 +59,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation,
+    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });

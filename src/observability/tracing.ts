@@ -1,8 +1,8 @@
 // Traces (CONTRACT.md, Operations): OpenTelemetry, off unless the standard OTEL_* variables turn it on.
 //
 // Off: this module imports nothing of OpenTelemetry at run time (its imports below are types only),
-// no hook is added to the routes (src/pipeline.ts asks tracingActive() once, when it builds them),
-// and what the stages do is read `request.hg.trace`, which stays undefined.
+// no hook is added to the routes (app.ts adds traceRoute as an onRoute hook only when tracing is
+// on), and what the stages do is read `request.hg.trace`, which stays undefined.
 // On: startTracing() imports the API, the trace SDK and the OTLP/HTTP exporter once, at start.
 //
 // Spans: `hookgate.delivery` per delivery (its parent the caller's `traceparent`, W3C), with children
@@ -10,7 +10,7 @@
 // the delivery span's context in `traceparent` (the caller's is replaced). Attributes are names,
 // codes and numbers hookgate chose or computed: never a body, a header value or a secret.
 import type { Attributes, Context, Link, Span, SpanContext, TextMapPropagator, Tracer } from '@opentelemetry/api';
-import type { FastifyRequest, onRequestHookHandler, preHandlerHookHandler, preValidationHookHandler } from 'fastify';
+import type { FastifyRequest, RouteOptions, onRequestHookHandler, preHandlerHookHandler, preValidationHookHandler } from 'fastify';
 import type { Delivery } from '../stages/context.js';
 
 /** One traced delivery (or spool dispatch): its span, the context its children hang from, the child open now. */
@@ -126,7 +126,26 @@ export async function stopTracing(ms = 5_000): Promise<void> {
 
 // ---- the stages' calls (made only when request.hg.trace is set, i.e. tracing is on) -------------
 
-/** onRequest, after the method check (src/pipeline.ts adds it only when tracing is on): starts the delivery span. */
+/**
+ * Fastify onRoute hook (app.ts adds it to the routes' scope only when tracing is on): the route's
+ * stages as src/pipeline.ts built them, plus the delivery span started after the method check
+ * (which sets request.hg), and the verify hook and the claim hook each in a child span. Done here
+ * rather than in pipeline.ts so that a gateway without tracing runs exactly the pipeline's stages.
+ */
+export function traceRoute(opts: RouteOptions): void {
+  const list = <T>(h: T | T[] | undefined): T[] => (h === undefined ? [] : Array.isArray(h) ? [...h] : [h]);
+  const onRequest = list(opts.onRequest);
+  onRequest.splice(Math.min(1, onRequest.length), 0, startDeliveryTrace());
+  opts.onRequest = onRequest;
+  // The first preValidation hook is the signature check (any after it, e.g. payload rules, run inside the delivery span).
+  const preValidation = list(opts.preValidation);
+  if (preValidation.length) preValidation[0] = traced('hookgate.verify', preValidation[0] as preValidationHookHandler);
+  opts.preValidation = preValidation;
+  // The claim is src/stages/claim.ts's `function claim` (the tracing test fails if it goes missing).
+  opts.preHandler = list(opts.preHandler).map((h) => (h.name === 'claim' ? traced('hookgate.claim', h as preHandlerHookHandler) : h));
+}
+
+/** onRequest, after the method check: starts the delivery span. */
 export function startDeliveryTrace(): onRequestHookHandler {
   return function traceDelivery(request, _reply, done) {
     const a = active;
