@@ -4,8 +4,6 @@
 // the traceparent the upstream received, no secret/body/header value in the export, the spans of the
 // last deliveries exported on SIGTERM, and, with tracing off, no OpenTelemetry module in the process.
 import t, { type Test } from 'tap';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +11,7 @@ import { request } from 'undici';
 import Stripe from 'stripe';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { BIN, spawnHookgate, until } from '../helpers/hookgate-process.js';
+import { startReceiver } from '../helpers/otlp-receiver.js';
 
 const stripe = new Stripe('sk_test_dummy');
 const SECRET = 'whsec_tracing_secret_7f3a9c';
@@ -21,51 +20,6 @@ const HEADER_MARK = 'header-value-marker-c4b2';
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
 const RECORDER = new URL('../helpers/module-recorder.js', import.meta.url).href;
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  attributes: Record<string, string | number | boolean>;
-  resource: Record<string, string | number | boolean>;
-}
-
-interface Receiver {
-  url: string;
-  /** every request body, as received */
-  bodies: string[];
-  spans: OtlpSpan[];
-  paths: string[];
-  close(): Promise<void>;
-}
-
-type AnyValue = { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number };
-const attrs = (list: { key: string; value: AnyValue }[] = []) =>
-  Object.fromEntries(list.map(({ key, value }) => [key, value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : value.boolValue ?? value.doubleValue ?? '')]));
-
-/** A minimal OTLP/HTTP collector: decodes ExportTraceServiceRequest in its JSON encoding. */
-async function startReceiver(): Promise<Receiver> {
-  const r: Receiver = { url: '', bodies: [], spans: [], paths: [], close: () => new Promise((res) => (server.closeAllConnections(), server.close(() => res()))) };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      r.paths.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
-      r.bodies.push(text);
-      const doc = JSON.parse(text) as { resourceSpans: { resource?: { attributes?: [] }; scopeSpans: { spans: (Omit<OtlpSpan, 'attributes' | 'resource'> & { attributes?: [] })[] }[] }[] };
-      for (const rs of doc.resourceSpans ?? []) {
-        const resource = attrs(rs.resource?.attributes);
-        for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) r.spans.push({ ...s, attributes: attrs(s.attributes), resource });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return r;
-}
 
 function setup(t: Test, up: Upstream): { dir: string; file: string; modules: string } {
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-tracing-'));
