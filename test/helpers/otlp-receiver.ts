@@ -9,6 +9,8 @@ export interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   links?: { traceId: string; spanId: string }[];
+  /** code 2: error */
+  status?: { code?: number; message?: string };
   attributes: Record<string, string | number | boolean>;
   resource: Record<string, string | number | boolean>;
 }

@@ -125,6 +125,26 @@ t.test('a delivery is a hookgate.delivery span under the caller\'s traceparent, 
   t.ok(otelModules(modules).some((l) => l.includes('@opentelemetry/sdk-trace-base')) && otelModules(modules).some((l) => l.includes('@opentelemetry/exporter-trace-otlp-http')), 'control: the module recorder does see the SDK when tracing is on');
 });
 
+t.test('an upstream that is down: the forward span says so, the claim is released, the delivery span is an error; a malformed traceparent starts a new trace', async (t) => {
+  const rx = await startReceiver();
+  t.teardown(() => rx.close());
+  const gone = await startUpstream();
+  await gone.close(); // its port now refuses connections
+  const { file } = setup(t, gone);
+  const p = spawnHookgate(t, ['run', '--config', file], { TRACING_SECRET: SECRET, OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: '50' });
+  const { traffic } = await p.started();
+  t.same(await post(traffic, delivery(`evt_down_${Date.now()}`, { traceparent: '00-zzzz-not-a-trace-01' })), { status: 502, outcome: 'upstream_unavailable' });
+  await until(() => rx.spans.length >= 5, 'the delivery and its four children are exported', 20_000);
+  const d = rx.spans.find((s) => s.name === 'hookgate.delivery')!;
+  t.notOk(d.parentSpanId, 'the malformed traceparent is ignored: a new trace');
+  t.equal(d.attributes['hookgate.outcome'], 'upstream_unavailable');
+  t.equal(d.status?.code, 2, 'an error span: hookgate answered 502 itself');
+  const child = (name: string) => rx.spans.find((s) => s.name === name && s.parentSpanId === d.spanId);
+  t.equal(child('hookgate.forward')?.attributes['hookgate.outcome'], 'upstream_unavailable');
+  t.equal(child('hookgate.settle')?.attributes['hookgate.settle'], 'release', 'the claim is released, so the provider\'s retry is forwarded');
+  t.ok(child('hookgate.verify') && child('hookgate.claim'));
+});
+
 t.test('SIGTERM exports the spans still buffered before the process exits', async (t) => {
   const rx = await startReceiver();
   t.teardown(() => rx.close());
