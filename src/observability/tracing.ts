@@ -58,9 +58,10 @@ export function tracingProblems(env: NodeJS.ProcessEnv): string[] {
   const exporter = truthy(env.OTEL_TRACES_EXPORTER);
   if (exporter && exporter !== 'none' && exporter !== 'otlp')
     out.push(`OTEL_TRACES_EXPORTER=${exporter}: hookgate exports traces over OTLP/HTTP only; set otlp (or none to turn tracing off)`);
-  const protocol = truthy(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) || truthy(env.OTEL_EXPORTER_OTLP_PROTOCOL);
+  const name = truthy(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = truthy(env[name]);
   if (protocol && protocol !== 'http/json' && protocol !== 'http/protobuf')
-    out.push(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol}: hookgate sends OTLP over HTTP (JSON); set http/json, or leave it unset`);
+    out.push(`${name}=${protocol}: hookgate sends OTLP over HTTP (JSON); set http/json, or leave it unset`);
   return out;
 }
 

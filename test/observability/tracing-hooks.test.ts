@@ -18,7 +18,7 @@ t.test('tracingWanted reads the standard variables', async (t) => {
   ];
   for (const [env, want] of cases) t.equal(tracingWanted(env), want, JSON.stringify(env));
   t.same(tracingProblems({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }), [], 'protobuf asked: accepted (sent as JSON, with a warning)');
-  t.match(tracingProblems({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }), [/OTEL_EXPORTER_OTLP_PROTOCOL=grpc: .*http\/json/]);
+  t.match(tracingProblems({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }), [/^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc: .*http\/json/]);
   t.match(tracingProblems({ OTEL_TRACES_EXPORTER: 'console' }), [/OTEL_TRACES_EXPORTER=console/]);
 });
 
