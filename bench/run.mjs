@@ -52,6 +52,9 @@ const K = {
 const OUT = process.env.BENCH_OUT === 'none' ? null : join(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
 const ONLY = process.env.BENCH_CANDIDATES ? new Set(process.env.BENCH_CANDIDATES.split(',').map((s) => s.trim())) : null;
 const WITH_NGINX = process.env.BENCH_NGINX !== '0';
+// on: the full scenario adds `hookgate (embedded, traced)`, the same gateway exporting a span tree per
+// delivery (every one sampled: no traceparent comes in) over OTLP/HTTP to a sink process.
+const TRACING = process.env.BENCH_TRACING === 'on';
 const PG_URL = process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 // The command line that reproduces this run, for the report.
@@ -228,9 +231,12 @@ async function scenarioFull() {
   const mach = machine();
   const { upstream, ref, baselines, skipped } = await startCommon();
   const dir = tempDir('full');
+  // Any server that reads the body and answers 200 is an OTLP/HTTP sink: the upstream's program, in a process of its own.
+  const sink = TRACING ? await startUpstream() : null;
   const gws = [
     await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
     await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
+    ...(sink ? [await startGateway(upstream.url, { name: 'hookgate (embedded, traced)', ledger: 'embedded', env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } })] : []),
     ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : []),
     ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded:file)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: `embedded:${join(dir, 'ledger-b.db')}` })] : []),
   ];

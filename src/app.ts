@@ -16,6 +16,7 @@ import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
 import { deliveryLogger } from './observability/logger.js';
+import { endDeliveryTrace, traceRoute, tracingActive } from './observability/tracing.js';
 import './stages/context.js';
 
 export interface AppDeps {
@@ -119,7 +120,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     const d = request.hg;
     // Safety net: a claim still held here was never settled (an error between claim and forward).
     if (d?.claim && claims) {
-      settle(claims, d.key!, d.claim, null, config.upstream.completes, request.log).then(() => delivered(request, reply, done));
+      settle(claims, d.key!, d.claim, null, config.upstream.completes, request.log, d.trace).then(() => delivered(request, reply, done));
       return;
     }
     delivered(request, reply, done);
@@ -136,11 +137,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
       { reqId: request.id, route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
       'delivery',
     );
+    if (d?.trace) endDeliveryTrace(d, outcome, reply.statusCode);
     done();
   }
 
   await traffic.register(async (scope) => {
     rawBodyParser(scope);
+    // Tracing (off unless OTEL_* turns it on) adds its hooks to each route as it is registered.
+    if (tracingActive()) scope.addHook('onRoute', traceRoute);
     const now = deps.now ?? Date.now;
     for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
   });

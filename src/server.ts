@@ -11,7 +11,7 @@ import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
 import { sanitizeForwardedFor } from './config/trust-proxy.js';
-import { cachedCheck } from './observability/readiness.js';
+import { cachedCheck, observedReadiness } from './observability/readiness.js';
 
 /** How long /readyz reuses a ledger ping's answer. */
 export const READY_CACHE_MS = 1_000;
@@ -116,10 +116,10 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const admin = buildAdmin({
     logger,
     registry: metrics.registry,
-    notReady: async () => {
+    notReady: observedReadiness(async () => {
       if (draining) return 'draining';
       return (await ledgerReachable()) ? null : 'ledger unreachable';
-    },
+    }, metrics),
   });
   const adminAt = opts.admin ?? current.config.admin;
   const listenAt = opts.listen ?? config.listen;

@@ -10,6 +10,7 @@ import { probeTcp } from '../observability/probe.js';
 import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
 import { ListenError, startGateway, type RunningGateway } from '../server.js';
 import { createLimiters } from '../limits/index.js';
+import { startTracing, stopTracing, TracingConfigError } from '../observability/tracing.js';
 import type { Io } from './main.js';
 import type { Logger } from 'pino';
 
@@ -96,6 +97,14 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   const log = createLogger(config.logLevel);
   for (const w of warnings) log.warn(w);
   const metrics = createMetrics();
+  // Before the routes are built: they carry the tracing hooks only when it is on (OTEL_* variables).
+  try {
+    await startTracing(io.env, log);
+  } catch (err) {
+    if (!(err instanceof TracingConfigError)) throw err;
+    io.err(`hookgate: ${err.message}\n`);
+    return 1;
+  }
 
   let ledger;
   try {
@@ -141,7 +150,8 @@ export async function runCommand(file: string, io: Io): Promise<number> {
     stopping = true;
     live.close();
     log.info({ signal }, 'draining: finishing deliveries in flight');
-    gw.drain().then(() => limits.close()).then(
+    // The spans of the last deliveries are exported before exit (bounded: see stopTracing).
+    gw.drain().then(() => Promise.all([limits.close(), stopTracing()])).then(
       () => {
         log.info('drained; bye');
         log.flush();

@@ -21,6 +21,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     // memory store the series is absent instead of a misleading constant (docs/rate-limits.md).
     limiterStoreUp: new Gauge({ name: 'hookgate_limiter_store_up', help: '1 while rate limits are counted in the shared (Redis) store, 0 while this replica counts locally because it is unreachable (or not connected yet). Absent with the memory store.', registers: [] }),
     inFlight: new Gauge({ name: 'hookgate_deliveries_in_flight', help: 'Deliveries being forwarded now.', registers }),
+    // Set by each /readyz answer (the kubelet's probe, every 10 s by default), not by a timer of their own.
+    ready: new Gauge({ name: 'hookgate_ready', help: '1 when /readyz last answered ready, 0 when it answered 503 (or has not been asked yet).', registers }),
+    readinessChanges: new Counter({ name: 'hookgate_readiness_changes_total', help: 'Times /readyz changed its answer (ready to not ready or back); the first answer is not a change.', registers }),
     reloads: new Counter({ name: 'hookgate_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'] as const, registers }),
   };
 }

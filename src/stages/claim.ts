@@ -5,6 +5,7 @@ import type { ClaimResult, Ledger } from '../ledger/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError, errSummary } from '../errors.js';
 import { answer } from './answer.js';
+import { childSpan, type DeliveryTrace } from '../observability/tracing.js';
 
 export interface ClaimDeps {
   ledger: Ledger;
@@ -58,13 +59,18 @@ export function claimDelivery(deps: ClaimDeps): preHandlerHookHandler {
 }
 
 /** Settles a held claim once: complete with the upstream's status, or release so the retry gets through. */
-export async function settle(deps: ClaimDeps, key: string, claim: { token: string }, status: number | null, completes: (s: number) => boolean, log: FastifyBaseLogger): Promise<void> {
+export async function settle(deps: ClaimDeps, key: string, claim: { token: string }, status: number | null, completes: (s: number) => boolean, log: FastifyBaseLogger, trace?: DeliveryTrace): Promise<void> {
+  const complete = status !== null && completes(status);
+  const span = trace && childSpan(trace, 'hookgate.settle', { 'hookgate.settle': complete ? 'complete' : 'release' });
   try {
-    if (status !== null && completes(status)) await deps.ledger.complete(key, claim.token, status);
+    if (complete) await deps.ledger.complete(key, claim.token, status!);
     else await deps.ledger.release(key, claim.token);
   } catch (err) {
+    span?.setAttribute('hookgate.outcome', 'ledger_error');
     // Not lost: the lease runs out and the provider's retry takes the claim over.
     deps.metrics.ledgerErrors.inc();
     log.warn({ err: errSummary(err), key }, 'ledger settle failed; the claim will expire after its lease');
+  } finally {
+    span?.end();
   }
 }

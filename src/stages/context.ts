@@ -1,6 +1,7 @@
 // What the stages of one delivery learn, in order. Lives on the request as `request.hg`.
 import type { Route } from '../config/load.js';
 import type { Outcome } from '../errors.js';
+import type { DeliveryTrace } from '../observability/tracing.js';
 
 export interface Delivery {
   readonly route: Route;
@@ -18,6 +19,8 @@ export interface Delivery {
   outcome?: Outcome;
   /** lazily parsed JSON body, shared by the stages that need it (undefined: not JSON) */
   json?: { value: unknown };
+  /** the delivery's spans; only when tracing is on (src/observability/tracing.ts) */
+  trace?: DeliveryTrace;
 }
 
 declare module 'fastify' {

@@ -11,6 +11,7 @@ import { errSummary } from '../errors.js';
 import { answer } from './answer.js';
 import { trustFunction, trustedChain, type TrustFn } from '../config/trust-proxy.js';
 import { upstreamPath } from './request-target.js';
+import { childSpan, traceHeaders } from '../observability/tracing.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what undici computes itself (length) or refuses (expect). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'proxy-authorization']);
@@ -21,7 +22,8 @@ export function createUpstream(config: Config): Pool {
 }
 
 /** Original headers in their order and case, minus hop-by-hop and any `hookgate-*`, plus ours. */
-export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: string[]): string[] {
+/** `replaceTrace`: the caller's traceparent and tracestate are dropped (tracing is on and `ours` carries hookgate's). */
+export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: string[], replaceTrace = false): string[] {
   const raw = request.raw.rawHeaders;
   // Only a Connection header that names more than keep-alive/close needs a set (rare; none per request otherwise).
   let connectionNamed: Set<string> | null = null;
@@ -36,6 +38,7 @@ export function upstreamHeaders(request: FastifyRequest, trust: TrustFn, ours: s
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || connectionNamed?.has(lower) || lower.startsWith('hookgate-')) continue;
+    if (replaceTrace && (lower === 'traceparent' || lower === 'tracestate')) continue;
     if (lower === 'x-forwarded-proto') { xfp ??= raw[i + 1]; continue; }
     // The caller's own claims about where it came from: replaced below (RFC 7239's Forwarded is
     // dropped rather than rewritten; x-forwarded-* carry what hookgate vouches for).
@@ -79,6 +82,9 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
     if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
     if (d.key !== undefined) ours.push('hookgate-idempotency-key', d.key);
     const body = Buffer.isBuffer(request.body) ? request.body : null;
+    const trace = d.trace;
+    if (trace) ours.push(...traceHeaders(trace));
+    const span = trace && childSpan(trace, 'hookgate.forward');
 
     const started = process.hrtime.bigint();
     metrics.inFlight.inc();
@@ -87,7 +93,7 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
       res = await upstream.request({
         path,
         method: request.method as 'POST',
-        headers: upstreamHeaders(request, trust, ours),
+        headers: upstreamHeaders(request, trust, ours, trace !== undefined),
         body: body && body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -97,12 +103,18 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
       const code = (err as { code?: string }).code;
       const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
       request.log.warn({ err: errSummary(err) }, 'upstream failed');
-      if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, null, completes, request.log);
+      span?.setAttribute('hookgate.outcome', timedOut ? 'upstream_timeout' : 'upstream_unavailable');
+      span?.end();
+      if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, null, completes, request.log, trace);
       d.claim = undefined;
       return answer(reply, timedOut ? 'upstream_timeout' : 'upstream_unavailable');
     }
     metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, res.statusCode, completes, request.log);
+    if (span) {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      span.end();
+    }
+    if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, res.statusCode, completes, request.log, trace);
     d.claim = undefined;
     d.outcome = 'forwarded';
     res.body.once('close', () => metrics.inFlight.dec());

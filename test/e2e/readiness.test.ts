@@ -9,6 +9,7 @@ import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { pgTarget, schemaName } from '../helpers/ledger-backends.js';
 import { openLedger } from '../../src/ledger/index.js';
+import { scrape } from '../helpers/metrics.js';
 
 t.test('readiness follows the ledger', async (t) => {
   const target = await pgTarget();
@@ -61,6 +62,9 @@ t.test('readiness follows the ledger', async (t) => {
     if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(ready, 200, 'ready again once the database is back');
+  const m = await scrape(gw.adminUrl);
+  t.equal(m.get('hookgate_ready'), 1, 'hookgate_ready follows the last answer');
+  t.equal(m.get('hookgate_readiness_changes_total'), 2, 'two changes: down, then up again (what the flapping alert counts)');
   const again = await request(`${gw.url}/gh`, { method: 'POST', headers: { 'x-hub-signature-256': await sign('ready-secret', body) }, body });
   t.equal(again.statusCode, 200, 'the provider\'s retry is forwarded');
   await again.body.dump();
