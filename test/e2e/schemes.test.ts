@@ -5,7 +5,7 @@
 // wrong secret, one changed byte) is refused 401 and the upstream receives nothing.
 // A scheme added to src/providers/index.ts without a case here fails the first test.
 import t, { type Test } from 'tap';
-import { createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { request } from 'undici';
 import Stripe from 'stripe';
 import { sign as octokitSign } from '@octokit/webhooks-methods';
@@ -18,7 +18,12 @@ import { Paddle } from '@paddle/paddle-node-sdk';
 import { WebhooksHelper } from 'square';
 import { getHmac } from '@shopify/shopify-api/test-helpers';
 import { Signature } from '@hubspot/api-client';
-import { PROVIDER_NAMES } from '../../src/providers/index.js';
+import { PROVIDER_NAMES, getScheme } from '../../src/providers/index.js';
+import { BODY as BODY_PRESETS } from '../../src/providers/presets/body.js';
+import { KEYED_HASH } from '../../src/providers/presets/keyed-hash.js';
+import { TIMESTAMPED } from '../../src/providers/presets/timestamped.js';
+import { TOKEN } from '../../src/providers/presets/token.js';
+import type { HmacPreset } from '../../src/providers/hmac-engine.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 
@@ -401,6 +406,80 @@ const CASES: Case[] = [
     },
   },
 ];
+
+// ---------- providers that are data: signed here from the preset's documented construction ----------
+// An implementation of its own (not hookgate's engine): the template's pieces, the key's encoding, the
+// MAC or keyed hash, the signature's encoding and header grammar, written out from the preset's fields.
+function presetKey(secret: string, enc: HmacPreset['key']): Buffer {
+  if (enc === 'hex') return Buffer.from(secret, 'hex');
+  if (enc === 'base64') return Buffer.from(secret, 'base64');
+  if (enc === 'whsec') return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return Buffer.from(secret, 'utf8');
+}
+function presetSign(p: HmacPreset, secret: string, body: Buffer): Record<string, string> {
+  const s = nowS();
+  const ts = p.timestamp?.unit === 'ms' ? String(s * 1000) : p.timestamp?.unit === 'iso' ? new Date(s * 1000).toISOString() : String(s);
+  const id = `msg_${uid()}`;
+  const key = presetKey(secret, p.key);
+  const pieces = p.signed.split(/(\{[^}]+\})/).filter(Boolean).map((x) =>
+    x === '{body}' ? body : x === '{timestamp}' ? ts : x === '{secret}' ? key : x.startsWith('{header:') ? id : x);
+  const h = p.mac === 'hash' ? createHash(p.algorithm) : createHmac(p.algorithm, key);
+  for (const x of pieces) h.update(x);
+  const d = h.digest();
+  const sig = p.signature.encoding === 'base64url' ? d.toString('base64url') : d.toString(p.signature.encoding);
+  const f = p.signature;
+  const value = f.format === 'pairs' ? `${f.tsKey}=${ts}${f.separator}${f.sigKey}=${sig}` : f.format === 'positional' ? `${ts}${f.separator}${sig}` : `${f.prefix ?? ''}${sig}`;
+  const out: Record<string, string> = { 'content-type': 'application/json', [f.headers[0]!]: value };
+  if (p.timestamp?.header) out[p.timestamp.header] = ts;
+  if (p.id?.startsWith('header:')) out[p.id.slice(7)] = id;
+  return out;
+}
+function otherOf(secret: string, enc: HmacPreset['key']): string {
+  if (enc === 'hex') return secret.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  if (enc === 'base64') return Buffer.from('e2e-another-secret-0123456789abc').toString('base64');
+  return `${secret}_other`;
+}
+for (const p of [...BODY_PRESETS, ...KEYED_HASH, ...TIMESTAMPED]) {
+  const f = p.signature;
+  CASES.push({
+    scheme: p.name,
+    signer: "node:crypto from the preset's documented construction",
+    secret: p.vector.secret,
+    other: otherOf(p.vector.secret, p.key),
+    signatureHeaders: [f.headers[0]!, ...(p.timestamp?.header ? [p.timestamp.header] : []), ...(p.id?.startsWith('header:') ? [p.id.slice(7)] : [])],
+    sign: (secret) => {
+      const body = json({ id: `evt_${uid()}`, type: 'test.event', data: { n: uid() } });
+      return { headers: presetSign(p, secret, body), body };
+    },
+  });
+}
+for (const p of TOKEN) {
+  CASES.push({
+    scheme: p.name,
+    signer: 'the shared token in its header',
+    secret: p.vector.secret,
+    other: `${p.vector.secret}_other`,
+    signatureHeaders: [p.header.toLowerCase()],
+    bodySigned: false,
+    sign: (secret) => ({ headers: { 'content-type': 'application/json', [p.header.toLowerCase()]: (p.prefix ?? '') + secret }, body: json({ update_id: uid() }) }),
+  });
+}
+// the standard scheme under the names of the providers that send it
+for (const name of PROVIDER_NAMES.filter((n) => n !== 'standard' && getScheme(n)!.info?.family === 'standard-webhooks' && getScheme(n)!.info?.secret === 'whsec')) {
+  CASES.push({
+    scheme: name,
+    signer: 'standardwebhooks Webhook#sign',
+    secret: 'whsec_' + Buffer.from(`e2e-${name}-secret-0123456789abcdef`).toString('base64'),
+    other: 'whsec_' + Buffer.from(`e2e-${name}-other-0123456789abcdefg`).toString('base64'),
+    signatureHeaders: ['webhook-id', 'webhook-timestamp', 'webhook-signature'],
+    sign: (secret) => {
+      const id = `msg_${uid()}`;
+      const at = new Date();
+      const body = json({ type: 'user.created', data: { id } });
+      return { headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(id, at, body.toString('utf8')) }, body };
+    },
+  });
+}
 
 const label = (c: Case) => c.label ?? c.scheme;
 
