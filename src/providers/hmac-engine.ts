@@ -286,6 +286,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
     timestamp: p.timestamp ? `${tsHeader ? `header ${tsHeader}` : `${sigHeader} (${p.signature.tsKey ?? 'first value'})`}, ${p.timestamp.unit === 'iso' ? 'RFC 3339' : p.timestamp.unit === 'auto' ? 'unix s or ms' : `unix ${p.timestamp.unit}`}` : null,
     id: p.id ?? 'digest',
     secret: keyEnc,
+    ...(p.idHeader ? { deliveryIdHeader: p.idHeader } : {}),
     ...(p.aliases ? { aliases: p.aliases } : {}),
     ...(p.notes ? { notes: p.notes } : {}),
   };

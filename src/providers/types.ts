@@ -136,6 +136,11 @@ export interface ProviderInfo {
   timestamp: string | null;
   /** where the idempotency id comes from: `json:PATH` of the signed body, `header:NAME` of a signed header, or `digest` */
   id: string;
+  /**
+   * The provider's own delivery-id header where its signature does not cover it (X-GitHub-Delivery): never
+   * the key, and `check` says the key is the digest instead.
+   */
+  deliveryIdHeader?: string;
   /** how a configured secret becomes the key (`utf8` as is, `hex`, `base64`, `whsec` = whsec_ + base64, `public-key`) */
   secret: 'utf8' | 'hex' | 'base64' | 'whsec' | 'public-key';
   /** a sentence or two a user must know (handshakes, unsigned fields, where the secret is found) */

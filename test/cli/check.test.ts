@@ -119,3 +119,22 @@ t.test('gitlab: a signing token covers the body and webhook-id, so json: and hea
   const r = await runCli(['check', '--config', file(`${BASE}routes:\n  - { path: /a, provider: gitlab, tenant: "json:project.namespace", secrets: [env:GL], idempotencyKey: "header:webhook-id" }\n`)], { GL: secret });
   t.equal(r.code, 0, r.err);
 });
+
+t.test('check warns where a provider signs no timestamp, and where its delivery id header is not signed', async (t) => {
+  const f = file(`${BASE}routes:
+  - { path: /stripe, provider: stripe, tenant: acme, secrets: [env:S1] }
+  - { path: /razorpay, provider: razorpay, tenant: acme, secrets: [env:S2] }
+  - { path: /revolut, provider: revolut, tenant: acme, secrets: [env:S3] }
+  - { path: /legacy, provider: generic, tenant: acme, secrets: [env:S4], generic: { header: X-Sig, timestampHeader: X-Ts } }
+  - { path: /gitlab, provider: gitlab, tenant: acme, secrets: [env:S5] }
+  - { path: /github, provider: github, tenant: acme, secrets: [env:S6], idempotencyKey: "json:hook_id" }
+`);
+  const r = await runCli(['check', '--config', f], { S1: 'a1', S2: 'a2', S3: 'a3', S4: 'a4', S5: 'a5', S6: 'a6' });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /warning: routes\[1\]: razorpay signs no timestamp, so nothing in a delivery says when it was made: a captured one sent again after ledger\.retention \(72h\) is forwarded again/);
+  t.match(r.out, /warning: routes\[1\]: razorpay names deliveries in x-razorpay-event-id, which its signature does not cover, so the idempotency key is the SHA-256 of what was signed instead/);
+  t.match(r.out, /warning: routes\[4\]: gitlab signs no timestamp/, 'a secret token signs nothing');
+  t.match(r.out, /warning: routes\[5\]: github signs no timestamp/);
+  t.notMatch(r.out, /routes\[5\]: github names deliveries/, 'a route that chose its own signed key is not told about the header');
+  t.notMatch(r.out, /routes\[(0|2|3)\]: /, 'stripe and revolut sign a timestamp, and so does a generic route with timestampHeader');
+});
