@@ -11,7 +11,9 @@ import { BODY } from './presets/body.js';
 import { KEYED_HASH } from './presets/keyed-hash.js';
 import { TIMESTAMPED } from './presets/timestamped.js';
 import { TOKEN } from './presets/token.js';
+import { adyen } from './adyen.js';
 import { bitbucket } from './bitbucket.js';
+import { braintree } from './braintree.js';
 import { calendly } from './calendly.js';
 import { clerk, openai, replicate, resend, svix } from './standard-users.js';
 import { discord } from './discord.js';
@@ -53,7 +55,9 @@ function merge(...sources: Record<string, AnyScheme>[]): Record<string, AnySchem
 }
 
 const registry: Record<string, AnyScheme> = merge({
+  adyen,
   bitbucket,
+  braintree,
   calendly,
   clerk,
   discord,

@@ -464,6 +464,38 @@ for (const p of TOKEN) {
     sign: (secret) => ({ headers: { 'content-type': 'application/json', [p.header.toLowerCase()]: (p.prefix ?? '') + secret }, body: json({ update_id: uid() }) }),
   });
 }
+// Adyen standard payment webhooks: the signature inside each item (as @adyen/api-library computes it)
+CASES.push({
+  scheme: 'adyen',
+  signer: 'node:crypto as @adyen/api-library HmacValidator computes it',
+  secret: 'DFB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00',
+  other: '0FB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00',
+  signatureHeaders: [],
+  // only eight fields of each item are signed (its test file changes signed and unsigned ones)
+  bodySigned: false,
+  sign: (secret) => {
+    const item = { pspReference: uid(), merchantAccountCode: 'TestMerchant', merchantReference: 'order-1', amount: { value: 1130, currency: 'EUR' }, eventCode: 'AUTHORISATION', success: 'true' };
+    const data = [item.pspReference, '', item.merchantAccountCode, item.merchantReference, item.amount.value, item.amount.currency, item.eventCode, item.success].join(':');
+    const hmacSignature = createHmac('sha256', Buffer.from(secret, 'hex')).update(data).digest('base64');
+    return { headers: { 'content-type': 'application/json' }, body: json({ live: 'false', notificationItems: [{ NotificationRequestItem: { ...item, additionalData: { hmacSignature } } }] }) };
+  },
+});
+// Braintree: bt_signature / bt_payload form, HMAC-SHA1 with SHA-1(private key) (braintree_node digest.js)
+CASES.push({
+  scheme: 'braintree',
+  signer: "node:crypto as braintree_node's digest.js computes it",
+  secret: 'e2e_public|e2e_private_key',
+  other: 'e2e_public|e2e_other_private',
+  signatureHeaders: [],
+  // only bt_payload is signed (its test file changes it)
+  bodySigned: false,
+  sign: (secret) => {
+    const [pub, priv] = secret.split('|') as [string, string];
+    const payload = Buffer.from(`<notification><kind>check</kind><id>${uid()}</id></notification>`).toString('base64');
+    const sig = createHmac('sha1', createHash('sha1').update(priv).digest()).update(payload).digest('hex');
+    return { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(new URLSearchParams({ bt_signature: `${pub}|${sig}`, bt_payload: payload }).toString()) };
+  },
+});
 // the standard scheme under the names of the providers that send it
 for (const name of PROVIDER_NAMES.filter((n) => n !== 'standard' && getScheme(n)!.info?.family === 'standard-webhooks' && getScheme(n)!.info?.secret === 'whsec')) {
   CASES.push({
