@@ -78,7 +78,8 @@ export interface HmacPreset {
   key?: KeyEncoding;
   /**
    * What is signed: literals and `{body}`, `{timestamp}` (as sent), `{header:NAME}` (a header's value as
-   * sent), `{url}` (the route's publicUrl + the request's query: the scheme is then URL-signed), `{secret}`.
+   * sent), `{url}` (the route's publicUrl + the request's query: the scheme is then URL-signed), `{secret}`,
+   * `{form:sorted}` (a form body's fields sorted by name, each name then value, decoded, no separators: Mandrill).
    */
   signed: string;
   signature: SignatureSpec;
@@ -92,7 +93,7 @@ export interface HmacPreset {
 
 type Part =
   | { kind: 'literal'; value: string }
-  | { kind: 'body' | 'timestamp' | 'url' | 'secret' }
+  | { kind: 'body' | 'timestamp' | 'url' | 'secret' | 'form' }
   | { kind: 'header'; name: string };
 
 export function parseTemplate(template: string): Part[] {
@@ -103,6 +104,7 @@ export function parseTemplate(template: string): Part[] {
     if (m.index > last) parts.push({ kind: 'literal', value: template.slice(last, m.index) });
     const [, kind, arg] = m;
     if (kind === 'header' && arg) parts.push({ kind: 'header', name: arg.toLowerCase() });
+    else if (kind === 'form' && arg === 'sorted') parts.push({ kind: 'form' });
     else if (!arg && (kind === 'body' || kind === 'timestamp' || kind === 'url' || kind === 'secret')) parts.push({ kind });
     else throw new Error(`template ${template}: unknown placeholder ${m[0]}`);
     last = m.index + m[0].length;
@@ -252,6 +254,13 @@ function formatTimestamp(unixSeconds: number, unit: TimestampSpec['unit']): stri
   }
 }
 
+/** `{form:sorted}`: every field of a urlencoded body, sorted by name (stable), name + value, decoded. */
+function sortedForm(body: Buffer): string {
+  const fields = [...new URLSearchParams(body.toString('utf8'))];
+  fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return fields.map(([k, v]) => k + v).join('');
+}
+
 function mac(p: HmacPreset, key: Key, parts: readonly (Buffer | string)[]): Buffer {
   const h = p.mac === 'hash' ? createHash(p.algorithm) : createHmac(p.algorithm, key.mac!);
   for (const x of parts) h.update(x);
@@ -272,7 +281,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
   const idHeader = p.id?.startsWith('header:') ? p.id.slice(7).toLowerCase() : undefined;
   const idJson = p.id?.startsWith('json:') ? p.id.slice(5) : undefined;
   if (idHeader && !templateHeaders.includes(idHeader)) throw new Error(`${p.name}: the id header ${idHeader} is not signed`);
-  if (idJson && !has('body')) throw new Error(`${p.name}: a json id needs a signed body`);
+  if (idJson && !has('body') && !has('form')) throw new Error(`${p.name}: a json id needs a signed body`);
   const signedHeaders = Object.freeze([...new Set([...templateHeaders, ...(tsHeader ? [tsHeader] : [])])]);
   const urlSigned = has('url');
   const keyEnc = p.key ?? 'utf8';
@@ -301,6 +310,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
       switch (x.kind) {
         case 'literal': return x.value;
         case 'body': return req ? req.body : input!.body;
+        case 'form': return sortedForm(req ? req.body : input!.body);
         case 'timestamp': return ts!;
         case 'url': return url;
         case 'secret': return key.raw;
@@ -315,7 +325,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
   return {
     name: p.name,
     signedHeaders,
-    signsBody: has('body'),
+    signsBody: has('body') || has('form'),
     ...(urlSigned ? { urlSigned: true } : {}),
     ...(p.warnings ? { warnings: p.warnings } : {}),
     info,

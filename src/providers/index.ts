@@ -11,11 +11,12 @@ import { BODY } from './presets/body.js';
 import { KEYED_HASH } from './presets/keyed-hash.js';
 import { TIMESTAMPED } from './presets/timestamped.js';
 import { TOKEN } from './presets/token.js';
+import { URL_SIGNED } from './presets/url-signed.js';
 import { adyen } from './adyen.js';
 import { bitbucket } from './bitbucket.js';
 import { braintree } from './braintree.js';
 import { calendly } from './calendly.js';
-import { clerk, openai, replicate, resend, svix } from './standard-users.js';
+import { clerk, goody, openai, replicate, resend, superwall, svix } from './standard-users.js';
 import { discord } from './discord.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
@@ -64,6 +65,7 @@ const registry: Record<string, AnyScheme> = merge({
   generic,
   github,
   gitlab,
+  goody,
   hubspot,
   intercom,
   linear,
@@ -79,6 +81,7 @@ const registry: Record<string, AnyScheme> = merge({
   square,
   standard,
   stripe,
+  superwall,
   svix,
   twilio,
   twitch,
@@ -89,6 +92,7 @@ const registry: Record<string, AnyScheme> = merge({
   fromData(KEYED_HASH, hmacScheme),
   fromData(TIMESTAMPED, hmacScheme),
   fromData(TOKEN, tokenScheme),
+  fromData(URL_SIGNED, hmacScheme),
 );
 
 for (const [name, scheme] of Object.entries(registry)) registry[name] = withBuiltinInfo(name, scheme);

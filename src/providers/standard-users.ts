@@ -18,7 +18,9 @@ function user(name: string, docs: string, notes?: string[]): Scheme<unknown> {
 }
 
 export const clerk = user('clerk', 'https://clerk.com/docs/webhooks/overview', ['Clerk delivers through Svix (svix-* headers); the signing secret is whsec_….']);
+export const goody = user('goody', 'https://developer.ongoody.com/webhooks/webhook-security', ['Goody delivers through Svix (svix-* headers).']);
 export const openai = user('openai', 'https://platform.openai.com/docs/guides/webhooks');
 export const replicate = user('replicate', 'https://replicate.com/docs/topics/webhooks/verify-webhook', ['The secret comes from GET /v1/webhooks/default/secret (whsec_…).']);
 export const resend = user('resend', 'https://resend.com/docs/webhooks/verify-webhooks-requests');
+export const superwall = user('superwall', 'https://superwall.com/docs/integrations/webhooks-verify', ['Superwall delivers through Svix (svix-* headers).']);
 export const svix = user('svix', 'https://docs.svix.com/receiving/verifying-payloads/how-manual');

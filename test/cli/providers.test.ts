@@ -14,6 +14,7 @@ import { BODY } from '../../src/providers/presets/body.js';
 import { KEYED_HASH } from '../../src/providers/presets/keyed-hash.js';
 import { TIMESTAMPED } from '../../src/providers/presets/timestamped.js';
 import { TOKEN } from '../../src/providers/presets/token.js';
+import { URL_SIGNED } from '../../src/providers/presets/url-signed.js';
 
 t.test('--json: one object a provider, with name, family, docs, headers, id, tolerance, and aliases where any', async (t) => {
   const r = await runCli(['providers', '--json']);
@@ -50,14 +51,14 @@ t.test('docs/providers.md is what the registry generates (npm run docs:providers
 
 t.test('hookgate sign output verifies for every data provider', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-providers-'));
-  for (const p of [...BODY, ...KEYED_HASH, ...TIMESTAMPED, ...TOKEN]) {
+  for (const p of [...BODY, ...KEYED_HASH, ...TIMESTAMPED, ...TOKEN, ...URL_SIGNED]) {
     const f = join(dir, `${p.name}.json`);
     writeFileSync(f, p.vector.body);
-    const r = await runCli(['sign', '--provider', p.name, '--secret', p.vector.secret, '--body', f, '--timestamp', '1700000000', '--id', 'msg_cli_1']);
+    const r = await runCli(['sign', '--provider', p.name, '--secret', p.vector.secret, '--body', f, '--timestamp', '1700000000', '--id', 'msg_cli_1', '--url', 'https://hooks.example.com/hook']);
     t.equal(r.code, 0, `${p.name}: ${r.err}`);
     const headers = Object.fromEntries(r.out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(': ')).toLowerCase(), l.slice(l.indexOf(': ') + 2)]));
     const s = getScheme(p.name)!;
-    const opts = { toleranceMs: 300_000, publicUrl: null };
+    const opts = { toleranceMs: 300_000, publicUrl: 'https://hooks.example.com/hook' };
     const v = s.verify({ method: 'POST', url: '/hook', headers, body: Buffer.from(p.vector.body) }, [s.key(p.vector.secret, opts)], opts, 1_700_000_000_000);
     t.ok(v.ok, `${p.name}: ${JSON.stringify(v)}`);
   }

@@ -23,6 +23,7 @@ import { BODY as BODY_PRESETS } from '../../src/providers/presets/body.js';
 import { KEYED_HASH } from '../../src/providers/presets/keyed-hash.js';
 import { TIMESTAMPED } from '../../src/providers/presets/timestamped.js';
 import { TOKEN } from '../../src/providers/presets/token.js';
+import { URL_SIGNED } from '../../src/providers/presets/url-signed.js';
 import type { HmacPreset } from '../../src/providers/hmac-engine.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
@@ -416,20 +417,22 @@ function presetKey(secret: string, enc: HmacPreset['key']): Buffer {
   if (enc === 'whsec') return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   return Buffer.from(secret, 'utf8');
 }
-function presetSign(p: HmacPreset, secret: string, body: Buffer): Record<string, string> {
+function presetSign(p: HmacPreset, secret: string, body: Buffer, url: string): Record<string, string> {
   const s = nowS();
   const ts = p.timestamp?.unit === 'ms' ? String(s * 1000) : p.timestamp?.unit === 'iso' ? new Date(s * 1000).toISOString() : String(s);
   const id = `msg_${uid()}`;
   const key = presetKey(secret, p.key);
   const pieces = p.signed.split(/(\{[^}]+\})/).filter(Boolean).map((x) =>
-    x === '{body}' ? body : x === '{timestamp}' ? ts : x === '{secret}' ? key : x.startsWith('{header:') ? id : x);
+    x === '{body}' ? body : x === '{timestamp}' ? ts : x === '{secret}' ? key : x === '{url}' ? url : x.startsWith('{header:') ? id
+      : x === '{form:sorted}' ? [...new URLSearchParams(body.toString())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => k + v).join('') : x);
   const h = p.mac === 'hash' ? createHash(p.algorithm) : createHmac(p.algorithm, key);
   for (const x of pieces) h.update(x);
   const d = h.digest();
   const sig = p.signature.encoding === 'base64url' ? d.toString('base64url') : d.toString(p.signature.encoding);
   const f = p.signature;
   const value = f.format === 'pairs' ? `${f.tsKey}=${ts}${f.separator}${f.sigKey}=${sig}` : f.format === 'positional' ? `${ts}${f.separator}${sig}` : `${f.prefix ?? ''}${sig}`;
-  const out: Record<string, string> = { 'content-type': 'application/json', [f.headers[0]!]: value };
+  const form = p.signed.includes('{form:');
+  const out: Record<string, string> = { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json', [f.headers[0]!]: value };
   if (p.timestamp?.header) out[p.timestamp.header] = ts;
   if (p.id?.startsWith('header:')) out[p.id.slice(7)] = id;
   return out;
@@ -439,7 +442,7 @@ function otherOf(secret: string, enc: HmacPreset['key']): string {
   if (enc === 'base64') return Buffer.from('e2e-another-secret-0123456789abc').toString('base64');
   return `${secret}_other`;
 }
-for (const p of [...BODY_PRESETS, ...KEYED_HASH, ...TIMESTAMPED]) {
+for (const p of [...BODY_PRESETS, ...KEYED_HASH, ...TIMESTAMPED, ...URL_SIGNED]) {
   const f = p.signature;
   CASES.push({
     scheme: p.name,
@@ -447,9 +450,11 @@ for (const p of [...BODY_PRESETS, ...KEYED_HASH, ...TIMESTAMPED]) {
     secret: p.vector.secret,
     other: otherOf(p.vector.secret, p.key),
     signatureHeaders: [f.headers[0]!, ...(p.timestamp?.header ? [p.timestamp.header] : []), ...(p.id?.startsWith('header:') ? [p.id.slice(7)] : [])],
-    sign: (secret) => {
-      const body = json({ id: `evt_${uid()}`, type: 'test.event', data: { n: uid() } });
-      return { headers: presetSign(p, secret, body), body };
+    ...(p.signed.includes('{url}') ? { route: { publicUrl: `${PUBLIC}/s/${p.name}` } } : {}),
+    sign: (secret, path) => {
+      const event = { id: `evt_${uid()}`, type: 'test.event', data: { n: uid() } };
+      const body = p.signed.includes('{form:') ? Buffer.from(new URLSearchParams({ mandrill_events: JSON.stringify([event]) }).toString()) : json(event);
+      return { headers: presetSign(p, secret, body, PUBLIC + path), body };
     },
   });
 }

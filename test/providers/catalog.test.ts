@@ -10,6 +10,7 @@ import { BODY } from '../../src/providers/presets/body.js';
 import { KEYED_HASH } from '../../src/providers/presets/keyed-hash.js';
 import { TIMESTAMPED } from '../../src/providers/presets/timestamped.js';
 import { TOKEN } from '../../src/providers/presets/token.js';
+import { URL_SIGNED } from '../../src/providers/presets/url-signed.js';
 import type { Vector } from '../../src/providers/hmac-engine.js';
 import type { ProviderInfo, SchemeOptions, Verdict } from '../../src/providers/types.js';
 import { flipByte } from './harness.js';
@@ -47,7 +48,7 @@ t.test('every provider is listed with a family, its documentation, headers and a
   }
 });
 
-const DATA: { name: string; vector: Vector }[] = [...BODY, ...KEYED_HASH, ...TIMESTAMPED, ...TOKEN];
+const DATA: { name: string; vector: Vector }[] = [...BODY, ...KEYED_HASH, ...TIMESTAMPED, ...TOKEN, ...URL_SIGNED];
 
 t.test('every data provider has a vector', async (t) => {
   for (const p of DATA) t.ok(p.vector.source, `${p.name}: ${p.vector.source}`);
