@@ -16,7 +16,7 @@ import { adyen } from './adyen.js';
 import { bitbucket } from './bitbucket.js';
 import { braintree } from './braintree.js';
 import { calendly } from './calendly.js';
-import { clerk, goody, openai, replicate, resend, superwall, svix } from './standard-users.js';
+import { ansa, clerk, goody, openai, replicate, resend, soharHealth, superwall, svix } from './standard-users.js';
 import { discord } from './discord.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
@@ -57,6 +57,7 @@ function merge(...sources: Record<string, AnyScheme>[]): Record<string, AnySchem
 
 const registry: Record<string, AnyScheme> = merge({
   adyen,
+  ansa,
   bitbucket,
   braintree,
   calendly,
@@ -78,6 +79,7 @@ const registry: Record<string, AnyScheme> = merge({
   sendgrid,
   shopify,
   slack,
+  'sohar-health': soharHealth,
   square,
   standard,
   stripe,

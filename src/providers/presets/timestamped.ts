@@ -86,6 +86,23 @@ export const TIMESTAMPED: readonly HmacPreset[] = [
     },
   },
   {
+    name: "dixa",
+    docs: "https://docs.dixa.io/docs/webhooks/webhooks-security",
+    algorithm: "sha256",
+    key: "hex",
+    signed: "{timestamp}.{body}",
+    signature: { headers: ["x-dixa-signature"], format: "pairs", separator: ",", tsKey: "t", sigKey: "v1", encoding: "hex" },
+    timestamp: { unit: "ms" },
+    notes: ["The subscription's secret key is hex and is hex-decoded into the key."],
+    vector: {
+      secret: "6a8c2f1d9e3b4a5c6d7e8f9012345678",
+      body: "{\"event_id\":\"e1\",\"event_fqn\":\"CONVERSATION_CREATED\",\"data\":{\"conversation\":{\"csid\":1}}}",
+      headers: {"x-dixa-signature": "t=1700000000000,v1=4c557f09c52fd5201ce3d33ec888186e3a51ba35b37a4ba9e989355fa0ec0866"},
+      now: 1700000000000,
+      source: "built from the documented construction (independent HMAC)",
+    },
+  },
+  {
     name: "elevenlabs",
     docs: "https://elevenlabs.io/docs/product-guides/administration/webhooks",
     algorithm: "sha256",
