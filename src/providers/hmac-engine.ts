@@ -47,8 +47,11 @@ export interface SignatureSpec {
 export interface TimestampSpec {
   /** the header that carries it; absent: the signature header (pairs / positional formats) */
   header?: string;
-  /** s, ms, auto (up to 11 digits seconds, 13 digits milliseconds: the provider documents both), iso (RFC 3339) */
-  unit: 's' | 'ms' | 'auto' | 'iso';
+  /**
+   * s, ms, auto (up to 11 digits seconds, 13 digits milliseconds: the provider documents both), iso (RFC 3339),
+   * iso-utc (RFC 3339 whose zone may be left out, meaning UTC: Orb's `2024-03-27T15:42:29.551`)
+   */
+  unit: 's' | 'ms' | 'auto' | 'iso' | 'iso-utc';
 }
 
 export interface Vector {
@@ -242,6 +245,7 @@ function parseTimestamp(s: string, unit: TimestampSpec['unit']): number | null {
     // 13 digits can only be milliseconds (as seconds they would be the year 33658)
     case 'auto': return /^\d{13}$/.test(s) ? Number(s) : /^\d{1,11}$/.test(s) ? Number(s) * 1000 : null;
     case 'iso': return parseRfc3339(s);
+    case 'iso-utc': return parseRfc3339(/(z|[+-]\d{2}:\d{2})$/i.test(s) ? s : `${s}Z`);
   }
 }
 
@@ -251,6 +255,7 @@ function formatTimestamp(unixSeconds: number, unit: TimestampSpec['unit']): stri
     case 'auto': return String(unixSeconds);
     case 'ms': return String(unixSeconds * 1000);
     case 'iso': return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+    case 'iso-utc': return new Date(unixSeconds * 1000).toISOString().slice(0, -1);
   }
 }
 
@@ -292,7 +297,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
     docs: p.docs,
     headers: p.signature.all ? p.signature.headers : [sigHeader],
     signed: p.signed,
-    timestamp: p.timestamp ? `${tsHeader ? `header ${tsHeader}` : `${sigHeader} (${p.signature.tsKey ?? 'first value'})`}, ${p.timestamp.unit === 'iso' ? 'RFC 3339' : p.timestamp.unit === 'auto' ? 'unix s or ms' : `unix ${p.timestamp.unit}`}` : null,
+    timestamp: p.timestamp ? `${tsHeader ? `header ${tsHeader}` : `${sigHeader} (${p.signature.tsKey ?? 'first value'})`}, ${p.timestamp.unit === 'iso' ? 'RFC 3339' : p.timestamp.unit === 'iso-utc' ? 'ISO 8601, UTC when it names no zone' : p.timestamp.unit === 'auto' ? 'unix s or ms' : `unix ${p.timestamp.unit}`}` : null,
     id: p.id ?? 'digest',
     secret: keyEnc,
     ...(p.idHeader ? { deliveryIdHeader: p.idHeader } : {}),

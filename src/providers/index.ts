@@ -16,7 +16,7 @@ import { adyen } from './adyen.js';
 import { bitbucket } from './bitbucket.js';
 import { braintree } from './braintree.js';
 import { calendly } from './calendly.js';
-import { ansa, clerk, goody, openai, replicate, resend, soharHealth, superwall, svix } from './standard-users.js';
+import { ansa, clerk, goody, make, openai, orkestapay, replicate, resend, signatureapi, soharHealth, superwall, svix } from './standard-users.js';
 import { discord } from './discord.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
@@ -71,13 +71,16 @@ const registry: Record<string, AnyScheme> = merge({
   intercom,
   linear,
   mailgun,
+  make,
   openai,
+  orkestapay,
   paddle,
   pagerduty,
   replicate,
   resend,
   sendgrid,
   shopify,
+  signatureapi,
   slack,
   'sohar-health': soharHealth,
   square,

@@ -419,7 +419,8 @@ function presetKey(secret: string, enc: HmacPreset['key']): Buffer {
 }
 function presetSign(p: HmacPreset, secret: string, body: Buffer, url: string): Record<string, string> {
   const s = nowS();
-  const ts = p.timestamp?.unit === 'ms' ? String(s * 1000) : p.timestamp?.unit === 'iso' ? new Date(s * 1000).toISOString() : String(s);
+  const ts = p.timestamp?.unit === 'ms' ? String(s * 1000) : p.timestamp?.unit === 'iso' ? new Date(s * 1000).toISOString()
+    : p.timestamp?.unit === 'iso-utc' ? new Date(s * 1000).toISOString().slice(0, -1) : String(s);
   const id = `msg_${uid()}`;
   const key = presetKey(secret, p.key);
   const pieces = p.signed.split(/(\{[^}]+\})/).filter(Boolean).map((x) =>
