@@ -9,7 +9,7 @@ import type { RawConfig, RawRoute } from './schema.js';
 // Generated from the schema by `npm run schema`: validating needs neither ajv nor TypeBox at run time.
 import { validate as generatedValidate } from './validate-config.generated.js';
 import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type Rate } from './units.js';
-import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
+import { getScheme, PROVIDER_NAMES, providerForAlias } from '../providers/index.js';
 import type { Coverage, Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
 import { limitProblems } from './limits.js';
@@ -206,7 +206,10 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   const at = `routes[${i}]`;
   const before = problems.length;
   const scheme = getScheme(raw.provider);
-  if (!scheme) problems.push(`${at}.provider: expected one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(raw.provider)}`);
+  const canonical = scheme ? undefined : providerForAlias(raw.provider);
+  // one name a provider (the forwarded hookgate-provider is that name): another name of it says which to write
+  if (canonical) problems.push(`${at}.provider: ${raw.provider} is listed under its name ${canonical}; write provider: ${canonical}`);
+  else if (!scheme) problems.push(`${at}.provider: expected one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(raw.provider)}`);
 
   const params = [...raw.path.matchAll(/:([A-Za-z_][\w]*)/g)].map((m) => m[1]!);
   const tenantRule = parseRule(raw.tenant, ['param', 'json', 'header'] as const);

@@ -111,3 +111,8 @@ export function getScheme(name: string): Scheme<unknown> | undefined {
 }
 
 export const PROVIDER_NAMES: readonly string[] = Object.keys(SCHEMES);
+
+/** The provider that lists `name` among its other names (`forgejo` → `gitea`), for a config error that says what to write. */
+export function providerForAlias(name: string): string | undefined {
+  return PROVIDER_NAMES.find((p) => SCHEMES[p]!.info?.aliases?.includes(name));
+}

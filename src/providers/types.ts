@@ -126,7 +126,7 @@ export interface ProviderInfo {
   family: string;
   /** the provider's own documentation of its signature (a primary source) */
   docs: string;
-  /** other names of the same provider, or the products that send it (svix, clerk, …); not accepted as `provider:` */
+  /** other names of the same provider (forgejo for gitea); `check` answers one with the name to write instead */
   aliases?: readonly string[];
   /** the headers that carry the signature, as the provider spells them */
   headers: readonly string[];

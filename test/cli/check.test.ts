@@ -45,6 +45,7 @@ const broken: [string, string, RegExp[]][] = [
   ['bad duration, size, rate and mode', `${BASE}mode: audit\nbodyLimit: 1 MB\nlimits: { unverified: 10/day }\nroutes:\n  - { path: /a, provider: github, secrets: [x], tolerance: 5 minutes }\n`,
     [/mode: expected one of "enforce", "monitor", got "audit"/, /bodyLimit: expected .*got "1 MB"/, /limits\.unverified: expected per client address.*got "10\/day"/, /routes\[0\]\.tolerance: expected allowed clock difference.*got "5 minutes"/]],
   ['an unknown provider', `${BASE}routes:\n  - { path: /a, provider: stripey, secrets: [x] }\n`, [/routes\[0\]\.provider: expected one of .*stripe.*got "stripey"/]],
+  ['another name of a provider', `${BASE}routes:\n  - { path: /a, provider: forgejo, secrets: [x] }\n`, [/routes\[0\]\.provider: forgejo is listed under its name gitea; write provider: gitea/]],
   ['a missing upstream and routes', `listen: 0.0.0.0:8080\n`, [/upstream: is required/, /routes: is required/]],
   ['per-tenant secrets with a literal tenant', `${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: { acme: [x] } }\n`, [/routes\[0\]\.secrets: a per-tenant map needs a tenant taken from the request/]],
   ['a param tenant the path lacks', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "param:tenant", secrets: { acme: [x] } }\n`, [/routes\[0\]\.tenant: the path \/a has no :tenant parameter/]],
