@@ -38,11 +38,11 @@ function section(p: ProviderListing): string {
     ['signature', p.headers.map(code).join(', ')],
     ['signed', code(p.signed)],
     ['timestamp', p.timestamp ? `${p.timestamp}; refused outside the route's \`tolerance\` (default ${p.tolerance})` : 'none signed: a captured delivery can be replayed once the ledger forgets its key (`ledger.retention`)'],
-    ['idempotency id', p.id === 'digest' ? 'none signed: the SHA-256 of what was signed' : code(p.id)],
+    ['idempotency id', p.id !== 'digest' ? code(p.id) : p.family === 'token' ? 'none: the SHA-256 of the body (the token signs nothing)' : s.signsBody ? 'none signed: the SHA-256 of what was signed' : 'none signed: the SHA-256 of the signed parts'],
     ['secret', SECRET_FORM[p.secret]],
   ];
   if (p.aliases) rows.push(['also known as', p.aliases.map(code).join(', ')]);
-  if (!s.signsBody) rows.push(['body', '**not signed**: `json:` tenants and keys are refused on this route']);
+  if (!s.signsBody) rows.push(['body', `**${p.family === 'token' ? 'not' : 'only partly'} signed**: \`json:\` tenants and keys are refused on this route`]);
   for (const [k, v] of rows) out.push(`- **${k}**: ${v}`);
   for (const n of p.notes ?? []) out.push(`- ${n}`);
   out.push('', '```yaml', route(p), '```', '');

@@ -55,7 +55,7 @@ export const braintree: Scheme<BraintreeKey> = {
     timestamp: null,
     id: 'digest',
     secret: 'utf8',
-    notes: ['The secret is PUBLIC_KEY|PRIVATE_KEY of the API key pair (or the private key alone).', 'The destination check (GET ?bt_challenge=) is not signed: answer it from the application on another route, or create the webhook in the Control Panel, which does not send it.'],
+    notes: ['The secret is PUBLIC_KEY|PRIVATE_KEY of the API key pair (or the private key alone).', 'The GET ?bt_challenge= check (verify()) is not signed and needs the private key to answer: hookgate does not answer it, and refuses it on a POST-only route; answer it from the application on a route of its own if your integration uses it.'],
   },
   key,
   verify(req, keys): Verdict {

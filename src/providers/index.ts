@@ -16,7 +16,7 @@ import { adyen } from './adyen.js';
 import { bitbucket } from './bitbucket.js';
 import { braintree } from './braintree.js';
 import { calendly } from './calendly.js';
-import { ansa, clerk, goody, make, openai, orkestapay, replicate, resend, signatureapi, soharHealth, superwall, svix } from './standard-users.js';
+import { ahasend, ansa, clerk, goody, make, openai, orkestapay, replicate, resend, signatureapi, soharHealth, superwall, svix } from './standard-users.js';
 import { discord } from './discord.js';
 import { generic } from './generic.js';
 import { github } from './github.js';
@@ -57,6 +57,7 @@ function merge(...sources: Record<string, AnyScheme>[]): Record<string, AnySchem
 
 const registry: Record<string, AnyScheme> = merge({
   adyen,
+  ahasend,
   ansa,
   bitbucket,
   braintree,

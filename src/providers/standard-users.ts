@@ -17,6 +17,7 @@ function user(name: string, docs: string, notes?: string[]): Scheme<unknown> {
   return { ...standard, name, info: { ...BASE, docs, ...(notes ? { notes } : {}) } } as Scheme<unknown>;
 }
 
+export const ahasend = user('ahasend', 'https://ahasend.com/docs/api-reference/routes/security', ['Standard Webhooks headers (webhook-*); webhook-id is the idempotency key AhaSend documents.']);
 export const ansa = user('ansa', 'https://docs.ansa.dev/docs/signature-verification', ['Ansa delivers through Svix (svix-* headers); the signing secret is on the endpoint\'s page in the Merchant Portal.']);
 export const clerk = user('clerk', 'https://clerk.com/docs/webhooks/overview', ['Clerk delivers through Svix (svix-* headers); the signing secret is whsec_….']);
 export const goody = user('goody', 'https://developer.ongoody.com/webhooks/webhook-security', ['Goody delivers through Svix (svix-* headers).']);
