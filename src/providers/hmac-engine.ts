@@ -164,6 +164,9 @@ function rawValues(headers: IncomingHttpHeaders, spec: SignatureSpec): { name: s
     if (Array.isArray(v)) {
       if (v.length !== 1 && !spec.repeated) return 'twice';
       values.push(...v);
+    } else if (spec.repeated && spec.format === 'single') {
+      // Node joins a repeated header into one value with ", "; single values never hold a comma
+      values.push(...v.split(','));
     } else values.push(v);
   }
   return { name: read[0]!, values };
