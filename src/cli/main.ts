@@ -4,12 +4,14 @@ import { runCommand } from './run.js';
 import { checkCommand } from './check.js';
 import { signCommand } from './sign.js';
 import { migrateCommand } from './migrate.js';
+import { providersCommand } from './providers.js';
 
 const USAGE = `usage:
   hookgate run --config FILE           start the gateway (also: hookgate --config FILE; HOOKGATE_CONFIG)
   hookgate check --config FILE         validate the config and its secrets; exit 0 valid, 1 invalid
   hookgate sign --provider NAME --secret S [--body FILE|-] [--url URL] [--timestamp UNIX] [--id ID] [--curl URL]
                                        print the headers of a valid delivery
+  hookgate providers [--json]          every provider: family, signature headers, id source, tolerance, documentation
   hookgate migrate --config FILE       create or upgrade the ledger schema
 `;
 
@@ -50,6 +52,7 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
         id: { type: 'string' },
         method: { type: 'string' },
         curl: { type: 'string' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -76,6 +79,8 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
       return runCommand(config, io);
     case 'sign':
       return signCommand(o, io);
+    case 'providers':
+      return providersCommand(o.json === true, io);
     default:
       io.err(`hookgate: unknown command ${JSON.stringify(command)}\n${USAGE}`);
       return 2;

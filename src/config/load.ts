@@ -10,8 +10,8 @@ import type { RawConfig, RawRoute } from './schema.js';
 // Generated from the schema by `npm run schema`: validating needs neither ajv nor TypeBox at run time.
 import { validate as generatedValidate } from './validate-config.generated.js';
 import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type Rate } from './units.js';
-import { getScheme, PROVIDER_NAMES } from '../providers/index.js';
-import type { Scheme, SchemeOptions } from '../providers/types.js';
+import { getScheme, PROVIDER_NAMES, providerForAlias } from '../providers/index.js';
+import type { Coverage, Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
 import { limitProblems } from './limits.js';
 import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
@@ -198,11 +198,31 @@ function parseRule<K extends string>(value: string, kinds: readonly K[]): { kind
   return kinds.includes(kind) && i < value.length - 1 ? { kind, name: value.slice(i + 1) } : null;
 }
 
+/**
+ * What a route's signature leaves open (issue 15): no signed timestamp (a capture is forwarded again once
+ * the ledger forgets its key), and an id the provider sends in a header its signature does not cover
+ * (hookgate keys on the digest instead, or the scheme would be broken if it used that header).
+ */
+function replayWarnings(raw: RawRoute, at: string, scheme: Scheme<unknown>, options: SchemeOptions, coverage: readonly Coverage[] | null, signedHeaders: readonly string[], key: IdempotencyRule, retention: string, warnings: string[]): void {
+  const info = scheme.info;
+  const timestamped = raw.provider === 'generic' ? !!options.generic?.timestampHeader : !!info?.timestamp && (coverage === null || coverage.every((c) => c.body));
+  if (!timestamped)
+    warnings.push(`${at}: ${raw.provider} signs no timestamp, so nothing in a delivery says when it was made: a captured one sent again after ledger.retention (${retention}) is forwarded again; keep retention longer than the provider's retries${raw.provider === 'generic' ? ', or set generic.timestampHeader if the sender signs one' : ''}`);
+  const idHeader = info?.id.startsWith('header:') ? info.id.slice(7).toLowerCase() : null;
+  if (idHeader && !signedHeaders.includes(idHeader))
+    warnings.push(`${at}: ${raw.provider} takes its id from header ${idHeader}, which its signature does not cover: a replay could change it and pass as a new delivery`);
+  if (info?.deliveryIdHeader && key.kind === 'default')
+    warnings.push(`${at}: ${raw.provider} names deliveries in ${info.deliveryIdHeader}, which its signature does not cover, so the idempotency key is the SHA-256 of what was signed instead: retries with the same bytes are duplicates, and a changed ${info.deliveryIdHeader} does not make a new delivery`);
+}
+
 function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, problems: string[], warnings: string[], files: Map<string, string>, defaultBodyLimit: number, secretUses: Map<string, SecretUse>, payloads: PayloadContext): Route | null {
   const at = `routes[${i}]`;
   const before = problems.length;
   const scheme = getScheme(raw.provider);
-  if (!scheme) problems.push(`${at}.provider: expected one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(raw.provider)}`);
+  const canonical = scheme ? undefined : providerForAlias(raw.provider);
+  // one name a provider (the forwarded hookgate-provider is that name): another name of it says which to write
+  if (canonical) problems.push(`${at}.provider: ${raw.provider} is listed under its name ${canonical}; write provider: ${canonical}`);
+  else if (!scheme) problems.push(`${at}.provider: expected one of ${PROVIDER_NAMES.join(', ')}, got ${JSON.stringify(raw.provider)}`);
 
   const params = [...raw.path.matchAll(/:([A-Za-z_][\w]*)/g)].map((m) => m[1]!);
   const tenantRule = parseRule(raw.tenant, ['param', 'json', 'header'] as const);
@@ -278,6 +298,8 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     problems.push(`${at}.idempotencyKey: header ${idempotencyKey.name} is not covered by the ${raw.provider} signature (${signedHeaders.length ? `it covers ${signedHeaders.join(', ')}` : 'it covers no header'}), so a replayed delivery with a new value would get a new key; use default (the scheme's signed id, else the digest of what it signed)${signedHeaders.length ? ' or one of those headers' : ''}`);
   if (idempotencyKey.kind === 'json' && !signsBody)
     problems.push(`${at}.idempotencyKey: ${raw.provider} does not sign the body, so ${raw.idempotencyKey} can be changed in a captured delivery and pass as a new one; use default (the scheme's signed id, else the digest of what it signed)`);
+
+  if (scheme) replayWarnings(raw, at, scheme, options, coverage, signedHeaders, idempotencyKey, cfg.ledger.retention, warnings);
 
   const methods = new Set(raw.methods.map((m) => m.toUpperCase()));
   let bodyLimit = defaultBodyLimit;

@@ -113,4 +113,36 @@ export interface Scheme<K = unknown> {
   readonly asymmetric?: boolean;
   /** Extra warnings for `hookgate check` (e.g. Mailgun: the body is not signed). */
   readonly warnings?: readonly string[];
+  /** What `hookgate providers` and docs/providers.md say about the scheme. Every registered provider has one. */
+  readonly info?: ProviderInfo;
+}
+
+/**
+ * A provider as `hookgate providers` lists it and docs/providers.md documents it (generated from these).
+ * Pure data: a new family file sets it on its scheme, and the listing, the docs and the table tests follow.
+ */
+export interface ProviderInfo {
+  /** the family of construction: hmac, standard-webhooks, url-signed, keyed-hash, token, key-in-body, ed25519, ecdsa, jwt, … */
+  family: string;
+  /** the provider's own documentation of its signature (a primary source) */
+  docs: string;
+  /** other names of the same provider (forgejo for gitea); `check` answers one with the name to write instead */
+  aliases?: readonly string[];
+  /** the headers that carry the signature, as the provider spells them */
+  headers: readonly string[];
+  /** what is signed, in the template notation of docs/providers.md (`{timestamp}.{body}`) */
+  signed: string;
+  /** where the signed timestamp comes from (`header X-Timestamp, unix ms`), or null when none is signed */
+  timestamp: string | null;
+  /** where the idempotency id comes from: `json:PATH` of the signed body, `header:NAME` of a signed header, or `digest` */
+  id: string;
+  /**
+   * The provider's own delivery-id header where its signature does not cover it (X-GitHub-Delivery): never
+   * the key, and `check` says the key is the digest instead.
+   */
+  deliveryIdHeader?: string;
+  /** how a configured secret becomes the key (`utf8` as is, `hex`, `base64`, `whsec` = whsec_ + base64, `public-key`) */
+  secret: 'utf8' | 'hex' | 'base64' | 'whsec' | 'public-key';
+  /** a sentence or two a user must know (handshakes, unsigned fields, where the secret is found) */
+  notes?: readonly string[];
 }

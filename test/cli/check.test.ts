@@ -45,6 +45,7 @@ const broken: [string, string, RegExp[]][] = [
   ['bad duration, size, rate and mode', `${BASE}mode: audit\nbodyLimit: 1 MB\nlimits: { unverified: 10/day }\nroutes:\n  - { path: /a, provider: github, secrets: [x], tolerance: 5 minutes }\n`,
     [/mode: expected one of "enforce", "monitor", got "audit"/, /bodyLimit: expected .*got "1 MB"/, /limits\.unverified: expected per client address.*got "10\/day"/, /routes\[0\]\.tolerance: expected allowed clock difference.*got "5 minutes"/]],
   ['an unknown provider', `${BASE}routes:\n  - { path: /a, provider: stripey, secrets: [x] }\n`, [/routes\[0\]\.provider: expected one of .*stripe.*got "stripey"/]],
+  ['another name of a provider', `${BASE}routes:\n  - { path: /a, provider: forgejo, secrets: [x] }\n`, [/routes\[0\]\.provider: forgejo is listed under its name gitea; write provider: gitea/]],
   ['a missing upstream and routes', `listen: 0.0.0.0:8080\n`, [/upstream: is required/, /routes: is required/]],
   ['per-tenant secrets with a literal tenant', `${BASE}routes:\n  - { path: /a, provider: github, tenant: acme, secrets: { acme: [x] } }\n`, [/routes\[0\]\.secrets: a per-tenant map needs a tenant taken from the request/]],
   ['a param tenant the path lacks', `${BASE}routes:\n  - { path: /a, provider: github, tenant: "param:tenant", secrets: { acme: [x] } }\n`, [/routes\[0\]\.tenant: the path \/a has no :tenant parameter/]],
@@ -135,4 +136,23 @@ t.test('check never prints a connection URL\'s credentials', async (t) => {
     t.match(r.err, named, 'the field and the host are named');
     t.notMatch(r.out + r.err, /PASS|WORD/, 'no password');
   }
+});
+
+t.test('check warns where a provider signs no timestamp, and where its delivery id header is not signed', async (t) => {
+  const f = file(`${BASE}routes:
+  - { path: /stripe, provider: stripe, tenant: acme, secrets: [env:S1] }
+  - { path: /razorpay, provider: razorpay, tenant: acme, secrets: [env:S2] }
+  - { path: /revolut, provider: revolut, tenant: acme, secrets: [env:S3] }
+  - { path: /legacy, provider: generic, tenant: acme, secrets: [env:S4], generic: { header: X-Sig, timestampHeader: X-Ts } }
+  - { path: /gitlab, provider: gitlab, tenant: acme, secrets: [env:S5] }
+  - { path: /github, provider: github, tenant: acme, secrets: [env:S6], idempotencyKey: "json:hook_id" }
+`);
+  const r = await runCli(['check', '--config', f], { S1: 'a1', S2: 'a2', S3: 'a3', S4: 'a4', S5: 'a5', S6: 'a6' });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /warning: routes\[1\]: razorpay signs no timestamp, so nothing in a delivery says when it was made: a captured one sent again after ledger\.retention \(72h\) is forwarded again/);
+  t.match(r.out, /warning: routes\[1\]: razorpay names deliveries in x-razorpay-event-id, which its signature does not cover, so the idempotency key is the SHA-256 of what was signed instead/);
+  t.match(r.out, /warning: routes\[4\]: gitlab signs no timestamp/, 'a secret token signs nothing');
+  t.match(r.out, /warning: routes\[5\]: github signs no timestamp/);
+  t.notMatch(r.out, /routes\[5\]: github names deliveries/, 'a route that chose its own signed key is not told about the header');
+  t.notMatch(r.out, /routes\[(0|2|3)\]: /, 'stripe and revolut sign a timestamp, and so does a generic route with timestampHeader');
 });

@@ -64,11 +64,14 @@ t.test('every scheme but generic can sign', async (t) => {
     return `@${p}`;
   };
   const secrets: Record<string, string> = { discord: pem('ed25519'), sendgrid: pem('ec'), standard: 'whsec_' + Buffer.alloc(24, 1).toString('base64') };
+  const { getScheme } = await import('../../src/providers/index.js');
+  const forms: Record<string, string> = { hex: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', base64: Buffer.from('sign-test-secret-0123456789').toString('base64'), whsec: secrets.standard! };
   for (const name of PROVIDER_NAMES.filter((n) => n !== 'generic')) {
+    secrets[name] ??= forms[getScheme(name)!.info?.secret ?? ''] ?? 'plain-secret-0123456789';
     const body = name === 'twilio' ? 'Body=hi&From=%2B1' : name === 'mailgun' ? '{"event-data":{"id":"x"}}' : BODY;
     const f = join(dir, `${name}.body`);
     writeFileSync(f, body);
-    const r = await runCli(['sign', '--provider', name, '--secret', secrets[name] ?? 'plain-secret-0123456789', '--body', f, '--url', 'https://hooks.example.com/x']);
+    const r = await runCli(['sign', '--provider', name, '--secret', secrets[name]!, '--body', f, '--url', 'https://hooks.example.com/x']);
     t.equal(r.code, 0, `${name}: ${r.err}`);
     if (name === 'mailgun') t.match(r.out, /"signature":\{"timestamp":"\d+","token":"[^"]+","signature":"[0-9a-f]{64}"\}/, 'mailgun signs inside the body');
     else t.match(r.out, /^[A-Za-z0-9-]+: \S/, `${name} prints headers`);

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { resolveConfig, ConfigError } from '../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookgate-conn-'));
-const route = { path: '/a', provider: 'github', tenant: 'acme', secrets: ['env:G'] };
+// stripe: a scheme that signs a timestamp and an id, so no route warning joins the ones asserted here
+const route = { path: '/a', provider: 'stripe', tenant: 'acme', secrets: ['env:G'] };
 const load = (doc: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
   resolveConfig({ upstream: { url: 'http://127.0.0.1:8000' }, routes: [route], ...doc }, { env: { G: 'g', ...env }, baseDir: dir });
 const problems = (f: () => unknown): string[] => {

@@ -5,7 +5,7 @@
 // wrong secret, one changed byte) is refused 401 and the upstream receives nothing.
 // A scheme added to src/providers/index.ts without a case here fails the first test.
 import t, { type Test } from 'tap';
-import { createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { request } from 'undici';
 import Stripe from 'stripe';
 import { sign as octokitSign } from '@octokit/webhooks-methods';
@@ -18,7 +18,13 @@ import { Paddle } from '@paddle/paddle-node-sdk';
 import { WebhooksHelper } from 'square';
 import { getHmac } from '@shopify/shopify-api/test-helpers';
 import { Signature } from '@hubspot/api-client';
-import { PROVIDER_NAMES } from '../../src/providers/index.js';
+import { PROVIDER_NAMES, getScheme } from '../../src/providers/index.js';
+import { BODY as BODY_PRESETS } from '../../src/providers/presets/body.js';
+import { KEYED_HASH } from '../../src/providers/presets/keyed-hash.js';
+import { TIMESTAMPED } from '../../src/providers/presets/timestamped.js';
+import { TOKEN } from '../../src/providers/presets/token.js';
+import { URL_SIGNED } from '../../src/providers/presets/url-signed.js';
+import type { HmacPreset } from '../../src/providers/hmac-engine.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 
@@ -401,6 +407,118 @@ const CASES: Case[] = [
     },
   },
 ];
+
+// ---------- providers that are data: signed here from the preset's documented construction ----------
+// An implementation of its own (not hookgate's engine): the template's pieces, the key's encoding, the
+// MAC or keyed hash, the signature's encoding and header grammar, written out from the preset's fields.
+function presetKey(secret: string, enc: HmacPreset['key']): Buffer {
+  if (enc === 'hex') return Buffer.from(secret, 'hex');
+  if (enc === 'base64') return Buffer.from(secret, 'base64');
+  if (enc === 'whsec') return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return Buffer.from(secret, 'utf8');
+}
+function presetSign(p: HmacPreset, secret: string, body: Buffer, url: string): Record<string, string> {
+  const s = nowS();
+  const ts = p.timestamp?.unit === 'ms' ? String(s * 1000) : p.timestamp?.unit === 'iso' ? new Date(s * 1000).toISOString()
+    : p.timestamp?.unit === 'iso-utc' ? new Date(s * 1000).toISOString().slice(0, -1) : String(s);
+  const id = `msg_${uid()}`;
+  const key = presetKey(secret, p.key);
+  const pieces = p.signed.split(/(\{[^}]+\})/).filter(Boolean).map((x) =>
+    x === '{body}' ? body : x === '{timestamp}' ? ts : x === '{secret}' ? key : x === '{url}' ? url : x.startsWith('{header:') ? id
+      : x === '{form:sorted}' ? [...new URLSearchParams(body.toString())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => k + v).join('') : x);
+  const h = p.mac === 'hash' ? createHash(p.algorithm) : createHmac(p.algorithm, key);
+  for (const x of pieces) h.update(x);
+  const d = h.digest();
+  const sig = p.signature.encoding === 'base64url' ? d.toString('base64url') : d.toString(p.signature.encoding);
+  const f = p.signature;
+  const value = f.format === 'pairs' ? `${f.tsKey}=${ts}${f.separator}${f.sigKey}=${sig}` : f.format === 'positional' ? `${ts}${f.separator}${sig}` : `${f.prefix ?? ''}${sig}`;
+  const form = p.signed.includes('{form:');
+  const out: Record<string, string> = { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json', [f.headers[0]!]: value };
+  if (p.timestamp?.header) out[p.timestamp.header] = ts;
+  if (p.id?.startsWith('header:')) out[p.id.slice(7)] = id;
+  return out;
+}
+function otherOf(secret: string, enc: HmacPreset['key']): string {
+  if (enc === 'hex') return secret.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  if (enc === 'base64') return Buffer.from('e2e-another-secret-0123456789abc').toString('base64');
+  return `${secret}_other`;
+}
+for (const p of [...BODY_PRESETS, ...KEYED_HASH, ...TIMESTAMPED, ...URL_SIGNED]) {
+  const f = p.signature;
+  CASES.push({
+    scheme: p.name,
+    signer: "node:crypto from the preset's documented construction",
+    // a secret of the preset's form that no answer could contain by chance (a vector's may be the word "secret")
+    secret: p.key === 'hex' || p.key === 'base64' ? p.vector.secret : `e2e_${p.name}_secret_0123456789`,
+    other: otherOf(p.key === 'hex' || p.key === 'base64' ? p.vector.secret : `e2e_${p.name}_secret_0123456789`, p.key),
+    signatureHeaders: [f.headers[0]!, ...(p.timestamp?.header ? [p.timestamp.header] : []), ...(p.id?.startsWith('header:') ? [p.id.slice(7)] : [])],
+    ...(p.signed.includes('{url}') ? { route: { publicUrl: `${PUBLIC}/s/${p.name}` } } : {}),
+    sign: (secret, path) => {
+      const event = { id: `evt_${uid()}`, type: 'test.event', data: { n: uid() } };
+      const body = p.signed.includes('{form:') ? Buffer.from(new URLSearchParams({ mandrill_events: JSON.stringify([event]) }).toString()) : json(event);
+      return { headers: presetSign(p, secret, body, PUBLIC + path), body };
+    },
+  });
+}
+for (const p of TOKEN) {
+  CASES.push({
+    scheme: p.name,
+    signer: 'the shared token in its header',
+    secret: p.vector.secret,
+    other: `${p.vector.secret}_other`,
+    signatureHeaders: [p.header.toLowerCase()],
+    bodySigned: false,
+    sign: (secret) => ({ headers: { 'content-type': 'application/json', [p.header.toLowerCase()]: (p.prefix ?? '') + secret }, body: json({ update_id: uid() }) }),
+  });
+}
+// Adyen standard payment webhooks: the signature inside each item (as @adyen/api-library computes it)
+CASES.push({
+  scheme: 'adyen',
+  signer: 'node:crypto as @adyen/api-library HmacValidator computes it',
+  secret: 'DFB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00',
+  other: '0FB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00',
+  signatureHeaders: [],
+  // only eight fields of each item are signed (its test file changes signed and unsigned ones)
+  bodySigned: false,
+  sign: (secret) => {
+    const item = { pspReference: uid(), merchantAccountCode: 'TestMerchant', merchantReference: 'order-1', amount: { value: 1130, currency: 'EUR' }, eventCode: 'AUTHORISATION', success: 'true' };
+    const data = [item.pspReference, '', item.merchantAccountCode, item.merchantReference, item.amount.value, item.amount.currency, item.eventCode, item.success].join(':');
+    const hmacSignature = createHmac('sha256', Buffer.from(secret, 'hex')).update(data).digest('base64');
+    return { headers: { 'content-type': 'application/json' }, body: json({ live: 'false', notificationItems: [{ NotificationRequestItem: { ...item, additionalData: { hmacSignature } } }] }) };
+  },
+});
+// Braintree: bt_signature / bt_payload form, HMAC-SHA1 with SHA-1(private key) (braintree_node digest.js)
+CASES.push({
+  scheme: 'braintree',
+  signer: "node:crypto as braintree_node's digest.js computes it",
+  secret: 'e2e_public|e2e_private_key',
+  other: 'e2e_public|e2e_other_private',
+  signatureHeaders: [],
+  // only bt_payload is signed (its test file changes it)
+  bodySigned: false,
+  sign: (secret) => {
+    const [pub, priv] = secret.split('|') as [string, string];
+    const payload = Buffer.from(`<notification><kind>check</kind><id>${uid()}</id></notification>`).toString('base64');
+    const sig = createHmac('sha1', createHash('sha1').update(priv).digest()).update(payload).digest('hex');
+    return { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(new URLSearchParams({ bt_signature: `${pub}|${sig}`, bt_payload: payload }).toString()) };
+  },
+});
+// the standard scheme under the names of the providers that send it
+for (const name of PROVIDER_NAMES.filter((n) => n !== 'standard' && getScheme(n)!.info?.family === 'standard-webhooks' && getScheme(n)!.info?.secret === 'whsec')) {
+  CASES.push({
+    scheme: name,
+    signer: 'standardwebhooks Webhook#sign',
+    secret: 'whsec_' + Buffer.from(`e2e-${name}-secret-0123456789abcdef`).toString('base64'),
+    other: 'whsec_' + Buffer.from(`e2e-${name}-other-0123456789abcdefg`).toString('base64'),
+    signatureHeaders: ['webhook-id', 'webhook-timestamp', 'webhook-signature'],
+    sign: (secret) => {
+      const id = `msg_${uid()}`;
+      const at = new Date();
+      const body = json({ type: 'user.created', data: { id } });
+      return { headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(id, at, body.toString('utf8')) }, body };
+    },
+  });
+}
 
 const label = (c: Case) => c.label ?? c.scheme;
 

@@ -1,0 +1,32 @@
+// Providers that send Standard Webhooks unchanged (`webhook-*` or `svix-*` headers, `whsec_` secret):
+// the `standard` scheme under their own names, so a route names its provider and the listing links its
+// documentation. Polar, whose secret is a raw string, is a preset instead (presets/timestamped.ts).
+import { standard } from './standard.js';
+import type { ProviderInfo, Scheme } from './types.js';
+
+const BASE: Omit<ProviderInfo, 'docs'> = {
+  family: 'standard-webhooks',
+  headers: ['webhook-signature', 'svix-signature'],
+  signed: '{header:webhook-id}.{timestamp}.{body}',
+  timestamp: 'header webhook-timestamp (or svix-timestamp), unix s',
+  id: 'header:webhook-id',
+  secret: 'whsec',
+};
+
+function user(name: string, docs: string, notes?: string[]): Scheme<unknown> {
+  return { ...standard, name, info: { ...BASE, docs, ...(notes ? { notes } : {}) } } as Scheme<unknown>;
+}
+
+export const ahasend = user('ahasend', 'https://ahasend.com/docs/api-reference/routes/security', ['Standard Webhooks headers (webhook-*); webhook-id is the idempotency key AhaSend documents.']);
+export const ansa = user('ansa', 'https://docs.ansa.dev/docs/signature-verification', ['Ansa delivers through Svix (svix-* headers); the signing secret is on the endpoint\'s page in the Merchant Portal.']);
+export const clerk = user('clerk', 'https://clerk.com/docs/webhooks/overview', ['Clerk delivers through Svix (svix-* headers); the signing secret is whsec_….']);
+export const goody = user('goody', 'https://developer.ongoody.com/webhooks/webhook-security', ['Goody delivers through Svix (svix-* headers).']);
+export const make = user('make', 'https://developers.make.com/event-subscription/implementation/verify-signatures', ['Make event subscriptions follow Standard Webhooks 1.0 (webhook-* headers, whsec_ secret).']);
+export const openai = user('openai', 'https://platform.openai.com/docs/guides/webhooks');
+export const orkestapay = user('orkestapay', 'https://docs.orkestapay.com/docs/en/message-verification', ['OrkestaPay delivers through Svix (svix-* headers).']);
+export const replicate = user('replicate', 'https://replicate.com/docs/topics/webhooks/verify-webhook', ['The secret comes from GET /v1/webhooks/default/secret (whsec_…).']);
+export const resend = user('resend', 'https://resend.com/docs/webhooks/verify-webhooks-requests');
+export const signatureapi = user('signatureapi', 'https://signatureapi.com/docs/api/guides/how-to/verify-webhooks');
+export const soharHealth = user('sohar-health', 'https://docs.soharhealth.com/documentation/webhooks/security', ['Sohar Health delivers through Svix (svix-* headers).']);
+export const superwall = user('superwall', 'https://superwall.com/docs/integrations/webhooks-verify', ['Superwall delivers through Svix (svix-* headers).']);
+export const svix = user('svix', 'https://docs.svix.com/receiving/verifying-payloads/how-manual');
