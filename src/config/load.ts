@@ -17,6 +17,7 @@ import { trustProxyProblems, type TrustProxy } from './trust-proxy.js';
 import { contentDigest } from './digest.js';
 import { TENANT, TENANT_RULE } from './tenant-name.js';
 import { keyPrefix } from './keys.js';
+import { resolveJwt } from './jwt.js';
 
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
@@ -207,6 +208,8 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     if (!raw.generic) problems.push(`${at}.generic: is required for provider generic (header, algorithm, encoding, …)`);
     else options.generic = { ...raw.generic, header: raw.generic.header.toLowerCase(), timestampHeader: raw.generic.timestampHeader.toLowerCase() } as SchemeOptions['generic'];
   } else if (raw.generic) problems.push(`${at}.generic: only allowed with provider generic`);
+  const jwt = resolveJwt(raw, at, problems, warnings);
+  if (jwt) options.jwt = jwt;
   if (scheme?.urlSigned && !raw.publicUrl) problems.push(`${at}.publicUrl: is required for provider ${raw.provider}, which signs the URL the provider called`);
   if (scheme?.warnings) for (const w of scheme.warnings) warnings.push(`${at}: ${w}`);
 
@@ -232,7 +235,13 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     }
   };
   let keys: Route['keys'];
-  if (Array.isArray(raw.secrets)) {
+  if (raw.secrets === undefined) {
+    // only where keys come from elsewhere (a JWKS URL); src/config/jwt.ts names what is missing
+    if (!scheme?.needsSecrets || scheme.needsSecrets(options)) {
+      if (!options.jwt) problems.push(`${at}.secrets: is required`);
+    }
+    keys = [];
+  } else if (Array.isArray(raw.secrets)) {
     const shared = tenant.kind === 'literal' ? tenant.value : `${tenant.kind}:${tenant.name}`;
     keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared));
     // The contract: the tenant comes only from the route or from signed material.
@@ -251,7 +260,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   // the kind of secret). Body-derived tenants and keys need a signed body; with a map, the tenant's own
   // secret proves the tenant even where the body is not signed.
   const lists = keys instanceof Map ? [...keys.values()] : [keys];
-  const coverage = scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
+  const coverage = scheme?.coverageOf ? [scheme.coverageOf(options)] : scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
   const signsBody = coverage ? coverage.every((c) => c.body) : scheme?.signsBody ?? true;
   const schemeHeaders = coverage ? scheme!.signedHeaders.filter((h) => coverage.every((c) => c.headers.includes(h))) : scheme?.signedHeaders ?? [];
   if (!signsBody && tenant.kind === 'json' && !(keys instanceof Map))

@@ -23,6 +23,8 @@ import { mailgun } from './mailgun.js';
 import { sendgrid } from './sendgrid.js';
 import { square } from './square.js';
 import { twilio } from './twilio.js';
+// h-jwt: JWT family, asymmetric, certificate-URL providers (each file lists its own)
+import { jwt, JWT_SCHEMES } from './jwt-providers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const registry: Record<string, Scheme<any>> = {
@@ -48,6 +50,9 @@ const registry: Record<string, Scheme<any>> = {
   square,
   hubspot,
   mailgun,
+  // h-jwt
+  jwt,
+  ...JWT_SCHEMES,
 };
 
 export const SCHEMES: Readonly<Record<string, Scheme<unknown>>> = Object.freeze(registry);
