@@ -23,6 +23,8 @@ export interface AppDeps {
   limiters?: Limiters;
   /** the clock verifiers use (ms); tests pass their own */
   now?: () => number;
+  /** key fetching for JWKS and certificate-URL routes; tests inject their own */
+  fetcher?: import('./providers/remote.js').Fetcher;
   /** the server Fastify is given (server.ts routes a real socket to it) */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -129,7 +131,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   await traffic.register(async (scope) => {
     rawBodyParser(scope);
     const now = deps.now ?? Date.now;
-    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
+    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
   });
 
   if (config.upstream.unmatched === 'forward') {

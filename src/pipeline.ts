@@ -38,6 +38,8 @@ export interface PipelineDeps {
   claims: ClaimDeps | null;
   limiters: Limiters;
   now: () => number;
+  /** key fetching for JWKS and certificate-URL routes (default: HTTP, bounded) */
+  fetcher?: import('./providers/remote.js').Fetcher;
 }
 
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
@@ -55,7 +57,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
+    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) }),
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });
