@@ -33,6 +33,8 @@ export const httpFetcher: Fetcher = async (url, limits) => {
     signal: AbortSignal.timeout(limits.timeoutMs),
     headers: { accept: 'application/json, application/x-pem-file, */*' },
   });
+  // a body given up on (a refusal below) is destroyed; its abort must not surface as an uncaught error
+  res.body.on('error', () => undefined);
   if (res.statusCode < 200 || res.statusCode > 299) {
     res.body.destroy();
     throw new Error(`${url.origin} answered ${res.statusCode}`);
