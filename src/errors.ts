@@ -22,7 +22,7 @@ export const CATALOGUE = {
 export type ErrorCode = keyof typeof CATALOGUE;
 
 /** Every `hookgate-outcome` value: the error codes plus the two non-error outcomes. */
-export type Outcome = ErrorCode | 'forwarded' | 'duplicate';
+export type Outcome = ErrorCode | 'forwarded' | 'duplicate' | 'handshake';
 
 /** An error that becomes a hookgate answer: status from the catalogue, message safe for callers. */
 export class GatewayError extends Error {

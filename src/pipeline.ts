@@ -16,6 +16,7 @@ import type { Config, Route } from './config/load.js';
 import type { Metrics } from './observability/metrics.js';
 import { allowMethods } from './stages/methods.js';
 import { verifySignature } from './stages/verify.js';
+import { handshakeAfter, handshakeBefore } from './stages/handshake.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
@@ -45,7 +46,10 @@ export interface PipelineDeps {
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
   const { config, metrics, limiters } = deps;
   const monitor = config.mode === 'monitor';
-  const onRequest: onRequestHookHandler[] = [allowMethods(route)];
+  // an unsigned handshake probe (GET/HEAD/OPTIONS on a POST route) is answered before the method check
+  const before = handshakeBefore(route);
+  const after = handshakeAfter(route);
+  const onRequest: onRequestHookHandler[] = [...(before ? [before] : []), allowMethods(route)];
   if (limiters.unverified) onRequest.push(limiters.unverified);
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
@@ -57,7 +61,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) }),
+    preValidation: [verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) }), ...(after ? [after] : [])],
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });

@@ -18,6 +18,7 @@ import { contentDigest } from './digest.js';
 import { TENANT, TENANT_RULE } from './tenant-name.js';
 import { keyPrefix } from './keys.js';
 import { resolveJwt } from './jwt.js';
+import { resolveHandshake, type RouteHandshake } from './handshake.js';
 
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
@@ -53,6 +54,8 @@ export interface Route {
   readonly keyPrefix: string;
   /** lower-cased headers the route's signature can cover (the scheme's, plus generic's timestamp header) */
   readonly signedHeaders: readonly string[];
+  /** the subscription probe the route answers (src/stages/handshake.ts), or null */
+  readonly handshake: RouteHandshake | null;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -283,10 +286,13 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   if (parseDuration(cfg.ledger.retention) < 2 * toleranceMs)
     problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
+  const firstKey = Array.isArray(keys) ? keys[0] : undefined;
+  const handshake = resolveHandshake(raw, at, scheme, (ref, where) => readSecret(ref, where, envs, problems, warnings, files), firstKey, problems);
+
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, handshake,
   };
 }
 

@@ -57,6 +57,15 @@ export const RouteSchema = Type.Object(
     namespace: Type.Optional(Type.String({ pattern: NAMESPACE.source, description: "a key space several routes share on purpose (1-64 letters, digits, '.', '_' or '-'); default: the route's own path" })),
     generic: Type.Optional(GenericSchema),
     jwt: Type.Optional(JwtSchema),
+    handshake: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union(['meta', 'dropbox', 'microsoft-graph', 'okta', 'asana', 'azure-event-grid', 'trello', 'x-crc', 'none'].map((k) => Type.Literal(k)), { description: "the subscription probe to answer (default: the provider's own; none: forward it like any request)" }),
+          token: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description: "Meta's verify token: env:NAME, file:PATH or a literal" })),
+        },
+        Strict,
+      ),
+    ),
   },
   Strict,
 );

@@ -101,6 +101,8 @@ export interface Scheme<K = unknown> {
   coverageOf?(opts: SchemeOptions): Coverage;
   /** False when the route may leave out `secrets` with these options (keys from a JWKS URL). */
   needsSecrets?(opts: SchemeOptions): boolean;
+  /** The unsigned subscription probe this provider sends (src/providers/handshakes.ts), if any. */
+  readonly handshake?: import('./handshakes.js').HandshakeKind;
   /** Documentation URL of the provider's signature scheme. */
   readonly docs?: string;
   /** Headers of a valid delivery (for `hookgate sign` and tests of handlers). */

@@ -51,6 +51,7 @@ export function verifySignature(route: Route, deps: VerifyDeps): preValidationHo
     else answer(reply, r.code, r.message);
   };
   return function verify(request, reply, done) {
+    if (request.hg!.handshake) return done();
     const req: SignedRequest = { method: request.method, url: request.url, headers: request.headers, body: Buffer.isBuffer(request.body) ? request.body : EMPTY };
     const r = remote.resolve(req, deps.now());
     if (!isPromise(r)) return after(request, reply, done, r);
@@ -78,6 +79,7 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
 
   return function verify(request, reply, fetched) {
     const d = request.hg!;
+    if (d.handshake) return true; // an unsigned handshake in its protocol's narrow shape, forwarded unverified and never claimed
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
 
     let keys = perTenant ? undefined : (route.keys as readonly unknown[]);
