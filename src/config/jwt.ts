@@ -47,9 +47,11 @@ export function resolveJwt(raw: RawRoute, at: string, problems: string[], warnin
     if (def.issuer && !iss.every((i) => def.issuer!.includes(i))) problems.push(`${at}.jwt.issuer: ${raw.provider} tokens are issued by ${def.issuer.join(' or ')}`);
     else o.issuer = iss;
   }
+  if (def.issuerRequired && !iss)
+    problems.push(`${at}.jwt.issuer: is required for ${raw.provider}: one key set signs tokens for every Entra ID tenant, and only the issuer (https://sts.windows.net/<tenant id>/ or https://login.microsoftonline.com/<tenant id>/v2.0) says the token is your tenant's`);
   o.audience = list(b.audience);
   if (def.audienceRequired && !o.audience)
-    problems.push(`${at}.jwt.audience: is required for ${raw.provider}: its tokens are signed for every customer, and only the audience (${raw.provider === 'google-pubsub' ? "the subscription's audience, by default the push endpoint URL" : "your bot's app id"}) says a token is for this route`);
+    problems.push(`${at}.jwt.audience: is required for ${raw.provider}: its tokens are signed for every customer, and only the audience (${raw.provider === 'google-pubsub' ? "the subscription's audience, by default the push endpoint URL" : 'your app id or app id URI'}) says a token is for this route`);
 
   if (b.bodyHashClaim !== undefined || b.bodyHashEncoding !== undefined) {
     if (!generic) problems.push(`${at}.jwt.bodyHashClaim: ${raw.provider} names its own body-hash claim; remove it`);

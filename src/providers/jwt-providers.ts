@@ -101,6 +101,24 @@ export const PROVIDERS: readonly JwtProvider[] = [
     claims: (_b, url) => ({ iss: 'https://api.botframework.com', aud: url }),
     warnings: ['bot-framework: the bearer token proves the Bot Connector sent the request, not what the body holds; the key is the body\'s digest and json: keys and tenants are refused'],
   },
+  {
+    // medium: Event Grid webhook delivery secured with Microsoft Entra ID: a bearer token for your app,
+    // issued by your tenant. It does not bind the body. The SubscriptionValidation probe is answered once
+    // the token verified (src/providers/handshakes.ts).
+    name: 'azure-event-grid',
+    docs: 'https://learn.microsoft.com/en-us/azure/event-grid/secure-webhook-delivery',
+    token: { kind: 'header', name: 'authorization', bearer: true },
+    algorithms: ['RS256'],
+    audienceRequired: true,
+    issuerRequired: true,
+    bodyHash: null,
+    iatWindow: false,
+    expRequired: true,
+    jwks: { url: 'https://login.microsoftonline.com/common/discovery/v2.0/keys', origins: ['https://login.microsoftonline.com'] },
+    claims: (_b, url) => ({ iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/', aud: url }),
+    handshake: 'azure-event-grid',
+    warnings: ['azure-event-grid: the Entra ID token proves Event Grid sent the request, not what the body holds; the key is the body\'s digest and json: keys and tenants are refused'],
+  },
 ];
 
 export const jwt = jwtScheme(JWT_GENERIC);

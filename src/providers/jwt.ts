@@ -45,6 +45,10 @@ export interface JwtProvider {
   issuer?: readonly string[];
   /** the route must name its audience (the provider signs tokens for anyone's audience) */
   audienceRequired?: boolean;
+  /** the route must name the issuer (one key set signs for many issuers: Entra ID tenants) */
+  issuerRequired?: boolean;
+  /** the unsigned subscription probe it sends (src/providers/handshakes.ts) */
+  handshake?: import('./handshakes.js').HandshakeKind;
   bodyHash: BodyHash | null;
   iatWindow: boolean;
   expRequired?: boolean;
@@ -219,6 +223,7 @@ export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
       return { [def.token.name]: def.token.bearer ? `Bearer ${token}` : token };
     },
   };
+  if (def.handshake) (scheme as { handshake?: string }).handshake = def.handshake;
   if (def.token.kind === 'body') scheme.signBody = (input) => Buffer.from(signer(input));
   if (def.warnings) (scheme as { warnings?: readonly string[] }).warnings = def.warnings;
   return scheme;
