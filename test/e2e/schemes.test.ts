@@ -21,6 +21,7 @@ import { Signature } from '@hubspot/api-client';
 import { PROVIDER_NAMES } from '../../src/providers/index.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
+import { JWT_CASES } from './schemes-jwt.js';
 
 const PUBLIC = 'https://hooks.example.com';
 const stripe = new Stripe('sk_test_dummy');
@@ -400,6 +401,7 @@ const CASES: Case[] = [
       return { headers: { 'content-type': 'application/json' }, body };
     },
   },
+  ...JWT_CASES,
 ];
 
 const label = (c: Case) => c.label ?? c.scheme;
