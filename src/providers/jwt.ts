@@ -183,7 +183,12 @@ export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
   const signer = (input: { secret: string; body: Buffer; url: string; timestamp: number }) => {
     if (def.algorithms.length === 0) throw new Error(`${def.name}: routes are configured per route (jwt.token, jwt.algorithms, claims); sign with jose and the route's settings`);
     const text = input.secret.trim();
-    const key: KeyObject = def.algorithms.every(isSymmetric) ? createSecretKey(Buffer.from(input.secret, 'utf8')) : createPrivateKey(text);
+    let key: KeyObject;
+    try {
+      key = def.algorithms.every(isSymmetric) ? createSecretKey(Buffer.from(input.secret, 'utf8')) : createPrivateKey(text);
+    } catch {
+      throw new Error(`${def.name}: signing needs a PEM private key for ${def.algorithms.join('/')} (or @FILE holding one)`);
+    }
     const alg = algFor(key);
     if (!def.algorithms.includes(alg)) throw new Error(`${def.name}: signing needs a key for ${def.algorithms.join('/')} (${def.algorithms.every(isSymmetric) ? 'the shared secret' : 'a PEM private key, or @FILE'})`);
     const claims: Record<string, unknown> = { iat: input.timestamp, exp: input.timestamp + 300 };
