@@ -25,6 +25,8 @@ import { square } from './square.js';
 import { twilio } from './twilio.js';
 // h-jwt: JWT family, asymmetric, certificate-URL providers (each file lists its own)
 import { jwt, JWT_SCHEMES } from './jwt-providers.js';
+import { paypal } from './paypal.js';
+import { awsSns } from './aws-sns.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const registry: Record<string, Scheme<any>> = {
@@ -53,6 +55,8 @@ const registry: Record<string, Scheme<any>> = {
   // h-jwt
   jwt,
   ...JWT_SCHEMES,
+  paypal,
+  'aws-sns': awsSns,
 };
 
 export const SCHEMES: Readonly<Record<string, Scheme<unknown>>> = Object.freeze(registry);

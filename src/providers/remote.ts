@@ -11,8 +11,12 @@ export interface FetchLimits {
   maxBytes: number;
 }
 
-/** GETs a URL and answers its body; throws on a non-2xx answer, a redirect, a timeout or a body over `maxBytes`. */
-export type Fetcher = (url: URL, limits: FetchLimits) => Promise<Buffer>;
+/**
+ * GETs a URL and answers its body; throws on a non-2xx answer, a redirect, a timeout or a body over
+ * `maxBytes`. `trustedRoots` (PEM) replaces Node's root store for certificate chains: tests only, with
+ * a locally generated CA.
+ */
+export type Fetcher = ((url: URL, limits: FetchLimits) => Promise<Buffer>) & { trustedRoots?: readonly string[] };
 
 export type Resolved =
   | { ok: true; material: unknown }

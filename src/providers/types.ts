@@ -42,8 +42,6 @@ export interface SchemeOptions {
   generic?: GenericOptions;
   /** the JWT family (src/providers/jwt.ts): the route's `jwt:` block merged over the provider's facts */
   jwt?: import('./jwt.js').JwtOptions;
-  /** certificate-URL schemes (src/providers/cert-url.ts): hosts the certificate may come from (tests only override it) */
-  certHosts?: readonly string[];
 }
 
 export interface GenericOptions {
