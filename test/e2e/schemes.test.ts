@@ -22,6 +22,8 @@ import { PROVIDER_NAMES } from '../../src/providers/index.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { JWT_CASES } from './schemes-jwt.js';
+import { CERT_CASES } from './schemes-cert.js';
+import type { Fetcher } from '../../src/providers/remote.js';
 
 const PUBLIC = 'https://hooks.example.com';
 const stripe = new Stripe('sk_test_dummy');
@@ -63,6 +65,8 @@ interface Case {
   official?: (d: Delivery, secret: string, path: string) => boolean | Promise<boolean>;
   /** false when the body is not covered (GitLab's token, Mailgun's token signature): no changed-byte forgery */
   bodySigned?: boolean;
+  /** gateway options (certificate-URL schemes: an injected fetcher and test CA) */
+  start?: { fetcher?: Fetcher };
 }
 
 // ---------- asymmetric key pairs (the route holds the public key, as the provider publishes it) ----------
@@ -402,6 +406,7 @@ const CASES: Case[] = [
     },
   },
   ...JWT_CASES,
+  ...CERT_CASES,
 ];
 
 const label = (c: Case) => c.label ?? c.scheme;
@@ -430,7 +435,7 @@ async function harness(t: Test, c: Case) {
     { upstream: { url: up.url }, routes: [{ path, provider: c.scheme, tenant: 'acme', secrets: ['env:SECRET'], ...c.route }] },
     { SECRET: c.secret },
   );
-  const gw = await startTestGateway(config);
+  const gw = await startTestGateway(config, c.start ?? {});
   t.teardown(() => gw.close());
   const send = async (d: Delivery) => {
     const res = await request(`${gw.url}${path}`, { method: 'POST', headers: d.headers, body: d.body });
