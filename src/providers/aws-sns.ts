@@ -84,7 +84,9 @@ export const awsSns: Scheme<string> = {
     const material = fetched as CertMaterial | null | undefined;
     if (!material || typeof e.SigningCertURL !== 'string' || material.url !== new URL(e.SigningCertURL).href) return fail('signature_invalid', 'the certificate was not resolved for this message');
     const sig = decodeBase64(e.Signature);
+    // canonical base64 only: unused low bits of the last character would let one signature take many spellings
     if (!sig) return fail('malformed', 'Signature is not base64');
+    if (sig.toString('base64') !== e.Signature) return invalid();
     let ok = false;
     try {
       ok = rsaVerify(hash, Buffer.from(str, 'utf8'), material.key, sig);

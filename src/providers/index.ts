@@ -27,6 +27,7 @@ import { twilio } from './twilio.js';
 import { jwt, JWT_SCHEMES } from './jwt-providers.js';
 import { paypal } from './paypal.js';
 import { awsSns } from './aws-sns.js';
+import { telnyx, wise } from './asymmetric.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const registry: Record<string, Scheme<any>> = {
@@ -57,6 +58,8 @@ const registry: Record<string, Scheme<any>> = {
   ...JWT_SCHEMES,
   paypal,
   'aws-sns': awsSns,
+  telnyx,
+  wise,
 };
 
 export const SCHEMES: Readonly<Record<string, Scheme<unknown>>> = Object.freeze(registry);

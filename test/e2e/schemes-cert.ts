@@ -1,7 +1,7 @@
 // The certificate-URL schemes' cases for test/e2e/schemes.test.ts: the gateway's fetcher is injected
 // (tests cannot reach PayPal or AWS) and serves certificates of a CA made for the run; signatures are
 // computed with node:crypto from the documented constructions (no official offline verifier exists).
-import { createPrivateKey, randomBytes, sign as rsaSign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign as rsaSign, type KeyObject } from 'node:crypto';
 import { crc32 } from '../../src/providers/cert-url.js';
 import type { Fetcher } from '../../src/providers/remote.js';
 import { testCa } from '../helpers/test-ca.js';
@@ -13,6 +13,16 @@ const SNS = ca.issue('sns.amazonaws.com');
 const PAYPAL_URL = 'https://api.paypal.com/v1/notifications/certs/CERT-e2e';
 const SNS_URL = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-e2e.pem';
 const uid = () => randomBytes(6).toString('hex');
+const edPair = () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { pub: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64'), key: privateKey };
+};
+const rsaPair = () => {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { pub: publicKey.export({ format: 'pem', type: 'spki' }).toString(), key: privateKey };
+};
+const ED = [edPair(), edPair()];
+const RSA = [rsaPair(), rsaPair()];
 
 const fetcher = Object.assign(
   async (url: URL): Promise<Buffer> => {
@@ -53,4 +63,33 @@ export const CERT_CASES = [
       return { headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' }, body: Buffer.from(JSON.stringify(e)) };
     },
   },
+  // public keys published by the provider (no fetch): telnyx Ed25519, wise RSA
+  {
+    scheme: 'telnyx',
+    signer: 'node:crypto Ed25519 over timestamp|body (as the official telnyx SDKs verify)',
+    secret: ED[0]!.pub,
+    other: ED[1]!.pub,
+    signatureHeaders: ['telnyx-signature-ed25519', 'telnyx-timestamp'],
+    sign: (pub: string) => {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const body = Buffer.from(JSON.stringify({ data: { event_type: 'message.received', id: uid(), payload: { text: 'hi' } } }));
+      return { headers: { 'content-type': 'application/json', 'telnyx-signature-ed25519': rsaSign(null, Buffer.concat([Buffer.from(`${ts}|`), body]), keyOf(ED, pub)).toString('base64'), 'telnyx-timestamp': ts }, body };
+    },
+  },
+  {
+    scheme: 'wise',
+    signer: 'node:crypto SHA256withRSA over the body',
+    secret: RSA[0]!.pub,
+    other: RSA[1]!.pub,
+    signatureHeaders: ['x-signature-sha256'],
+    sign: (pub: string) => {
+      const body = Buffer.from(JSON.stringify({ data: { resource: { id: Number.parseInt(uid(), 16), type: 'transfer' }, current_state: 'outgoing_payment_sent' }, event_type: 'transfers#state-change' }));
+      return { headers: { 'content-type': 'application/json', 'x-signature-sha256': rsaSign('sha256', body, keyOf(RSA, pub)).toString('base64'), 'x-delivery-id': uid() }, body };
+    },
+  },
 ];
+
+type Pair = { pub: string; key: KeyObject };
+function keyOf(pairs: Pair[], pub: string): KeyObject {
+  return pairs.find((p) => p.pub === pub)!.key;
+}
