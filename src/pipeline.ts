@@ -16,7 +16,7 @@ import type { Config, Route } from './config/load.js';
 import type { Metrics } from './observability/metrics.js';
 import { allowMethods } from './stages/methods.js';
 import { verifySignature } from './stages/verify.js';
-import { handshakeAfter, handshakeBefore } from './stages/handshake.js';
+import { handshakeAfter, handshakeBefore, startDelivery } from './stages/handshake.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
@@ -49,8 +49,10 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   // an unsigned handshake probe (GET/HEAD/OPTIONS on a POST route) is answered before the method check
   const before = handshakeBefore(route);
   const after = handshakeAfter(route);
-  const onRequest: onRequestHookHandler[] = [...(before ? [before] : []), allowMethods(route)];
-  if (limiters.unverified) onRequest.push(limiters.unverified);
+  // (after the unverified limiter: a probe is unverified traffic too)
+  const onRequest: onRequestHookHandler[] = before
+    ? [startDelivery(route), ...(limiters.unverified ? [limiters.unverified] : []), before, allowMethods(route)]
+    : [allowMethods(route), ...(limiters.unverified ? [limiters.unverified] : [])];
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));

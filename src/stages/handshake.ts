@@ -30,13 +30,20 @@ function reply(request: FastifyRequest, res: FastifyReply, a: HandshakeAnswer): 
   return false;
 }
 
-/** Before the method check: GET/HEAD/OPTIONS probes on a POST route are the point. */
+/** Starts the delivery (as the method check would) so the unverified limiter can run before the probe. */
+export function startDelivery(route: Route): onRequestHookHandler {
+  const tenant = route.tenant.kind === 'literal' ? route.tenant.value : undefined;
+  return function start(request, _res, done) {
+    request.hg = { route, startedAt: process.hrtime.bigint(), tenant };
+    done();
+  };
+}
+
+/** Before the method check: GET/HEAD/OPTIONS probes on a POST route are the point. After startDelivery and the unverified limiter. */
 export function handshakeBefore(route: Route): onRequestHookHandler | null {
   const h = route.handshake;
   if (!h || h.def.phase !== 'before') return null;
-  const tenant = route.tenant.kind === 'literal' ? route.tenant.value : undefined;
   return function handshake(request, res, done) {
-    request.hg = { route, startedAt: process.hrtime.bigint(), tenant };
     const a = h.def.match({ method: request.method, query: query(request.url), headers: request.headers }, h.ctx);
     if (a === null || reply(request, res, a)) done();
   };

@@ -133,3 +133,19 @@ t.test('azure-event-grid: the validation event is answered only once its Entra I
   await event.body.text();
   t.equal(up.received.length, 1, 'only the event reached the upstream');
 });
+
+t.test('probes are unverified traffic: the per-address limit applies to them before any answer', async (t) => {
+  const { startLimitedGateway } = await import('../helpers/limits.js');
+  const up = await startUpstream((_r, res) => void res.end('app'));
+  t.teardown(() => up.close());
+  const config = testConfig({ upstream: { url: up.url }, limits: { unverified: '3/m' }, routes: [{ path: '/hook', provider: 'github', tenant: 'acme', secrets: ['env:SECRET'], handshake: { kind: 'x-crc' } }] }, { SECRET });
+  const lg = await startLimitedGateway(config);
+  t.teardown(() => lg.close());
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await request(`${lg.gw.url}/hook?crc_token=t${i}`);
+    statuses.push(res.statusCode);
+    await res.body.text();
+  }
+  t.same(statuses, [200, 200, 200, 429, 429]);
+});
