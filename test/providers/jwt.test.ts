@@ -174,3 +174,17 @@ t.test('hookgate sign makes tokens jose verifies (both directions)', async (t) =
   t.throws(() => getScheme('plaid')!.sign({ ...input, secret: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }), /plaid: signing needs a key for ES256/);
   t.throws(() => getScheme('jwt')!.sign({ ...input, secret: 'x' }), /configured per route/);
 });
+
+t.test('jwt: the token may be the body itself or a field of it; the body is then covered', async (t) => {
+  const claims = { event_id: 'ev-1', type: 'user.created' };
+  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setIssuedAt(NOW_S).sign(RSA.privateKey);
+  const body = opts('jwt', { token: 'body', algorithms: ['RS256'] });
+  t.match(verify('jwt', [pem(RSA.publicKey)], { 'content-type': 'application/jwt' }, Buffer.from(token), body), { ok: true, timestamp: NOW });
+  t.same(getScheme('jwt')!.coverageOf!(body), { body: true, headers: [] });
+  const tampered = token.split('.');
+  tampered[1] = Buffer.from(JSON.stringify({ ...claims, type: 'user.deleted', iat: NOW_S })).toString('base64url');
+  t.match(verify('jwt', [pem(RSA.publicKey)], {}, Buffer.from(tampered.join('.')), body), { ok: false, code: 'signature_invalid' }, 'a changed payload');
+  const field = opts('jwt', { token: 'json:signedPayload', algorithms: ['RS256'] });
+  t.match(verify('jwt', [pem(RSA.publicKey)], {}, Buffer.from(JSON.stringify({ signedPayload: token })), field), { ok: true });
+  t.match(verify('jwt', [pem(RSA.publicKey)], {}, Buffer.from('{}'), field), { ok: false, code: 'signature_missing' });
+});
