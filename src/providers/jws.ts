@@ -63,9 +63,29 @@ export function parseCompact(token: string): ParsedJws | null {
   return { header, alg: header.alg, kid, payload, signingInput: Buffer.from(`${h}.${p}`, 'ascii'), signature };
 }
 
-/** Why a parsed header is refused before any key is tried, or null. */
-export function headerProblem(jws: ParsedJws, allowed: readonly JwsAlg[]): string | null {
+/**
+ * A detached JWS with an unencoded payload (RFC 7797: `b64: false`, `crit: ["b64"]`), the body being
+ * the payload: `header..signature`, signing input `header` + `.` + the raw body (Constant Contact).
+ */
+export function parseDetachedUnencoded(token: string, body: Buffer): ParsedJws | null {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[1] !== '') return null;
+  const [h, , s] = parts as [string, string, string];
+  const headerBytes = b64url(h);
+  const signature = b64url(s);
+  if (!headerBytes || !signature || h === '') return null;
+  const header = jsonObject(headerBytes);
+  if (!header || typeof header.alg !== 'string') return null;
+  // exactly the RFC 7797 extension, marked critical as it must be; anything else is not this format
+  if (header.b64 !== false || !Array.isArray(header.crit) || header.crit.length !== 1 || header.crit[0] !== 'b64') return null;
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  return { header, alg: header.alg, kid, payload: body, signingInput: Buffer.concat([Buffer.from(`${h}.`, 'ascii'), body]), signature };
+}
+
+/** Why a parsed header is refused before any key is tried, or null. `unencoded`: an RFC 7797 token parsed by parseDetachedUnencoded. */
+export function headerProblem(jws: ParsedJws, allowed: readonly JwsAlg[], unencoded = false): string | null {
   if (jws.alg === 'none' || !(allowed as readonly string[]).includes(jws.alg)) return `algorithm ${JSON.stringify(jws.alg).slice(0, 20)} is not allowed on this route`;
+  if (unencoded) return null;
   if (jws.header.crit !== undefined) return 'the token has critical header extensions, which are not supported';
   if (jws.header.b64 !== undefined) return 'unencoded (b64) payloads are not supported';
   return null;
@@ -120,15 +140,24 @@ export function algFor(key: KeyObject): JwsAlg {
   throw new Error('the key is not one JWS signs with (an HMAC secret, RSA, EC P-256/384/521 or Ed25519)');
 }
 
-/** A compact JWS of a JSON payload (hookgate sign; tests sign with jose instead). */
-export function signCompact(header: Record<string, unknown>, payload: Record<string, unknown>, key: KeyObject): string {
+/** A compact JWS of a JSON payload (hookgate sign; tests sign with jose instead); `detached`: RFC 7797 over raw bytes, `header..signature`. */
+export function signCompact(header: Record<string, unknown>, payload: Record<string, unknown> | Buffer, key: KeyObject): string {
   const alg = header.alg as JwsAlg;
-  const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const h = Buffer.from(JSON.stringify(header)).toString('base64url');
+  if (Buffer.isBuffer(payload)) {
+    const sig = rawSign(alg, Buffer.concat([Buffer.from(`${h}.`), payload]), key);
+    return `${h}..${sig.toString('base64url')}`;
+  }
+  const input = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${input}.${rawSign(alg, Buffer.from(input), key).toString('base64url')}`;
+}
+
+function rawSign(alg: JwsAlg, input: Buffer, key: KeyObject): Buffer {
   let sig: Buffer;
   if (isSymmetric(alg)) sig = createHmac(hashOf(alg), key).update(input).digest();
-  else if (alg === 'EdDSA') sig = cryptoSign(null, Buffer.from(input), key);
-  else if (alg.startsWith('ES')) sig = cryptoSign(hashOf(alg), Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  else if (alg.startsWith('PS')) sig = cryptoSign(hashOf(alg), Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
-  else sig = cryptoSign(hashOf(alg), Buffer.from(input), key);
-  return `${input}.${sig.toString('base64url')}`;
+  else if (alg === 'EdDSA') sig = cryptoSign(null, input, key);
+  else if (alg.startsWith('ES')) sig = cryptoSign(hashOf(alg), input, { key, dsaEncoding: 'ieee-p1363' });
+  else if (alg.startsWith('PS')) sig = cryptoSign(hashOf(alg), input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+  else sig = cryptoSign(hashOf(alg), input, key);
+  return sig;
 }

@@ -102,6 +102,19 @@ export const PROVIDERS: readonly JwtProvider[] = [
     warnings: ['bot-framework: the bearer token proves the Bot Connector sent the request, not what the body holds; the key is the body\'s digest and json: keys and tenants are refused'],
   },
   {
+    // high (developer.constantcontact.com, webhook authenticity, v3): X-CTCT-WEBHOOK-SIG is a detached
+    // JWS with an unencoded payload (RFC 7797, b64: false, crit [b64]) over the body, RS256, `ts` in
+    // the protected header; keys from Constant Contact's JWKS
+    name: 'constant-contact',
+    docs: 'https://developer.constantcontact.com/api_guide/webhook_authenticity.html',
+    token: { kind: 'header', name: 'x-ctct-webhook-sig', bearer: false },
+    algorithms: ['RS256'],
+    bodyHash: null,
+    iatWindow: false,
+    detached: true,
+    jwks: { url: 'https://developer.constantcontact.com/.well-known/jwks.json', origins: ['https://developer.constantcontact.com'] },
+  },
+  {
     // medium: Event Grid webhook delivery secured with Microsoft Entra ID: a bearer token for your app,
     // issued by your tenant. It does not bind the body. The SubscriptionValidation probe is answered once
     // the token verified (src/providers/handshakes.ts).

@@ -5,7 +5,7 @@
 // delivery's key is the body's digest. Keys: the route's secrets (shared secret, PEM, JWK or JWKS
 // JSON), else the JWKS URL of the route (or the provider's), fetched by src/providers/jwks.ts.
 import { createHash, createPrivateKey, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { algFor, headerProblem, isSymmetric, keyFits, parseCompact, signCompact, verifySignature, type JwsAlg, type JwtKey } from './jws.js';
+import { algFor, headerProblem, isSymmetric, keyFits, parseCompact, parseDetachedUnencoded, signCompact, verifySignature, type JwsAlg, type JwtKey } from './jws.js';
 import { JwksCache, jwkKey, keysOfJwks } from './jwks.js';
 import { DEFAULT_LIMITS, type RemoteKeys } from './remote.js';
 import { decodeBase64, decodeHex, fail, invalid, jsonPath, outOfTolerance, parseJson, safeEqual, single } from './primitives.js';
@@ -34,6 +34,8 @@ export interface JwtOptions {
   expRequired: boolean;
   /** where keys come from when the route has no secrets */
   jwksUrl: URL | null;
+  /** RFC 7797: `header..signature` over the raw body, the time in the protected header's `ts` */
+  detached: boolean;
 }
 
 /** A named provider's facts. */
@@ -56,6 +58,8 @@ export interface JwtProvider {
   jwks?: { url: string; origins: readonly string[] };
   /** the id from signed material: claims, or the body when the token binds it */
   id?: (claims: Record<string, unknown>, body: Buffer) => string | undefined;
+  /** RFC 7797 detached, unencoded payload: the body is what is signed, `ts` in the header is the time */
+  detached?: boolean;
   /** extra sign() claims */
   claims?: (body: Buffer, url: string) => Record<string, unknown>;
   warnings?: readonly string[];
@@ -122,9 +126,9 @@ export function verifyJwt(def: JwtProvider, req: SignedRequest, keys: readonly J
   if (!j) return fail('signature_invalid', 'the route has no jwt settings');
   const t = tokenOf(req, j.token);
   if (!t.ok) return t.v;
-  const jws = parseCompact(t.token);
-  if (!jws) return fail('malformed', 'the token is not a compact JWS (header.payload.signature)');
-  const problem = headerProblem(jws, j.algorithms);
+  const jws = j.detached ? parseDetachedUnencoded(t.token, req.body) : parseCompact(t.token);
+  if (!jws) return fail('malformed', j.detached ? 'the signature is not a detached JWS with b64: false (header..signature)' : 'the token is not a compact JWS (header.payload.signature)');
+  const problem = headerProblem(jws, j.algorithms, j.detached);
   if (problem) return fail('signature_invalid', problem);
   const alg = jws.alg as JwsAlg;
   const lists: readonly (readonly JwtKey[])[] = keys.length ? keys : Array.isArray(fetched) ? [fetched as JwtKey[]] : [];
@@ -140,6 +144,14 @@ export function verifyJwt(def: JwtProvider, req: SignedRequest, keys: readonly J
     }
   }
   if (found < 0) return invalid('token signature');
+  if (j.detached) {
+    // the payload is the body (signed as is); the only claim is the protected header's ts
+    const ts = numeric(jws.header.ts);
+    if (ts === null) return fail('malformed', 'the signature header has no numeric ts');
+    if (Math.abs(nowMs - ts * 1000) > opts.toleranceMs) return outOfTolerance();
+    const id = def.id?.({}, req.body);
+    return id === undefined ? { ok: true, secretIndex: found, timestamp: ts * 1000 } : { ok: true, secretIndex: found, timestamp: ts * 1000, id };
+  }
   const claims = parseJson(jws.payload);
   if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return fail('malformed', 'the token payload is not a JSON object');
   const c = claims as Record<string, unknown>;
@@ -176,7 +188,7 @@ export function verifyJwt(def: JwtProvider, req: SignedRequest, keys: readonly J
 
 /** True when the route's token covers the body (a hash claim, or the body is the token). */
 export function coversBody(j: JwtOptions | undefined): boolean {
-  return !!j && (j.bodyHash !== null || j.token.kind === 'body');
+  return !!j && (j.bodyHash !== null || j.token.kind === 'body' || j.detached);
 }
 
 export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
@@ -191,6 +203,7 @@ export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
     }
     const alg = algFor(key);
     if (!def.algorithms.includes(alg)) throw new Error(`${def.name}: signing needs a key for ${def.algorithms.join('/')} (${def.algorithms.every(isSymmetric) ? 'the shared secret' : 'a PEM private key, or @FILE'})`);
+    if (def.detached) return signCompact({ alg, b64: false, crit: ['b64'], ts: input.timestamp }, input.body, key);
     const claims: Record<string, unknown> = { iat: input.timestamp, exp: input.timestamp + 300 };
     if (def.issuer) claims.iss = def.issuer[0];
     if (def.bodyHash) claims[def.bodyHash.claim] = sha256(input.body).toString(def.bodyHash.encoding);
@@ -201,7 +214,7 @@ export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
     name: def.name,
     docs: def.docs,
     signedHeaders: [],
-    signsBody: def.bodyHash !== null || def.token.kind !== 'header',
+    signsBody: def.bodyHash !== null || def.token.kind !== 'header' || !!def.detached,
     asymmetric: !def.algorithms.every(isSymmetric),
     key: (secret, opts) => jwtKeys(secret, opts, def.name),
     verify: (req, keys, opts, nowMs, fetched) => verifyJwt(def, req, keys, opts, nowMs, fetched),
@@ -245,5 +258,6 @@ export function providerDefaults(def: JwtProvider): JwtOptions {
     iatWindow: def.iatWindow,
     expRequired: def.expRequired ?? false,
     jwksUrl: def.jwks ? new URL(def.jwks.url) : null,
+    detached: def.detached ?? false,
   };
 }

@@ -66,7 +66,7 @@ t.test('every scheme but generic can sign', async (t) => {
   const secrets: Record<string, string> = { discord: pem('ed25519'), sendgrid: pem('ec'), standard: 'whsec_' + Buffer.alloc(24, 1).toString('base64') };
   // the JWT family's asymmetric providers sign with their algorithm's private key
   const rsa = pem('rsa');
-  Object.assign(secrets, { plaid: pem('ec'), fusionauth: rsa, 'google-pubsub': rsa, 'bot-framework': rsa, 'azure-event-grid': rsa, paypal: rsa, 'aws-sns': rsa, wise: rsa, telnyx: pem('ed25519') });
+  Object.assign(secrets, { plaid: pem('ec'), fusionauth: rsa, 'google-pubsub': rsa, 'bot-framework': rsa, 'azure-event-grid': rsa, paypal: rsa, 'aws-sns': rsa, wise: rsa, telnyx: pem('ed25519'), 'constant-contact': rsa });
   // generic and jwt are configured per route: nothing to sign with from the command line alone
   for (const name of PROVIDER_NAMES.filter((n) => n !== 'generic' && n !== 'jwt')) {
     const body = name === 'twilio' ? 'Body=hi&From=%2B1' : name === 'mailgun' ? '{"event-data":{"id":"x"}}' : BODY;

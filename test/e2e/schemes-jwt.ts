@@ -1,7 +1,7 @@
 // The JWT family's cases for test/e2e/schemes.test.ts (kept here so that file gains one line): every
 // delivery is signed by jose, the reference JOSE library, never by hookgate's signer.
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { FlattenedSign, SignJWT } from 'jose';
 
 const PUBLIC = 'https://hooks.example.com';
 const uid = () => randomBytes(6).toString('hex');
@@ -137,6 +137,18 @@ export const JWT_CASES: JwtCase[] = [
       const body = json([{ id: uid(), eventType: 'Microsoft.Storage.BlobCreated', subject: '/x', data: {}, eventTime: new Date().toISOString(), dataVersion: '1' }]);
       const token = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer(ENTRA_ISS).setAudience('api://e2e-events').setIssuedAt().setExpirationTime('5m').sign(priv(RSA, pub));
       return { headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification', authorization: `Bearer ${token}` }, body };
+    },
+  },
+  {
+    scheme: 'constant-contact',
+    signer: 'jose FlattenedSign (RS256, b64: false, detached, ts)',
+    secret: RSA[0]!.pub,
+    other: RSA[1]!.pub,
+    signatureHeaders: ['x-ctct-webhook-sig'],
+    sign: async (pub) => {
+      const body = json({ event_type: 'contact.created', contact_id: uid() });
+      const jws = await new FlattenedSign(body).setProtectedHeader({ alg: 'RS256', b64: false, crit: ['b64'], ts: nowS() } as never).sign(priv(RSA, pub));
+      return { headers: { 'content-type': 'application/json', 'x-ctct-webhook-sig': `${jws.protected}..${jws.signature}` }, body };
     },
   },
   {

@@ -40,6 +40,7 @@ const ASYMMETRIC: Record<string, () => [Keys, Keys]> = {
   'bot-framework': () => [pemPair('rsa'), pemPair('rsa')],
   'azure-event-grid': () => [pemPair('rsa'), pemPair('rsa')],
   wise: () => [pemPair('rsa'), pemPair('rsa')],
+  'constant-contact': () => [pemPair('rsa'), pemPair('rsa')],
   telnyx: () => [pemPair('ed25519'), pemPair('ed25519')],
   // the route holds an id; the certificate (resolved by the stage) holds the first key
   paypal: () => [pemPair('rsa', 'WEBHOOK_ID'), pemPair('rsa', 'WEBHOOK_ID')],

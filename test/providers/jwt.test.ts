@@ -5,7 +5,7 @@
 // itself (jku/jwk). jose also verifies what `hookgate sign` makes (both directions).
 import t from 'tap';
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { SignJWT, UnsecuredJWT, jwtVerify, CompactSign } from 'jose';
+import { SignJWT, UnsecuredJWT, jwtVerify, CompactSign, FlattenedSign, flattenedVerify } from 'jose';
 import { getScheme } from '../../src/providers/index.js';
 import { resolveJwt } from '../../src/config/jwt.js';
 import type { RawRoute } from '../../src/config/schema.js';
@@ -187,4 +187,27 @@ t.test('jwt: the token may be the body itself or a field of it; the body is then
   const field = opts('jwt', { token: 'json:signedPayload', algorithms: ['RS256'] });
   t.match(verify('jwt', [pem(RSA.publicKey)], {}, Buffer.from(JSON.stringify({ signedPayload: token })), field), { ok: true });
   t.match(verify('jwt', [pem(RSA.publicKey)], {}, Buffer.from('{}'), field), { ok: false, code: 'signature_missing' });
+});
+
+t.test('constant-contact: a detached JWS with an unencoded payload (RFC 7797) over the body, ts in the header', async (t) => {
+  const detached = async (body: Buffer, ts = NOW_S, key = RSA.privateKey, header: Record<string, unknown> = {}) => {
+    const jws = await new FlattenedSign(body).setProtectedHeader({ alg: 'RS256', b64: false, crit: ['b64'], ts, ...header } as never).sign(key);
+    return `${jws.protected}..${jws.signature}`;
+  };
+  const o = opts('constant-contact');
+  const sig = await detached(BODY);
+  t.same(verify('constant-contact', [pem(RSA.publicKey)], { 'x-ctct-webhook-sig': sig }, BODY, o), { ok: true, secretIndex: 0, timestamp: NOW });
+  t.match(verify('constant-contact', [pem(RSA.publicKey)], { 'x-ctct-webhook-sig': sig }, Buffer.from(BODY.toString().replace('e-1', 'e-2')), o), { ok: false, code: 'signature_invalid' }, 'a changed body');
+  t.match(verify('constant-contact', [pem(RSA2.publicKey)], { 'x-ctct-webhook-sig': sig }, BODY, o), { ok: false, code: 'signature_invalid' }, 'another key');
+  t.match(verify('constant-contact', [pem(RSA.publicKey)], { 'x-ctct-webhook-sig': await detached(BODY, NOW_S - 301) }, BODY, o), { ok: false, code: 'timestamp_out_of_tolerance' });
+  const encoded = await new CompactSign(BODY).setProtectedHeader({ alg: 'RS256' }).sign(RSA.privateKey);
+  t.match(verify('constant-contact', [pem(RSA.publicKey)], { 'x-ctct-webhook-sig': encoded }, BODY, o), { ok: false, code: 'malformed' }, 'an attached token is not this format');
+  t.same(getScheme('constant-contact')!.coverageOf!(o), { body: true, headers: [] });
+  // hookgate sign makes what jose verifies
+  const h = getScheme('constant-contact')!.sign({ secret: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), body: BODY, url: '', method: 'POST', timestamp: NOW_S, id: '' });
+  const [p, , s] = h['x-ctct-webhook-sig']!.split('.');
+  await flattenedVerify({ protected: p!, payload: BODY, signature: s! }, RSA.publicKey, { algorithms: ['RS256'] });
+  t.match(verify('constant-contact', [pem(RSA.publicKey)], { 'x-ctct-webhook-sig': h['x-ctct-webhook-sig']! }, BODY, o), { ok: true });
+  // a token that is not b64:false keeps crit refused on every other route
+  t.match(verify('plaid', [jwk(EC.publicKey)], { 'plaid-verification': `${p}..${s}` }), { ok: false });
 });
