@@ -28,6 +28,7 @@ import { jwt, JWT_SCHEMES } from './jwt-providers.js';
 import { paypal } from './paypal.js';
 import { awsSns } from './aws-sns.js';
 import { telnyx, wise } from './asymmetric.js';
+import { appleAppStore } from './apple.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const registry: Record<string, Scheme<any>> = {
@@ -60,6 +61,7 @@ const registry: Record<string, Scheme<any>> = {
   'aws-sns': awsSns,
   telnyx,
   wise,
+  'apple-app-store': appleAppStore,
 };
 
 export const SCHEMES: Readonly<Record<string, Scheme<unknown>>> = Object.freeze(registry);

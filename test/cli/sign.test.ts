@@ -68,6 +68,12 @@ t.test('every scheme but generic can sign', async (t) => {
   const rsa = pem('rsa');
   Object.assign(secrets, { plaid: pem('ec'), fusionauth: rsa, 'google-pubsub': rsa, 'bot-framework': rsa, 'azure-event-grid': rsa, paypal: rsa, 'aws-sns': rsa, wise: rsa, telnyx: pem('ed25519'), 'constant-contact': rsa });
   // generic and jwt are configured per route: nothing to sign with from the command line alone
+  const { appleLikeChain } = await import('../helpers/test-ca.js');
+  const apple = appleLikeChain();
+  t.teardown(() => apple.close());
+  const applePem = join(dir, 'apple.pem');
+  writeFileSync(applePem, `${apple.leafKey}\n${apple.leaf}\n${apple.inter}\n${apple.root}`);
+  secrets['apple-app-store'] = `@${applePem}`;
   for (const name of PROVIDER_NAMES.filter((n) => n !== 'generic' && n !== 'jwt')) {
     const body = name === 'twilio' ? 'Body=hi&From=%2B1' : name === 'mailgun' ? '{"event-data":{"id":"x"}}' : BODY;
     const f = join(dir, `${name}.body`);

@@ -1,13 +1,15 @@
 // The certificate-URL schemes' cases for test/e2e/schemes.test.ts: the gateway's fetcher is injected
 // (tests cannot reach PayPal or AWS) and serves certificates of a CA made for the run; signatures are
 // computed with node:crypto from the documented constructions (no official offline verifier exists).
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign as rsaSign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign as rsaSign, X509Certificate, type KeyObject } from 'node:crypto';
+import { CompactSign } from 'jose';
 import { crc32 } from '../../src/providers/cert-url.js';
 import type { Fetcher } from '../../src/providers/remote.js';
-import { testCa } from '../helpers/test-ca.js';
+import { appleLikeChain, testCa } from '../helpers/test-ca.js';
 
 const ca = testCa();
-process.once('exit', () => ca.close());
+const APPLE = [appleLikeChain(), appleLikeChain()];
+process.once('exit', () => [ca, ...APPLE].forEach((c) => c.close()));
 const PAYPAL = ca.issue('messageverificationcerts.paypal.com');
 const SNS = ca.issue('sns.amazonaws.com');
 const PAYPAL_URL = 'https://api.paypal.com/v1/notifications/certs/CERT-e2e';
@@ -32,6 +34,8 @@ const fetcher = Object.assign(
   },
   { trustedRoots: [ca.root] },
 ) as Fetcher;
+// Apple's root is pinned; the test chain's root stands in for it (fetcher.trustedRoots, tests only)
+const appleTrust = Object.assign(async (): Promise<Buffer> => Buffer.alloc(0), { trustedRoots: [APPLE[0]!.root] }) as Fetcher;
 
 export const CERT_CASES = [
   {
@@ -61,6 +65,22 @@ export const CERT_CASES = [
       const str = ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type'].map((f) => `${f}\n${e[f]}\n`).join('');
       e.Signature = rsaSign('sha256', Buffer.from(str), createPrivateKey(SNS.key)).toString('base64');
       return { headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' }, body: Buffer.from(JSON.stringify(e)) };
+    },
+  },
+  {
+    scheme: 'apple-app-store',
+    signer: 'jose CompactSign (ES256 with an x5c chain in Apple\'s shape)',
+    secret: 'com.example.e2e',
+    other: 'com.example.someone-else',
+    start: { fetcher: appleTrust },
+    signatureHeaders: [],
+    bodySigned: false, // the token is signed, the {"signedPayload": …} wrapper is not
+    sign: async (bundle: string) => {
+      const c = APPLE[0]!;
+      const x5c = [c.leaf, c.inter, c.root].map((p) => new X509Certificate(p).raw.toString('base64'));
+      const payload = { notificationType: 'DID_RENEW', notificationUUID: uid(), data: { bundleId: bundle, environment: 'Sandbox' }, version: '2.0', signedDate: Date.now() };
+      const jws = await new CompactSign(Buffer.from(JSON.stringify(payload))).setProtectedHeader({ alg: 'ES256', x5c }).sign(createPrivateKey(c.leafKey));
+      return { headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ signedPayload: jws })) };
     },
   },
   // public keys published by the provider (no fetch): telnyx Ed25519, wise RSA

@@ -42,3 +42,34 @@ export function testCa(): TestCa {
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+export interface AppleLikeChain {
+  /** root, intermediate, leaf certificates (PEM) */
+  root: string;
+  inter: string;
+  leaf: string;
+  /** the leaf's private key (PEM, P-256) */
+  leafKey: string;
+  close(): void;
+}
+
+/**
+ * A chain shaped like Apple's App Store signing chain (EC root, intermediate with OID
+ * 1.2.840.113635.100.6.2.1, P-256 leaf with 1.2.840.113635.100.6.11.1); `oids: false` leaves the
+ * marker extensions out (an Apple-rooted certificate that is not for App Store signing).
+ */
+export function appleLikeChain(opts: { oids?: boolean } = {}): AppleLikeChain {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-apple-'));
+  const p = (f: string) => join(dir, f);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const oids = opts.oids ?? true;
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', p('root.key'), '-out', p('root.crt'), '-days', '3', '-subj', '/CN=Test Root CA - G3', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('inter.key'), '-out', p('inter.csr'), '-subj', '/CN=Test WWDR');
+  writeFileSync(p('inter.ext'), `basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n${oids ? '1.2.840.113635.100.6.2.1=ASN1:NULL\n' : ''}`);
+  ssl('x509', '-req', '-in', p('inter.csr'), '-CA', p('root.crt'), '-CAkey', p('root.key'), '-set_serial', '2', '-days', '2', '-out', p('inter.crt'), '-extfile', p('inter.ext'));
+  ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('leaf.key'), '-out', p('leaf.csr'), '-subj', '/CN=Test App Store Signing');
+  writeFileSync(p('leaf.ext'), `basicConstraints=CA:FALSE\n${oids ? '1.2.840.113635.100.6.11.1=ASN1:NULL\n' : ''}`);
+  ssl('x509', '-req', '-in', p('leaf.csr'), '-CA', p('inter.crt'), '-CAkey', p('inter.key'), '-set_serial', '3', '-days', '2', '-out', p('leaf.crt'), '-extfile', p('leaf.ext'));
+  const read = (f: string) => readFileSync(p(f), 'utf8');
+  return { root: read('root.crt'), inter: read('inter.crt'), leaf: read('leaf.crt'), leafKey: read('leaf.key'), close: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -15,7 +15,7 @@ t.test('every handshake kind has a row and a documentation URL', async (t) => {
 
 t.test('every token, certificate and public-key provider is documented with its URL', async (t) => {
   const doc = readFileSync('docs/providers-keys.md', 'utf8');
-  for (const name of ['plaid', 'netlify', 'vonage', 'fusionauth', 'fusionauth-hmac', 'google-pubsub', 'bot-framework', 'azure-event-grid', 'constant-contact', 'jwt', 'paypal', 'aws-sns', 'telnyx', 'wise']) {
+  for (const name of ['plaid', 'netlify', 'vonage', 'fusionauth', 'fusionauth-hmac', 'google-pubsub', 'bot-framework', 'azure-event-grid', 'constant-contact', 'jwt', 'paypal', 'aws-sns', 'apple-app-store', 'telnyx', 'wise']) {
     t.match(doc, `\`${name}\``, `${name} in docs/providers-keys.md`);
     t.match(getScheme(name)?.docs ?? '', /^https:\/\//, `${name} has a documentation URL`);
   }
