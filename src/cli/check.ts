@@ -11,7 +11,10 @@ export function checkCommand(file: string, io: Io): number {
       const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
       const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
       const ns = r.namespace === r.path ? '' : ` namespace=${r.namespace}`;
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}\n`);
+      // keys fetched at run time (a JWKS URL; never a secret) and the subscription probe answered
+      const jwks = r.options.jwt?.jwksUrl ? ` keys=${r.options.jwt.jwksUrl.href}` : '';
+      const probe = r.handshake ? ` handshake=${r.handshake.def.kind}` : '';
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${jwks}${probe}${ns}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;
