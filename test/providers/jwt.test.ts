@@ -211,3 +211,30 @@ t.test('constant-contact: a detached JWS with an unencoded payload (RFC 7797) ov
   // a token that is not b64:false keeps crit refused on every other route
   t.match(verify('plaid', [jwk(EC.publicKey)], { 'plaid-verification': `${p}..${s}` }), { ok: false });
 });
+
+t.test('every named JWT provider: jose verifies what hookgate sign makes, and hookgate verifies it back', async (t) => {
+  const url = 'https://hooks.example.com/h';
+  const keysFor: Record<string, { sign: string; verify: KeyObject | Uint8Array; route: string }> = {
+    plaid: { sign: EC.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), verify: EC.publicKey, route: pem(EC.publicKey) },
+    netlify: { sign: 'netlify-secret', verify: hs('netlify-secret'), route: 'netlify-secret' },
+    vonage: { sign: 'vonage-secret', verify: hs('vonage-secret'), route: 'vonage-secret' },
+    fusionauth: { sign: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), verify: RSA.publicKey, route: pem(RSA.publicKey) },
+    'fusionauth-hmac': { sign: 'fa-secret', verify: hs('fa-secret'), route: 'fa-secret' },
+    'google-pubsub': { sign: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), verify: RSA.publicKey, route: pem(RSA.publicKey) },
+    'bot-framework': { sign: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), verify: RSA.publicKey, route: pem(RSA.publicKey) },
+    'azure-event-grid': { sign: RSA.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), verify: RSA.publicKey, route: pem(RSA.publicKey) },
+  };
+  const routeJwt: Record<string, RawRoute['jwt']> = {
+    'google-pubsub': { audience: url },
+    'bot-framework': { audience: url },
+    'azure-event-grid': { audience: url, issuer: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/' },
+  };
+  for (const [name, k] of Object.entries(keysFor)) {
+    const headers = getScheme(name)!.sign({ secret: k.sign, body: BODY, url, method: 'POST', timestamp: NOW_S, id: 'x' });
+    const [header, value] = Object.entries(headers)[0]!;
+    const token = value.replace(/^Bearer /, '');
+    const { payload } = await jwtVerify(token, k.verify, { currentDate: new Date(NOW) });
+    t.ok(payload.iat === NOW_S, `${name}: jose accepts hookgate sign's token`);
+    t.match(verify(name, [k.route], { [header.toLowerCase()]: value }, BODY, opts(name, routeJwt[name])), { ok: true }, `${name}: and hookgate accepts it back`);
+  }
+});
