@@ -71,7 +71,10 @@ export function resolveJwt(raw: RawRoute, at: string, problems: string[], warnin
     else if (url.username || url.password) problems.push(`${at}.jwt.jwksUrl: must not carry credentials`);
     else o.jwksUrl = url;
   }
-  if (raw.secrets !== undefined) o.jwksUrl = null; // configured keys win: nothing is fetched
+  if (raw.secrets !== undefined) {
+    if (b.jwksUrl !== undefined) warnings.push(`${at}.jwt.jwksUrl: not used: the route's secrets are its keys, and nothing is fetched; remove one of them`);
+    o.jwksUrl = null; // configured keys win
+  }
   else if (!o.jwksUrl) problems.push(`${at}.secrets: is required (${o.algorithms.every(isSymmetric) ? 'the shared secret' : 'public keys as PEM, JWK or JWKS JSON'}), or set jwt.jwksUrl`);
   if (problems.length > before) return undefined;
 

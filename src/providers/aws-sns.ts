@@ -8,7 +8,7 @@
 // the upstream, which confirms by GETting SubscribeURL: hookgate makes no request a delivery asks for.
 // Unsigned envelope fields (MessageAttributes, …) are not covered: no json: keys; the key is MessageId.
 import { createPrivateKey, sign as rsaSign, verify as rsaVerify } from 'node:crypto';
-import { certRemote, type CertMaterial, type CertPolicy } from './cert-url.js';
+import { certRemote, materialFor, type CertPolicy } from './cert-url.js';
 import { decodeBase64, fail, invalid, outOfTolerance, parseJson, parseRfc3339, withinTolerance } from './primitives.js';
 import type { Scheme, SignedRequest } from './types.js';
 
@@ -81,8 +81,8 @@ export const awsSns: Scheme<string> = {
     if (str === null) return fail('malformed', 'the message lacks a field SNS signs for its Type');
     const hash = e.SignatureVersion === '1' ? 'sha1' : e.SignatureVersion === '2' ? 'sha256' : null;
     if (!hash) return fail('signature_invalid', 'SignatureVersion is not 1 or 2');
-    const material = fetched as CertMaterial | null | undefined;
-    if (!material || typeof e.SigningCertURL !== 'string' || material.url !== new URL(e.SigningCertURL).href) return fail('signature_invalid', 'the certificate was not resolved for this message');
+    const material = materialFor(fetched, e.SigningCertURL);
+    if (!material) return fail('signature_invalid', 'the certificate was not resolved for this message');
     const sig = decodeBase64(e.Signature);
     // canonical base64 only: unused low bits of the last character would let one signature take many spellings
     if (!sig) return fail('malformed', 'Signature is not base64');

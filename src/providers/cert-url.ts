@@ -113,6 +113,17 @@ export class CertCache {
   }
 }
 
+/** The certificate resolved for this URL, if it is the one (a verifier never throws on a bad URL). */
+export function materialFor(fetched: unknown, url: unknown): CertMaterial | null {
+  const m = fetched as CertMaterial | null | undefined;
+  if (!m || typeof url !== 'string') return null;
+  try {
+    return m.url === new URL(url).href ? m : null;
+  } catch {
+    return null;
+  }
+}
+
 function answer(e: Entry, url: string): Resolved {
   return e.ok ? { ok: true, material: { url, key: e.key } satisfies CertMaterial } : { ok: false, code: e.code, message: e.message };
 }

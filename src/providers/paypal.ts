@@ -8,7 +8,7 @@
 // does not count as signing the body (no json: keys or tenants), and the key is the signed transmission
 // id, so a captured signature replayed over a CRC-matched body within the window is a duplicate.
 import { createPrivateKey, sign as rsaSign, verify as rsaVerify } from 'node:crypto';
-import { certRemote, crc32, type CertMaterial, type CertPolicy } from './cert-url.js';
+import { certRemote, crc32, materialFor, type CertPolicy } from './cert-url.js';
 import { decodeBase64, fail, invalid, outOfTolerance, parseRfc3339, single, withinTolerance } from './primitives.js';
 import type { Scheme, SignedRequest } from './types.js';
 
@@ -51,8 +51,8 @@ export const paypal: Scheme<string> = {
     for (const p of parts) if (!p.ok) return fail(p.code, p.message);
     const [id, time, cert, algo] = parts.map((p) => (p as { value: string }).value) as [string, string, string, string];
     if (algo !== 'SHA256withRSA') return fail('signature_invalid', `${ALGO} ${JSON.stringify(algo.slice(0, 32))} is not SHA256withRSA`);
-    const material = fetched as CertMaterial | null | undefined;
-    if (!material || material.url !== new URL(cert).href) return fail('signature_invalid', 'the certificate was not resolved for this delivery');
+    const material = materialFor(fetched, cert);
+    if (!material) return fail('signature_invalid', 'the certificate was not resolved for this delivery');
     const ts = parseRfc3339(time);
     if (ts === null) return fail('malformed', `header ${TIME} is not an RFC 3339 time`);
     const signature = decodeBase64(sig.value.trim());

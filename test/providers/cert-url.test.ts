@@ -168,3 +168,11 @@ t.test('hookgate sign: paypal and aws-sns deliveries verify with the matching ce
   const url = (JSON.parse(body.toString()) as { SigningCertURL: string }).SigningCertURL;
   t.match(await run('aws-sns', { method: 'POST', url: '/s', headers: {}, body }, ['arn:aws:sns:us-east-1:123456789012:hookgate'], fetcher({ [url]: SNS_LEAF.cert })), { ok: true, id: 'tx-1' });
 });
+
+t.test('the verifiers never throw on a certificate URL that is not a URL, even with a resolved certificate', async (t) => {
+  const material = { url: CERT_URL, key: createPrivateKey(PAYPAL_LEAF.key) };
+  const req = paypalDelivery(PAYPAL_LEAF.key, { certUrl: 'not a url' });
+  t.match(getScheme('paypal')!.verify(req, ['WH-ID-1'], opts, Date.now(), material), { ok: false, code: 'signature_invalid' });
+  const sns = snsMessage(SNS_LEAF.key, { SigningCertURL: '::' });
+  t.match(getScheme('aws-sns')!.verify(sns, [TOPIC], opts, Date.now(), material), { ok: false, code: 'signature_invalid' });
+});
