@@ -26,6 +26,8 @@ export interface AppDeps {
   limiters?: Limiters;
   /** the clock verifiers use (ms); tests pass their own */
   now?: () => number;
+  /** key fetching for JWKS and certificate-URL routes; tests inject their own */
+  fetcher?: import('./providers/remote.js').Fetcher;
   /** the server Fastify is given (server.ts routes a real socket to it) */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -146,7 +148,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     // Tracing (off unless OTEL_* turns it on) adds its hooks to each route as it is registered.
     if (tracingActive()) scope.addHook('onRoute', traceRoute);
     const now = deps.now ?? Date.now;
-    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
+    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
   });
 
   // Requests on no route: 404, or pass-through (a scope of its own: its hooks and body limit are not the routes').

@@ -22,6 +22,7 @@ import { allowMethods } from './stages/methods.js';
 import { checkRouteTarget } from './stages/request-target.js';
 import { verifySignature } from './stages/verify.js';
 import { checkPayload } from './stages/payload.js';
+import { handshakeAfter, handshakeBefore, startDelivery } from './stages/handshake.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
@@ -44,25 +45,33 @@ export interface PipelineDeps {
   claims: ClaimDeps | null;
   limiters: Limiters;
   now: () => number;
+  /** key fetching for JWKS and certificate-URL routes (default: HTTP, bounded) */
+  fetcher?: import('./providers/remote.js').Fetcher;
 }
 
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
   const { config, metrics, limiters } = deps;
   const monitor = config.mode === 'monitor';
-  const onRequest: onRequestHookHandler[] = [allowMethods(route), checkRouteTarget(route)];
-  if (limiters.unverified) onRequest.push(limiters.unverified);
+  // an unsigned handshake probe (GET/HEAD/OPTIONS on a POST route) is answered before the method check,
+  // after the unverified limiter (a probe is unverified traffic too)
+  const before = handshakeBefore(route);
+  const after = handshakeAfter(route);
+  const unverified = limiters.unverified ? [limiters.unverified] : [];
+  const onRequest: onRequestHookHandler[] = before
+    ? [startDelivery(route), checkRouteTarget(route), ...unverified, before, allowMethods(route)]
+    : [allowMethods(route), checkRouteTarget(route), ...unverified];
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
 
-  const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now });
+  const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
   app.route({
     method: ALL_METHODS,
     url: route.path,
     bodyLimit: route.bodyLimit,
     config: { route },
     onRequest,
-    preValidation: route.payload ? [verify, checkPayload(route, { mode: config.mode })] : verify,
+    preValidation: [verify, ...(after ? [after] : []), ...(route.payload ? [checkPayload(route, { mode: config.mode })] : [])],
     preHandler,
     handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });

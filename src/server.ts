@@ -24,6 +24,8 @@ export interface StartOptions {
   metrics?: Metrics;
   limiters?: Limiters;
   now?: () => number;
+  /** key fetching for JWKS and certificate-URL routes; tests inject their own */
+  fetcher?: import('./providers/remote.js').Fetcher;
   /** override config.listen / config.admin (tests listen on port 0) */
   listen?: { host: string; port: number };
   admin?: { host: string; port: number };
@@ -76,7 +78,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const build = async (cfg: Config): Promise<{ gw: Gateway; handler: Handler }> => {
     let h: Handler | undefined;
     const gw = await buildApp(cfg, {
-      logger, metrics, ledger, limiters: opts.limiters, now: opts.now,
+      logger, metrics, ledger, limiters: opts.limiters, now: opts.now, ...(opts.fetcher ? { fetcher: opts.fetcher } : {}),
       serverFactory: (fastifyHandler) => {
         h = fastifyHandler;
         return createServer();

@@ -12,9 +12,12 @@ export function checkCommand(file: string, io: Io): number {
       const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
       const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
       const ns = r.namespace === r.path ? '' : ` namespace=${r.namespace}`;
+      // keys fetched at run time (a JWKS URL; never a secret) and the subscription probe answered
+      const jwks = r.options.jwt?.jwksUrl ? ` keys=${r.options.jwt.jwksUrl.href}` : '';
+      const probe = r.handshake ? ` handshake=${r.handshake.def.kind}` : '';
       const p = r.payload;
       const payload = p ? ` payload=${[p.schema && `schema:${p.schema.source}`, p.tenantField && `tenantField:json:${p.tenantField.path}`, p.maxDepth !== null && `maxDepth:${p.maxDepth}`].filter(Boolean).join(',')}` : '';
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}${payload}\n`);
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${jwks}${probe}${ns}${payload}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;

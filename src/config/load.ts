@@ -20,6 +20,8 @@ import { TENANT, TENANT_RULE } from './tenant-name.js';
 import { keyPrefix } from './keys.js';
 import { resolvePayload, type PayloadContext, type PayloadRules, type RawPayload } from './payload.js';
 import { schemaCompiler, type SchemaCompiler } from '../payload/compile.js';
+import { resolveJwt } from './jwt.js';
+import { resolveHandshake, type RouteHandshake } from './handshake.js';
 
 const validateSchema = generatedValidate as unknown as ValidateFunction;
 
@@ -61,6 +63,8 @@ export interface Route {
   readonly signedHeaders: readonly string[];
   /** the route's payload rules (src/config/payload.ts), or null: no check, no cost */
   readonly payload: PayloadRules | null;
+  /** the subscription probe the route answers (src/stages/handshake.ts), or null */
+  readonly handshake: RouteHandshake | null;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -240,6 +244,8 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     if (!raw.generic) problems.push(`${at}.generic: is required for provider generic (header, algorithm, encoding, …)`);
     else options.generic = { ...raw.generic, header: raw.generic.header.toLowerCase(), timestampHeader: raw.generic.timestampHeader.toLowerCase() } as SchemeOptions['generic'];
   } else if (raw.generic) problems.push(`${at}.generic: only allowed with provider generic`);
+  const jwt = resolveJwt(raw, at, problems, warnings);
+  if (jwt) options.jwt = jwt;
   if (scheme?.urlSigned && !raw.publicUrl) problems.push(`${at}.publicUrl: is required for provider ${raw.provider}, which signs the URL the provider called`);
   if (scheme?.warnings) for (const w of scheme.warnings) warnings.push(`${at}: ${w}`);
 
@@ -265,7 +271,13 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     }
   };
   let keys: Route['keys'];
-  if (Array.isArray(raw.secrets)) {
+  if (raw.secrets === undefined) {
+    // only where keys come from elsewhere (a JWKS URL); src/config/jwt.ts names what is missing
+    if (!scheme?.needsSecrets || scheme.needsSecrets(options)) {
+      if (!options.jwt) problems.push(`${at}.secrets: is required`);
+    }
+    keys = [];
+  } else if (Array.isArray(raw.secrets)) {
     const shared = tenant.kind === 'literal' ? tenant.value : `${tenant.kind}:${tenant.name}`;
     keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared));
     // The contract: the tenant comes only from the route or from signed material.
@@ -284,7 +296,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   // the kind of secret). Body-derived tenants and keys need a signed body; with a map, the tenant's own
   // secret proves the tenant even where the body is not signed.
   const lists = keys instanceof Map ? [...keys.values()] : [keys];
-  const coverage = scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
+  const coverage = scheme?.coverageOf ? [scheme.coverageOf(options)] : scheme?.coverageWith ? lists.map((l) => scheme.coverageWith!(l)) : null;
   const signsBody = coverage ? coverage.every((c) => c.body) : scheme?.signsBody ?? true;
   const schemeHeaders = coverage ? scheme!.signedHeaders.filter((h) => coverage.every((c) => c.headers.includes(h))) : scheme?.signedHeaders ?? [];
   if (!signsBody && tenant.kind === 'json' && !(keys instanceof Map))
@@ -310,11 +322,13 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
   const payload = raw.payload && Object.keys(raw.payload).length ? resolvePayload(raw.payload as RawPayload, `${at}.payload`, payloads) : null;
+  const firstKey = Array.isArray(keys) ? keys[0] : undefined;
+  const handshake = resolveHandshake(raw, at, scheme, (ref, where) => readSecret(ref, where, envs, problems, warnings, files), firstKey, problems);
 
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, payload,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, payload, handshake,
   };
 }
 

@@ -38,13 +38,30 @@ export const PayloadSchema = Type.Object(
   Strict,
 );
 
+const StringOrList = (description: string) =>
+  Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description });
+
+export const JwtSchema = Type.Object(
+  {
+    token: Type.Optional(Type.String({ pattern: '^(bearer|header:.+|body|json:.+)$', description: 'where the token travels: bearer (Authorization: Bearer), header:NAME, body (the body is the token) or json:PATH' })),
+    algorithms: Type.Optional(Type.Array(Type.Union(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))), { minItems: 1, description: 'the algorithms a token may use (never none)' })),
+    issuer: Type.Optional(StringOrList('the iss a token must carry (one, or a list)')),
+    audience: Type.Optional(StringOrList('the aud a token must carry (one, or a list)')),
+    jwksUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'where the public keys are published (https; http only on loopback); used when the route has no secrets' })),
+    bodyHashClaim: Type.Optional(Type.String({ minLength: 1, description: 'the claim holding the SHA-256 of the body' })),
+    bodyHashEncoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64')])),
+    requireIat: Type.Optional(Type.Boolean({ description: 'iat is required and must be within tolerance (then the route refuses replays older than tolerance)' })),
+  },
+  Strict,
+);
+
 export const RouteSchema = Type.Object(
   {
     path: Type.String({ pattern: '^/', description: 'exact path, or with :params' }),
     provider: Type.String({ minLength: 1 }),
     methods: Type.Array(Type.String({ pattern: '^[A-Za-z]+$' }), { minItems: 1, default: ['POST'] }),
     tenant: Type.String({ minLength: 1, default: 'default', description: 'a literal, param:NAME, json:PATH or header:NAME' }),
-    secrets: Type.Union([SecretList, Type.Record(Type.String({ minLength: 1 }), SecretList, { minProperties: 1 })]),
+    secrets: Type.Optional(Type.Union([SecretList, Type.Record(Type.String({ minLength: 1 }), SecretList, { minProperties: 1 })])),
     tolerance: Duration('allowed clock difference for signed timestamps', '5m'),
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'the URL the provider calls (URL-signed schemes)' })),
     forwardTo: Type.Optional(Type.String({ pattern: '^/', description: 'path on the upstream; default: the same path' })),
@@ -53,6 +70,16 @@ export const RouteSchema = Type.Object(
     namespace: Type.Optional(Type.String({ pattern: NAMESPACE.source, description: "a key space several routes share on purpose (1-64 letters, digits, '.', '_' or '-'); default: the route's own path" })),
     generic: Type.Optional(GenericSchema),
     payload: Type.Optional(PayloadSchema),
+    jwt: Type.Optional(JwtSchema),
+    handshake: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union(['meta', 'dropbox', 'microsoft-graph', 'okta', 'asana', 'azure-event-grid', 'trello', 'x-crc', 'none'].map((k) => Type.Literal(k)), { description: "the subscription probe to answer (default: the provider's own; none: forward it like any request)" }),
+          token: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description: "Meta's verify token: env:NAME, file:PATH or a literal" })),
+        },
+        Strict,
+      ),
+    ),
   },
   Strict,
 );

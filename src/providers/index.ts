@@ -37,6 +37,11 @@ import { twilio } from './twilio.js';
 import { twitch } from './twitch.js';
 import { typeform } from './typeform.js';
 import { zoom } from './zoom.js';
+import { jwt, JWT_SCHEMES } from './jwt-providers.js';
+import { paypal } from './paypal.js';
+import { awsSns } from './aws-sns.js';
+import { telnyx, wise } from './asymmetric.js';
+import { appleAppStore } from './apple.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyScheme = Scheme<any>;
@@ -94,6 +99,8 @@ const registry: Record<string, AnyScheme> = merge({
   typeform,
   zoom,
 },
+  // JWT family, public-key and certificate-URL providers (each file lists its own)
+  { jwt, ...JWT_SCHEMES, paypal, 'aws-sns': awsSns, telnyx, wise, 'apple-app-store': appleAppStore },
   fromData(BODY, hmacScheme),
   fromData(KEYED_HASH, hmacScheme),
   fromData(TIMESTAMPED, hmacScheme),

@@ -40,6 +40,8 @@ export interface SchemeOptions {
   publicUrl: string | null;
   /** only for `generic` */
   generic?: GenericOptions;
+  /** the JWT family (src/providers/jwt.ts): the route's `jwt:` block merged over the provider's facts */
+  jwt?: import('./jwt.js').JwtOptions;
 }
 
 export interface GenericOptions {
@@ -82,8 +84,25 @@ export interface Scheme<K = unknown> {
   readonly name: string;
   /** Prepares one configured secret; throws an Error whose message names what is wrong (never the secret). */
   key(secret: string, opts: SchemeOptions): K;
-  /** Pure: headers, bytes, url, prepared secrets, options and the clock in; a verdict out. */
-  verify(req: SignedRequest, keys: readonly K[], opts: SchemeOptions, nowMs: number): Verdict;
+  /**
+   * Pure: headers, bytes, url, prepared secrets, options and the clock in; a verdict out. `fetched` is
+   * what `remote` resolved for this request (a JWKS key set, a provider certificate's key), if any.
+   */
+  verify(req: SignedRequest, keys: readonly K[], opts: SchemeOptions, nowMs: number, fetched?: unknown): Verdict;
+  /**
+   * Keys that come from the network (JWKS, certificate URLs; src/providers/remote.ts): built once per route
+   * by the verify stage, which awaits what it resolves before the pure `verify`. Only the configured
+   * origins or the provider's own hosts are ever fetched.
+   */
+  remote?(opts: SchemeOptions, fetcher: import('./remote.js').Fetcher): import('./remote.js').RemoteKeys;
+  /** When coverage depends on the route's options (the `jwt` family: a body-hash claim or not); replaces `signsBody`. */
+  coverageOf?(opts: SchemeOptions): Coverage;
+  /** False when the route may leave out `secrets` with these options (keys from a JWKS URL). */
+  needsSecrets?(opts: SchemeOptions): boolean;
+  /** The unsigned subscription probe this provider sends (src/providers/handshakes.ts), if any. */
+  readonly handshake?: import('./handshakes.js').HandshakeKind;
+  /** Documentation URL of the provider's signature scheme. */
+  readonly docs?: string;
   /** Headers of a valid delivery (for `hookgate sign` and tests of handlers). */
   sign(input: SignInput): Record<string, string>;
   /**

@@ -17,6 +17,8 @@ export interface Delivery {
   /** the claim's attempt, kept after the claim is settled (and cleared) for the delivery's log line */
   attempt?: number;
   outcome?: Outcome;
+  /** a handshake forwarded unverified (src/stages/handshake.ts): its kind, sent as hookgate-handshake */
+  handshake?: string;
   /** lazily parsed JSON body, shared by the stages that need it (undefined: not JSON) */
   json?: { value: unknown };
   /** the delivery's spans; only when tracing is on (src/observability/tracing.ts) */

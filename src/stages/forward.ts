@@ -81,6 +81,7 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
     const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim?.attempt ?? 1)];
     if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
     if (d.key !== undefined) ours.push('hookgate-idempotency-key', d.key);
+    if (d.handshake !== undefined) ours.push('hookgate-handshake', d.handshake);
     const body = Buffer.isBuffer(request.body) ? request.body : null;
     const trace = d.trace;
     if (trace) ours.push(...traceHeaders(trace));

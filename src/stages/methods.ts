@@ -13,7 +13,8 @@ export function allowMethods(route: Route): onRequestHookHandler {
   const allow = [...route.methods].join(', ');
   const tenant = route.tenant.kind === 'literal' ? route.tenant.value : undefined;
   return function allowMethod(request, reply, done) {
-    request.hg = { route, startedAt: process.hrtime.bigint(), tenant };
+    // a handshake hook (src/stages/handshake.ts) may have started the delivery already
+    request.hg ??= { route, startedAt: process.hrtime.bigint(), tenant };
     if (route.methods.has(request.method)) return done();
     reply.header('allow', allow);
     hangUpIfUnread(reply);

@@ -7,6 +7,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { answer } from './answer.js';
 import { tenantOf } from './tenant.js';
 import { deliveryKey } from './idempotency.js';
+import { httpFetcher, type Fetcher, type Resolved } from '../providers/remote.js';
+import type { SignedRequest } from '../providers/types.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -14,7 +16,11 @@ export interface VerifyDeps {
   mode: 'enforce' | 'monitor';
   metrics: Metrics;
   now: () => number;
+  /** how keys are fetched for JWKS and certificate-URL routes (tests inject their own) */
+  fetcher?: Fetcher;
 }
+
+const isPromise = (v: unknown): v is Promise<Resolved> => typeof (v as Promise<Resolved> | undefined)?.then === 'function';
 
 /**
  * A callback hook: every step is synchronous, and an async hook costs a promise and a microtask a
@@ -22,13 +28,42 @@ export interface VerifyDeps {
  */
 export function verifySignature(route: Route, deps: VerifyDeps): preValidationHookHandler {
   const check = verifyStage(route, deps);
+  // Keys from the network (JWKS, certificate URLs): resolved first, asynchronously only on a cache miss,
+  // so the verifier itself stays pure. One resolver (one cache) per route.
+  const remote = route.scheme.remote?.(route.options, deps.fetcher ?? httpFetcher);
+  if (!remote) {
+    return function verify(request, reply, done) {
+      if (check(request, reply, undefined)) done();
+    };
+  }
+  const monitor = deps.mode === 'monitor';
+  const after = (request: FastifyRequest, reply: FastifyReply, done: () => void, r: Resolved) => {
+    if (r.ok) {
+      if (check(request, reply, r.material)) done();
+      return;
+    }
+    if (monitor) {
+      request.hg!.verdict = r.code;
+      return done();
+    }
+    // a key server that did not answer is not the sender's fault: 503, so the provider retries
+    if (r.code === 'keys_unavailable') answer(reply, 'keys_unavailable', r.message, 30);
+    else answer(reply, r.code, r.message);
+  };
   return function verify(request, reply, done) {
-    if (check(request, reply)) done();
+    if (request.hg!.handshake) return done();
+    const req: SignedRequest = { method: request.method, url: request.url, headers: request.headers, body: Buffer.isBuffer(request.body) ? request.body : EMPTY };
+    const r = remote.resolve(req, deps.now());
+    if (!isPromise(r)) return after(request, reply, done, r);
+    r.then(
+      (res) => after(request, reply, done, res),
+      () => after(request, reply, done, { ok: false, code: 'keys_unavailable', message: 'the signing keys could not be fetched; retry later' }),
+    );
   };
 }
 
 /** true: go on; false: answered. */
-function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, reply: FastifyReply) => boolean {
+function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, reply: FastifyReply, fetched: unknown) => boolean {
   const { metrics, now } = deps;
   const monitor = deps.mode === 'monitor';
   const scheme = route.scheme;
@@ -42,8 +77,9 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
     return l;
   };
 
-  return function verify(request, reply) {
+  return function verify(request, reply, fetched) {
     const d = request.hg!;
+    if (d.handshake) return true; // an unsigned handshake in its protocol's narrow shape, forwarded unverified and never claimed
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
 
     let keys = perTenant ? undefined : (route.keys as readonly unknown[]);
@@ -60,7 +96,7 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
       }
     }
 
-    const verdict = scheme.verify({ method: request.method, url: request.url, headers: request.headers, body }, keys!, route.options, now());
+    const verdict = scheme.verify({ method: request.method, url: request.url, headers: request.headers, body }, keys!, route.options, now(), fetched);
     if (!verdict.ok) {
       if (!monitor) return answer(reply, verdict.code, verdict.message), false;
       d.verdict = verdict.code;

@@ -16,6 +16,19 @@ function file(yaml: string): string {
 }
 const BASE = `upstream: { url: "http://127.0.0.1:8000" }\n`;
 
+t.test('JWT and handshake routes: check names the key set, the probe, and that a bearer token does not bind the body', async (t) => {
+  const f = file(`${BASE}routes:
+  - { path: /pubsub, provider: google-pubsub, tenant: acme, jwt: { audience: "https://hooks.example.com/pubsub" } }
+  - { path: /meta, provider: github, tenant: acme, secrets: [env:META_SECRET], handshake: { kind: meta, token: env:META_VERIFY } }
+`);
+  const r = await runCli(['check', '--config', f], { META_SECRET: 'meta-app-secret-xyz', META_VERIFY: 'verify-token-xyz' });
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /POST \/pubsub .*provider=google-pubsub tenant=acme secrets=0 keys=https:\/\/www\.googleapis\.com\/oauth2\/v3\/certs/);
+  t.match(r.out, /\/meta .*handshake=meta/);
+  t.match(r.out, /warning: routes\[0\]: google-pubsub: the push token proves Google sent the request, not what the body holds/);
+  t.notMatch(r.out + r.err, /meta-app-secret-xyz|verify-token-xyz/);
+});
+
 t.test('a valid config prints its routes and warnings, never a secret', async (t) => {
   writeFileSync(join(dir, 'gh-secret'), 'file-secret-value-xyz\n');
   const f = file(`${BASE}routes:

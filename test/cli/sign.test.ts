@@ -57,16 +57,26 @@ t.test('--curl prints a runnable command with the headers and the body file', as
 
 t.test('every scheme but generic can sign', async (t) => {
   const { generateKeyPairSync } = await import('node:crypto');
-  const pem = (type: 'ed25519' | 'ec') => {
-    const { privateKey } = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const pem = (type: 'ed25519' | 'ec' | 'rsa') => {
+    const { privateKey } = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519');
     const p = join(dir, `${type}.pem`);
     writeFileSync(p, privateKey.export({ type: 'pkcs8', format: 'pem' }));
     return `@${p}`;
   };
   const secrets: Record<string, string> = { discord: pem('ed25519'), sendgrid: pem('ec'), standard: 'whsec_' + Buffer.alloc(24, 1).toString('base64') };
+  // the JWT family's asymmetric providers sign with their algorithm's private key
+  const rsa = pem('rsa');
+  Object.assign(secrets, { plaid: pem('ec'), fusionauth: rsa, 'google-pubsub': rsa, 'bot-framework': rsa, 'azure-event-grid': rsa, paypal: rsa, 'aws-sns': rsa, wise: rsa, telnyx: pem('ed25519'), 'constant-contact': rsa });
+  // generic and jwt are configured per route: nothing to sign with from the command line alone
+  const { appleLikeChain } = await import('../helpers/test-ca.js');
+  const apple = appleLikeChain();
+  t.teardown(() => apple.close());
+  const applePem = join(dir, 'apple.pem');
+  writeFileSync(applePem, `${apple.leafKey}\n${apple.leaf}\n${apple.inter}\n${apple.root}`);
+  secrets['apple-app-store'] = `@${applePem}`;
   const { getScheme } = await import('../../src/providers/index.js');
   const forms: Record<string, string> = { hex: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', base64: Buffer.from('sign-test-secret-0123456789').toString('base64'), whsec: secrets.standard! };
-  for (const name of PROVIDER_NAMES.filter((n) => n !== 'generic')) {
+  for (const name of PROVIDER_NAMES.filter((n) => n !== 'generic' && n !== 'jwt')) {
     secrets[name] ??= forms[getScheme(name)!.info?.secret ?? ''] ?? 'plain-secret-0123456789';
     const body = name === 'twilio' ? 'Body=hi&From=%2B1' : name === 'mailgun' ? '{"event-data":{"id":"x"}}' : BODY;
     const f = join(dir, `${name}.body`);
@@ -76,6 +86,15 @@ t.test('every scheme but generic can sign', async (t) => {
     if (name === 'mailgun') t.match(r.out, /"signature":\{"timestamp":"\d+","token":"[^"]+","signature":"[0-9a-f]{64}"\}/, 'mailgun signs inside the body');
     else t.match(r.out, /^[A-Za-z0-9-]+: \S/, `${name} prints headers`);
   }
+});
+
+t.test('jwt routes are configured per route: sign says so; an asymmetric provider given no PEM says what it needs', async (t) => {
+  let r = await runCli(['sign', '--provider', 'jwt', '--secret', 'x']);
+  t.equal(r.code, 2);
+  t.match(r.err, /configured per route/);
+  r = await runCli(['sign', '--provider', 'plaid', '--secret', 'not-a-key']);
+  t.equal(r.code, 2);
+  t.match(r.err, /plaid: signing needs a PEM private key for ES256/);
 });
 
 t.test('bad arguments are clear errors', async (t) => {

@@ -27,6 +27,9 @@ import { URL_SIGNED } from '../../src/providers/presets/url-signed.js';
 import type { HmacPreset } from '../../src/providers/hmac-engine.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
+import { JWT_CASES } from './schemes-jwt.js';
+import { CERT_CASES } from './schemes-cert.js';
+import type { Fetcher } from '../../src/providers/remote.js';
 
 const PUBLIC = 'https://hooks.example.com';
 const stripe = new Stripe('sk_test_dummy');
@@ -68,6 +71,8 @@ interface Case {
   official?: (d: Delivery, secret: string, path: string) => boolean | Promise<boolean>;
   /** false when the body is not covered (GitLab's token, Mailgun's token signature): no changed-byte forgery */
   bodySigned?: boolean;
+  /** gateway options (certificate-URL schemes: an injected fetcher and test CA) */
+  start?: { fetcher?: Fetcher };
 }
 
 // ---------- asymmetric key pairs (the route holds the public key, as the provider publishes it) ----------
@@ -406,6 +411,8 @@ const CASES: Case[] = [
       return { headers: { 'content-type': 'application/json' }, body };
     },
   },
+  ...JWT_CASES,
+  ...CERT_CASES,
 ];
 
 // ---------- providers that are data: signed here from the preset's documented construction ----------
@@ -546,7 +553,7 @@ async function harness(t: Test, c: Case) {
     { upstream: { url: up.url }, routes: [{ path, provider: c.scheme, tenant: 'acme', secrets: ['env:SECRET'], ...c.route }] },
     { SECRET: c.secret },
   );
-  const gw = await startTestGateway(config);
+  const gw = await startTestGateway(config, c.start ?? {});
   t.teardown(() => gw.close());
   const send = async (d: Delivery) => {
     const res = await request(`${gw.url}${path}`, { method: 'POST', headers: d.headers, body: d.body });
