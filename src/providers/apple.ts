@@ -64,9 +64,26 @@ export function appleChain(x5c: unknown, roots: readonly X509Certificate[], nowM
 const bundleOf = (claims: unknown): string | undefined =>
   jsonPath(claims, 'data.bundleId') ?? jsonPath(claims, 'summary.bundleId') ?? jsonPath(claims, 'externalPurchaseToken.bundleId');
 
+const DOCS = 'https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv2';
+
 export const appleAppStore: Scheme<string> = {
   name: 'apple-app-store',
-  docs: 'https://developer.apple.com/documentation/appstoreservernotifications/responsebodyv2',
+  docs: DOCS,
+  info: {
+    family: 'jws-x5c',
+    docs: DOCS,
+    headers: ['(body) signedPayload'],
+    signed: 'the JWS in the body\'s signedPayload (ES256, x5c chain to Apple Root CA - G3); not the JSON around it',
+    // signedDate is signed, but Apple resends the same notification for days: no window applies
+    timestamp: null,
+    id: 'json:notificationUUID of the signed payload',
+    secret: 'utf8',
+    notes: [
+      "The route's secrets are the app bundle ids it accepts (`com.example.app`), not keys: every app's notifications are Apple-signed. Nothing is fetched: Apple Root CA - G3 is pinned, and the chain must carry the App Store signing OIDs.",
+      '`signedDate` is signed but not held to `tolerance`: Apple resends the same signed notification for days.',
+      '`hookgate sign --secret` takes a PEM file with a P-256 private key and its three certificates (leaf, intermediate, root), for handlers tested against a root of their own.',
+    ],
+  },
   signedHeaders: [],
   signsBody: false,
   asymmetric: true,

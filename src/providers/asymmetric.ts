@@ -27,9 +27,22 @@ function telnyxKey(secret: string): KeyObject {
   }
 }
 
+const TELNYX_DOCS = 'https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks#webhook-signing';
+const WISE_DOCS = 'https://docs.wise.com/guides/developer/webhooks/event-handling';
+
 export const telnyx: Scheme<KeyObject> = {
   name: 'telnyx',
-  docs: 'https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks#webhook-signing',
+  docs: TELNYX_DOCS,
+  info: {
+    family: 'ed25519',
+    docs: TELNYX_DOCS,
+    headers: ['telnyx-signature-ed25519'],
+    signed: '{timestamp}|{body}',
+    timestamp: 'header telnyx-timestamp, unix s',
+    id: 'json:data.id',
+    secret: 'public-key',
+    notes: ["The route's secret is the public key from the Mission Control portal (base64 of 32 bytes) or a PEM; `hookgate sign --secret` takes an Ed25519 private key (PEM or @file)."],
+  },
   signedHeaders: ['telnyx-timestamp'],
   signsBody: true,
   asymmetric: true,
@@ -60,7 +73,18 @@ export const telnyx: Scheme<KeyObject> = {
 
 export const wise: Scheme<KeyObject> = {
   name: 'wise',
-  docs: 'https://docs.wise.com/guides/developer/webhooks/event-handling',
+  docs: WISE_DOCS,
+  info: {
+    family: 'rsa',
+    docs: WISE_DOCS,
+    headers: ['X-Signature-SHA256'],
+    signed: '{body}, SHA256withRSA',
+    timestamp: null,
+    id: 'digest',
+    deliveryIdHeader: 'X-Delivery-Id',
+    secret: 'public-key',
+    notes: ["The route's secret is Wise's webhook public key (PEM); sandbox and production keys differ: list both to accept both. `hookgate sign --secret` takes an RSA private key."],
+  },
   signedHeaders: [],
   signsBody: true,
   asymmetric: true,

@@ -60,9 +60,25 @@ export function snsStringToSign(e: Envelope): string | null {
   return out;
 }
 
+const DOCS = 'https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html';
+
 export const awsSns: Scheme<string> = {
   name: 'aws-sns',
-  docs: 'https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html',
+  docs: DOCS,
+  info: {
+    family: 'cert-url',
+    docs: DOCS,
+    headers: ['(body) Signature'],
+    signed: 'Name\\nValue\\n of the body\'s Message, MessageId, Subject (when sent), Timestamp, TopicArn, Type (confirmations: Message, MessageId, SubscribeURL, Timestamp, Token, TopicArn, Type); SignatureVersion 1 SHA1withRSA, 2 SHA256withRSA',
+    timestamp: 'body Timestamp, ISO 8601',
+    id: 'json:MessageId',
+    secret: 'utf8',
+    notes: [
+      "The route's secrets are the topic ARNs it accepts, not keys: anyone's topic can point at this URL, and AWS signs it too. The certificate at `SigningCertURL` is fetched only from `https://sns.<region>.amazonaws.com` in the topic's region. `hookgate sign --secret` takes an RSA private key.",
+      "Retries keep the first signed Timestamp: raise `tolerance` to the subscription's delivery policy. Unsigned envelope fields (`MessageAttributes`, …) are not covered: no `json:` keys or tenants. Raw message delivery carries no signature: leave it off.",
+      '`SubscriptionConfirmation` is verified like a message and forwarded to the upstream, which confirms by GETting `SubscribeURL` ([providers-keys.md](providers-keys.md#aws-sns)).',
+    ],
+  },
   signedHeaders: [],
   signsBody: false,
   asymmetric: true,

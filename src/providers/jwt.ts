@@ -9,7 +9,7 @@ import { algFor, headerProblem, isSymmetric, keyFits, parseCompact, parseDetache
 import { JwksCache, jwkKey, keysOfJwks } from './jwks.js';
 import { DEFAULT_LIMITS, type RemoteKeys } from './remote.js';
 import { decodeBase64, decodeHex, fail, invalid, jsonPath, outOfTolerance, parseJson, safeEqual, single } from './primitives.js';
-import type { Coverage, Scheme, SchemeOptions, SignedRequest, Verdict } from './types.js';
+import type { Coverage, ProviderInfo, Scheme, SchemeOptions, SignedRequest, Verdict } from './types.js';
 
 /** Where the token travels. */
 export type TokenPlace = { kind: 'header'; name: string; bearer: boolean } | { kind: 'body' } | { kind: 'json'; path: string };
@@ -56,14 +56,30 @@ export interface JwtProvider {
   expRequired?: boolean;
   /** the provider's own JWKS and the origins a route may point `jwt.jwksUrl` at */
   jwks?: { url: string; origins: readonly string[] };
-  /** the id from signed material: claims, or the body when the token binds it */
-  id?: (claims: Record<string, unknown>, body: Buffer) => string | undefined;
+  /** the JSON path of the id in the body, only where the token binds the body; absent: the key is the body's digest */
+  idPath?: string;
   /** RFC 7797 detached, unencoded payload: the body is what is signed, `ts` in the header is the time */
   detached?: boolean;
   /** extra sign() claims */
   claims?: (body: Buffer, url: string) => Record<string, unknown>;
   warnings?: readonly string[];
+  /** what `hookgate providers` says beyond these facts (family, docs, time, id and secret form are derived from them) */
+  info: Pick<ProviderInfo, 'headers' | 'signed' | 'notes'>;
 }
+
+/** The listing of a JWT provider: its facts, and the headers and wording it names (src/cli/providers.ts). */
+export function jwtInfo(def: JwtProvider): ProviderInfo {
+  return {
+    family: 'jwt',
+    docs: def.docs,
+    ...def.info,
+    timestamp: def.detached ? 'protected header ts, unix s' : def.iatWindow ? 'claim iat, unix s' : null,
+    id: def.idPath ? `json:${def.idPath}` : 'digest',
+    secret: def.algorithms.length > 0 && !def.algorithms.every(isSymmetric) ? 'public-key' : 'utf8',
+  };
+}
+
+const idOf = (def: JwtProvider, body: Buffer): string | undefined => (def.idPath ? jsonPath(parseJson(body), def.idPath) : undefined);
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
 
@@ -149,7 +165,7 @@ export function verifyJwt(def: JwtProvider, req: SignedRequest, keys: readonly J
     const ts = numeric(jws.header.ts);
     if (ts === null) return fail('malformed', 'the signature header has no numeric ts');
     if (Math.abs(nowMs - ts * 1000) > opts.toleranceMs) return outOfTolerance();
-    const id = def.id?.({}, req.body);
+    const id = idOf(def, req.body);
     return id === undefined ? { ok: true, secretIndex: found, timestamp: ts * 1000 } : { ok: true, secretIndex: found, timestamp: ts * 1000, id };
   }
   const claims = parseJson(jws.payload);
@@ -181,7 +197,7 @@ export function verifyJwt(def: JwtProvider, req: SignedRequest, keys: readonly J
   }
   const out: Verdict = { ok: true, secretIndex: found };
   if (iat !== null) out.timestamp = iat * 1000;
-  const id = def.id?.(c, req.body);
+  const id = idOf(def, req.body);
   if (id !== undefined) out.id = id;
   return out;
 }
@@ -213,6 +229,7 @@ export function jwtScheme(def: JwtProvider): Scheme<JwtKey[]> {
   const scheme: Scheme<JwtKey[]> = {
     name: def.name,
     docs: def.docs,
+    info: jwtInfo(def),
     signedHeaders: [],
     signsBody: def.bodyHash !== null || def.token.kind !== 'header' || !!def.detached,
     asymmetric: !def.algorithms.every(isSymmetric),

@@ -31,9 +31,24 @@ const certUrl = (req: SignedRequest): string | null => {
   return h.ok ? h.value : null;
 };
 
+const DOCS = 'https://developer.paypal.com/api/rest/webhooks/rest/#link-verifysignatureoffline';
+
 export const paypal: Scheme<string> = {
   name: 'paypal',
-  docs: 'https://developer.paypal.com/api/rest/webhooks/rest/#link-verifysignatureoffline',
+  docs: DOCS,
+  info: {
+    family: 'cert-url',
+    docs: DOCS,
+    headers: ['PAYPAL-TRANSMISSION-SIG'],
+    signed: '{header:paypal-transmission-id}|{timestamp}|{secret}|CRC-32 of {body} (unsigned decimal), SHA256withRSA',
+    timestamp: 'header PAYPAL-TRANSMISSION-TIME, RFC 3339',
+    id: 'header:paypal-transmission-id',
+    secret: 'utf8',
+    notes: [
+      "The route's secrets are its webhook ids (developer dashboard; the simulator signs with `WEBHOOK_ID`), not keys: the signature is verified with the certificate at `PAYPAL-CERT-URL`, fetched only from `api.paypal.com` or `api.sandbox.paypal.com` and chained to a trusted root. `hookgate sign --secret` takes an RSA private key.",
+      'The body is bound only by CRC-32, which a forger can match: `json:` keys and tenants are refused, and the key is the signed transmission id.',
+    ],
+  },
   signedHeaders: [ID, TIME],
   signsBody: false,
   asymmetric: true,
