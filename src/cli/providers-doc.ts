@@ -1,6 +1,7 @@
 // docs/providers.md, generated from the registry (`npm run docs:providers`; a test fails when the file
 // differs): the same data as `hookgate providers`, one section per provider with a minimal route.
 import { getScheme } from '../providers/index.js';
+import { JWT_PROVIDERS } from '../providers/jwt-providers.js';
 import { LEFT_OUT } from '../providers/left-out.js';
 import { providerListing, type ProviderListing } from './providers.js';
 
@@ -15,22 +16,52 @@ const SECRET_FORM: Record<ProviderListing['secret'], string> = {
 const env = (name: string) => `${name.toUpperCase().replace(/-/g, '_')}_SECRET`;
 const code = (s: string) => '`' + s.replace(/`/g, "'") + '`';
 
+/** The `jwt:` block a minimal route needs (the audience and issuer a provider's tokens must name), or null. */
+function jwtBlock(name: string): string | null {
+  const def = JWT_PROVIDERS[name];
+  if (!def) return null;
+  if (def.algorithms.length === 0) return '    jwt: { token: bearer, algorithms: [RS256], jwksUrl: "https://issuer.example.com/.well-known/jwks.json" }';
+  const parts = [
+    ...(def.issuerRequired ? ['issuer: "https://sts.windows.net/<tenant id>/"'] : []),
+    ...(def.audienceRequired ? [`audience: "${name === 'google-pubsub' ? `https://hooks.example.com/webhooks/${name}` : '<app id>'}"`] : []),
+  ];
+  return parts.length ? `    jwt: { ${parts.join(', ')} }` : null;
+}
+
 function route(p: ProviderListing): string {
   const s = getScheme(p.name)!;
+  const def = JWT_PROVIDERS[p.name];
+  // keys from the provider's JWKS (or the route's jwksUrl): secrets would replace them
+  const keysFetched = !!def && (!!def.jwks || def.algorithms.length === 0);
   const lines = [
     'routes:',
     `  - path: /webhooks/${p.name}`,
     `    provider: ${p.name}`,
     '    tenant: acme',
-    `    secrets: [env:${env(p.name)}]`,
+    ...(keysFetched ? [] : [`    secrets: [env:${env(p.name)}]`]),
   ];
+  const jwt = jwtBlock(p.name);
+  if (jwt) lines.push(jwt);
   if (s.urlSigned) lines.push(`    publicUrl: https://hooks.example.com/webhooks/${p.name}   # the URL the provider calls`);
   if (p.name === 'generic') lines.push('    generic: { header: X-Signature, algorithm: sha256, encoding: hex, prefix: "sha256=", timestampHeader: "", separator: "." }');
   return lines.join('\n');
 }
 
+/** What a route's `secrets` hold: the form of the key, or what else stands there (JWKS providers, identifiers). */
+function secretForm(p: ProviderListing): string {
+  const s = getScheme(p.name)!;
+  const def = JWT_PROVIDERS[p.name];
+  if (def?.algorithms.length === 0) return 'per route: a shared secret, public keys, or none with `jwt.jwksUrl` (below)';
+  if (def?.jwks) return "none: the provider's published keys (JWKS), fetched and cached (below)";
+  // certificate-URL and x5c schemes: the key comes with the delivery, the secret names what the route accepts
+  if (s.asymmetric && p.secret === 'utf8') return 'not a key: what the signed content must name for this route (below)';
+  return SECRET_FORM[p.secret];
+}
+
 function section(p: ProviderListing): string {
   const s = getScheme(p.name)!;
+  // the token proves the sender and signs nothing of the body (a secret token; a JWT without a body-hash claim)
+  const bodyUnsigned = p.family === 'token' || (p.family === 'jwt' && !s.signsBody);
   const out = [`## ${p.name}`, ''];
   const rows: [string, string][] = [
     ['family', p.family],
@@ -38,16 +69,17 @@ function section(p: ProviderListing): string {
     ['signature', p.headers.map(code).join(', ')],
     ['signed', code(p.signed)],
     ['timestamp', p.timestamp ? `${p.timestamp}; refused outside the route's \`tolerance\` (default ${p.tolerance})` : 'none signed: a captured delivery can be replayed once the ledger forgets its key (`ledger.retention`)'],
-    ['idempotency id', p.id !== 'digest' ? code(p.id) : p.family === 'token' ? 'none: the SHA-256 of the body (the token signs nothing)' : s.signsBody ? 'none signed: the SHA-256 of what was signed' : 'none signed: the SHA-256 of the signed parts'],
-    ['secret', SECRET_FORM[p.secret]],
+    ['idempotency id', p.id !== 'digest' ? code(p.id) : bodyUnsigned ? `none: the SHA-256 of the body (the token ${p.family === 'token' ? 'signs nothing' : 'does not sign it'})` : s.signsBody ? 'none signed: the SHA-256 of what was signed' : 'none signed: the SHA-256 of the signed parts'],
+    ['secret', secretForm(p)],
   ];
   if (p.aliases) rows.push(['also known as', p.aliases.map(code).join(', ')]);
-  if (!s.signsBody) rows.push(['body', `**${p.family === 'token' ? 'not' : 'only partly'} signed**: \`json:\` tenants and keys are refused on this route`]);
+  if (!s.signsBody) rows.push(['body', `**${bodyUnsigned ? 'not' : 'only partly'} signed**: \`json:\` tenants and keys are refused on this route`]);
   for (const [k, v] of rows) out.push(`- **${k}**: ${v}`);
   for (const n of p.notes ?? []) out.push(`- ${n}`);
   out.push('', '```yaml', route(p), '```', '');
-  if (p.name !== 'generic') {
-    const secret = p.secret === 'public-key' ? '@private-key.pem' : `"$${env(p.name)}"`;
+  // generic and jwt are configured per route: `hookgate sign` has nothing to sign with from the command line alone
+  if (p.name !== 'generic' && p.name !== 'jwt') {
+    const secret = s.asymmetric ? '@private-key.pem' : `"$${env(p.name)}"`;
     out.push('```sh', `hookgate sign --provider ${p.name} --secret ${secret} --body event.json${s.urlSigned ? ` --url https://hooks.example.com/webhooks/${p.name}` : ''}`, '```', '');
   }
   return out.join('\n');
