@@ -209,7 +209,9 @@ function parseRule<K extends string>(value: string, kinds: readonly K[]): { kind
  */
 function replayWarnings(raw: RawRoute, at: string, scheme: Scheme<unknown>, options: SchemeOptions, coverage: readonly Coverage[] | null, signedHeaders: readonly string[], key: IdempotencyRule, retention: string, warnings: string[]): void {
   const info = scheme.info;
-  const timestamped = raw.provider === 'generic' ? !!options.generic?.timestampHeader : !!info?.timestamp && (coverage === null || coverage.every((c) => c.body));
+  // generic and jwt routes say per route whether a time is signed (timestampHeader; requireIat, a detached ts)
+  const signsTime = raw.provider === 'generic' ? !!options.generic?.timestampHeader : options.jwt ? options.jwt.iatWindow || options.jwt.detached : !!info?.timestamp;
+  const timestamped = signsTime && (coverage === null || coverage.every((c) => c.body));
   if (!timestamped)
     warnings.push(`${at}: ${raw.provider} signs no timestamp, so nothing in a delivery says when it was made: a captured one sent again after ledger.retention (${retention}) is forwarded again; keep retention longer than the provider's retries${raw.provider === 'generic' ? ', or set generic.timestampHeader if the sender signs one' : ''}`);
   const idHeader = info?.id.startsWith('header:') ? info.id.slice(7).toLowerCase() : null;

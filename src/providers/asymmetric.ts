@@ -88,7 +88,6 @@ export const wise: Scheme<KeyObject> = {
   signedHeaders: [],
   signsBody: true,
   asymmetric: true,
-  warnings: ['wise: deliveries carry no signed timestamp, so a captured delivery is accepted again once ledger.retention has passed'],
   key(secret) {
     try {
       const k = createPublicKey(secret.trim());

@@ -169,3 +169,22 @@ t.test('check warns where a provider signs no timestamp, and where its delivery 
   t.notMatch(r.out, /routes\[5\]: github names deliveries/, 'a route that chose its own signed key is not told about the header');
   t.notMatch(r.out, /routes\[(0|2|3)\]: /, 'stripe and revolut sign a timestamp, and so does a generic route with timestampHeader');
 });
+
+t.test('JWT routes: the timestamp warning follows the route (an iat window over a bound body), said once', async (t) => {
+  const f = file(`${BASE}routes:
+  - { path: /plaid, provider: plaid, tenant: acme, secrets: [env:EC] }
+  - { path: /bound, provider: jwt, tenant: acme, secrets: [env:H], jwt: { token: "header:x-jwt", algorithms: [HS256], bodyHashClaim: body_sha256, requireIat: true } }
+  - { path: /loose, provider: jwt, tenant: acme, secrets: [env:H2], jwt: { token: "header:x-jwt", algorithms: [HS256], bodyHashClaim: body_sha256 } }
+  - { path: /netlify, provider: netlify, tenant: acme, secrets: [env:N] }
+  - { path: /wise, provider: wise, tenant: acme, secrets: [env:RSA] }
+`);
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pub = (k: { publicKey: import('node:crypto').KeyObject }) => k.publicKey.export({ format: 'pem', type: 'spki' }).toString();
+  const r = await runCli(['check', '--config', f], { EC: pub(generateKeyPairSync('ec', { namedCurve: 'P-256' })), H: 'hs-secret-1', H2: 'hs-secret-2', N: 'netlify-jws-secret', RSA: pub(generateKeyPairSync('rsa', { modulusLength: 2048 })) });
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.out, /routes\[(0|1)\]: /, 'plaid signs iat, and so does a jwt route with requireIat over a bound body');
+  t.equal(r.out.match(/routes\[2\]: .*(no timestamp|no time)/g)?.length, 1, 'a jwt route without requireIat: warned once');
+  t.match(r.out, /warning: routes\[2\]: jwt signs no timestamp/);
+  t.equal(r.out.match(/routes\[3\]: .*(no timestamp|no time)/g)?.length, 1, 'netlify: warned once');
+  t.equal(r.out.match(/routes\[4\]: .*(no timestamp|no signed timestamp)/g)?.length, 1, 'wise: warned once');
+});
