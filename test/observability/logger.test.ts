@@ -31,3 +31,12 @@ t.test('every line carries its ISO time, the same format as pino\'s isoTime', as
     t.ok(ms >= before && ms <= after, 'the time of the call');
   }
 });
+
+t.test('attack: the signature and token headers of the JWT, certificate-URL and public-key providers never reach a log line', async (t) => {
+  // these names come from each provider's info (src/providers/*): a provider without one was logged in clear
+  const names = ['plaid-verification', 'x-webhook-signature', 'x-fusionauth-signature-jwt', 'x-ctct-webhook-sig', 'paypal-transmission-sig', 'telnyx-signature-ed25519', 'x-signature-sha256'];
+  let text = '';
+  const log = createLogger('info', new Writable({ write: (c, _e, cb) => ((text += c.toString()), cb()) }));
+  log.info({ req: { headers: Object.fromEntries(names.map((h) => [h, `TOKEN-${h}-must-not-appear`])) } }, 'request');
+  for (const h of names) t.notOk(text.includes(`TOKEN-${h}-`), `${h} is redacted`);
+});
