@@ -114,7 +114,7 @@ ${list.map((p) => `| [\`${p.name}\`](#${p.name}) | ${p.family} | ${p.headers.map
 `;
   const left = `## Left out
 
-Catalog entries not shipped (yet), and why:
+Catalog entries, and features of shipped providers (key fetches, probes), not shipped (yet), and why:
 
 | provider | why |
 |---|---|
