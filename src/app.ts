@@ -15,6 +15,7 @@ import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
 import { deliveryLogger } from './observability/logger.js';
 import './stages/context.js';
+import type { Spool } from './spool/index.js';
 
 export interface AppDeps {
   logger: FastifyBaseLogger;
@@ -23,6 +24,8 @@ export interface AppDeps {
   limiters?: Limiters;
   /** the clock verifiers use (ms); tests pass their own */
   now?: () => number;
+  /** the spool, when a route has delivery: spool */
+  spool?: Spool | null;
   /** the server Fastify is given (server.ts routes a real socket to it) */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -129,7 +132,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   await traffic.register(async (scope) => {
     rawBodyParser(scope);
     const now = deps.now ?? Date.now;
-    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now });
+    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now, spool: deps.spool ?? null });
   });
 
   if (config.upstream.unmatched === 'forward') {

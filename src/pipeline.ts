@@ -19,6 +19,8 @@ import { verifySignature } from './stages/verify.js';
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
+import { acceptDelivery } from './spool/accept.js';
+import type { Spool } from './spool/index.js';
 
 export const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
@@ -38,6 +40,8 @@ export interface PipelineDeps {
   claims: ClaimDeps | null;
   limiters: Limiters;
   now: () => number;
+  /** present when a route spools (src/spool) */
+  spool?: Spool | null;
 }
 
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
@@ -57,6 +61,12 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     onRequest,
     preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
     preHandler,
-    handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
+    // 7 on a spool route: store and answer; the dispatcher forwards later (src/spool).
+    handler: route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps) }) : forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
   });
+}
+
+function spoolOf(route: Route, deps: PipelineDeps): Spool {
+  if (!deps.spool || !deps.claims) throw new Error(`route ${route.path}: delivery: spool needs the spool and the ledger, and this gateway was started without them (a reload cannot add the first spool route: restart)`);
+  return deps.spool;
 }

@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './app.js';
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
+import { openSpool, spooling, type Spool } from './spool/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -22,6 +23,10 @@ export interface StartOptions {
   /** override config.listen / config.admin (tests listen on port 0) */
   listen?: { host: string; port: number };
   admin?: { host: string; port: number };
+  /** the spool's idle poll period (default 1000 ms); tests shorten it */
+  spoolPollMs?: number;
+  /** force the spool store's SQL dialect (tests run the CockroachDB one on PostgreSQL) */
+  spoolDialect?: 'auto' | 'postgres' | 'cockroachdb';
 }
 
 export interface RunningGateway {
@@ -29,6 +34,8 @@ export interface RunningGateway {
   readonly adminUrl: string;
   readonly metrics: Metrics;
   readonly config: () => Config;
+  /** the spool, when a route spools */
+  readonly spool: Spool | null;
   /** swap in a new validated config for new deliveries */
   reload(config: Config): Promise<void>;
   /** SIGTERM: not ready, stop accepting, finish deliveries in flight (bounded), settle, close */
@@ -46,12 +53,17 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   let current: Gateway;
   let handler: Handler = () => undefined;
   let draining = false;
+  // The spool lives for the process (like the ledger): a reload swaps routes, the dispatcher reads them.
+  let cfgNow = config;
+  const spool = spooling(config) && ledger
+    ? await openSpool(() => cfgNow, { log: logger, ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
+    : null;
 
   // Fastify is given a server that never listens; the real socket routes to the current app's handler.
   const build = async (cfg: Config): Promise<{ gw: Gateway; handler: Handler }> => {
     let h: Handler | undefined;
     const gw = await buildApp(cfg, {
-      logger, metrics, ledger, limiters: opts.limiters, now: opts.now,
+      logger, metrics, ledger, limiters: opts.limiters, now: opts.now, spool,
       serverFactory: (fastifyHandler) => {
         h = fastifyHandler;
         return createServer();
@@ -107,12 +119,14 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     url: trafficUrl,
     adminUrl,
     metrics,
+    spool,
     config: () => current.config,
     async reload(next) {
       const built = await build(next);
       opts.limiters?.reconfigure?.(next);
       const old = current;
       current = built.gw;
+      cfgNow = next;
       handler = built.handler;
       // Deliveries that started on the old app finish on it; its close waits for them.
       const done: Promise<void> = old.close().catch(() => undefined).finally(() => closing.delete(done));
@@ -129,6 +143,8 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       clearTimeout(timer);
       server.closeAllConnections();
       await Promise.all([current.close(), ...closing]).catch(() => undefined);
+      // Deliveries the spool has in flight finish and settle (each bounded by upstream.timeout).
+      if (spool) await spool.close().catch(() => undefined);
       if (ledger) await ledger.close().catch(() => undefined);
       await admin.close();
     },

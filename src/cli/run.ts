@@ -99,7 +99,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   let ledger;
   try {
     ledger = await openLedger(
-      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
+      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate, ...(config.ledger.synchronous ? { synchronous: config.ledger.synchronous } : {}) },
       ledgerHooks(metrics, log),
     );
   } catch (err) {

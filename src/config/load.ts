@@ -52,6 +52,22 @@ export interface Route {
   readonly keyPrefix: string;
   /** lower-cased headers the route's signature can cover (the scheme's, plus generic's timestamp header) */
   readonly signedHeaders: readonly string[];
+  /** sync: forward while the provider waits; spool: store, answer, deliver later (src/spool) */
+  readonly delivery: 'sync' | 'spool';
+  /** the route's spool settings (top-level `spool:` with the route's overrides); null on sync routes */
+  readonly spool: SpoolSettings | null;
+}
+
+export interface SpoolSettings {
+  readonly acceptStatus: number;
+  readonly concurrency: number;
+  /** waits after each failed attempt (ms); after the last, dead */
+  readonly retryMs: readonly number[];
+  readonly maxAgeMs: number;
+  readonly keepDeliveredMs: number;
+  readonly keepDeadMs: number;
+  readonly maxPending: number;
+  readonly tenantMaxPending: number;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -90,6 +106,8 @@ export interface Config {
   readonly knownTenants: ReadonlySet<string>;
   /** every `file:` secret read, for the reload watcher */
   readonly secretFiles: readonly string[];
+  /** bearer token for /spool on the admin listener; null: those endpoints answer 404 */
+  readonly adminToken: string | null;
 }
 
 export interface Loaded {
@@ -274,10 +292,47 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   if (parseDuration(cfg.ledger.retention) < 2 * toleranceMs)
     problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
+  const spool = raw.delivery === 'sync' ? null : spoolSettings(raw, at, cfg, problems);
+
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, delivery: spool ? 'spool' : 'sync', spool,
+  };
+}
+
+// Providers whose answer is the product (TwiML, interaction responses): a stored delivery cannot give it.
+const SYNC_ONLY: Record<string, string> = {
+  twilio: 'Twilio reads the TwiML of the answer',
+  discord: 'Discord interactions are answered by the response body',
+};
+
+/** The route's spool settings: the top-level block, the route's keys over it; problems name the field. */
+function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: string[]): SpoolSettings | null {
+  const before = problems.length;
+  if (raw.delivery === 'hybrid') problems.push(`${at}.delivery: hybrid is not available yet in this hookgate; use sync or spool`);
+  const why = SYNC_ONLY[raw.provider];
+  if (why) problems.push(`${at}.delivery: ${raw.delivery} is refused for provider ${raw.provider}: ${why}, so its deliveries must stay synchronous; use delivery: sync`);
+  if (cfg.mode === 'monitor') problems.push(`${at}.delivery: ${raw.delivery} needs mode: enforce (monitor mode forwards every request, verified or not); use delivery: sync while monitoring`);
+  const s = { ...cfg.spool, ...(raw.spool ?? {}) };
+  const where = (key: string) => (raw.spool && key in raw.spool ? `${at}.spool.${key}` : `spool.${key}`);
+  if (s.tenantRate) problems.push(`${where('tenantRate')}: per-tenant delivery rates are not available yet in this hookgate; remove tenantRate (concurrency bounds what reaches the upstream)`);
+  if (s.resign) problems.push(`${where('resign')}: re-signing late deliveries is not available yet in this hookgate; remove resign (the upstream receives the original signature headers)`);
+  const retentionMs = parseDuration(cfg.ledger.retention);
+  const maxAgeMs = parseDuration(s.maxAge);
+  // The ledger must remember a spooled key at least as long as the spool may still deliver it.
+  if (maxAgeMs > retentionMs) problems.push(`${where('maxAge')}: ${s.maxAge} is longer than ledger.retention (${cfg.ledger.retention}): a provider's retry after the key is forgotten would be spooled twice; raise ledger.retention or lower maxAge`);
+  if (s.tenantMaxPending > s.maxPending) problems.push(`${where('tenantMaxPending')}: ${s.tenantMaxPending} is more than maxPending (${s.maxPending}); one tenant could fill the spool`);
+  if (problems.length > before) return null;
+  return {
+    acceptStatus: s.acceptStatus,
+    concurrency: s.concurrency,
+    retryMs: s.retry.map(parseDuration),
+    maxAgeMs,
+    keepDeliveredMs: parseDuration(s.keepDelivered),
+    keepDeadMs: parseDuration(s.keepDead),
+    maxPending: s.maxPending,
+    tenantMaxPending: s.tenantMaxPending,
   };
 }
 
@@ -362,7 +417,13 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   if (leaseMs < timeoutMs)
     warnings.push(`ledger.lease: ${raw.ledger.lease} is shorter than upstream.timeout ${raw.upstream.timeout}; a delivery the upstream is still working on can be taken over by a retry and reach it twice`);
   if (raw.ledger.schema && !ledgerUrl.startsWith('postgres')) problems.push('ledger.schema: only applies to a postgres:// ledger');
+  if (ledgerUrl === 'embedded' || ledgerUrl === 'embedded:' || ledgerUrl === 'embedded::memory:')
+    for (const r of routes) if (r.delivery === 'spool') problems.push(`routes[${r.index}].delivery: spool needs a durable ledger, and ledger.url ${raw.ledger.url} keeps everything in memory (a restart loses every stored delivery); use embedded:PATH on a persistent volume, or postgres://…`);
+  const adminToken = raw.adminToken === undefined ? null : readSecret(raw.adminToken, 'adminToken', envs, problems, warnings, files);
+  if (adminToken !== null && adminToken.length < 16) problems.push('adminToken: at least 16 characters (it guards replay and cancel of every stored delivery); generate one, e.g. openssl rand -hex 32');
   if (problems.length) throw new ConfigError(problems);
+  // A spooled delivery is answered 2xx only once stored; on SQLite that needs a sync at every commit.
+  const spooling = routes.some((r) => r.delivery === 'spool');
 
   const config: Config = {
     file,
@@ -372,11 +433,12 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     trustProxy: raw.trustProxy,
     logLevel: raw.logLevel,
     upstream: { url: upstreamUrl!, timeoutMs, unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
-    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },
+    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError, ...(spooling ? { synchronous: 'full' as const } : {}) },
     limits: { store, unverified: unverified!, tenants },
     routes,
     knownTenants: known,
     secretFiles: [...files.keys()],
+    adminToken,
   };
   return { config: deepFreeze(config), warnings, digests: files };
 }

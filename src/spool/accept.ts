@@ -1,0 +1,98 @@
+// The last stage of a `delivery: spool` route (CONTRACT.md, Spool): store the delivery and answer
+// `acceptStatus` with `hookgate-outcome: spooled`, only after the ledger key (done, acceptStatus) and
+// the request (method, path, headers in order and case, body bytes) have committed in one statement.
+// Then, when this replica had a free slot, it delivers it at once (dispatcher.ts); otherwise a poll does.
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { Config, Route } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import { GatewayError, errSummary } from '../errors.js';
+import { answer } from '../stages/answer.js';
+import { upstreamHeaders } from '../stages/forward.js';
+import { DUPLICATE_BODY } from '../stages/claim.js';
+import { trustFunction } from '../config/trust-proxy.js';
+import type { Spool } from './index.js';
+import { keyHash } from '../ledger/common.js';
+
+export const SPOOLED_BODY = '{"spooled":true}';
+/** Retry-After on spool_full: the dispatcher drains at the upstream's pace, so not at once */
+const FULL_RETRY_S = 30;
+
+/** The path on the upstream, as the synchronous forward builds it. */
+export function upstreamPath(config: Config, route: Route, url: string): string {
+  const base = config.upstream.url.pathname.replace(/\/$/, '');
+  const q = url.indexOf('?');
+  const query = q < 0 ? '' : url.slice(q);
+  return base + (route.forwardTo ?? (q < 0 ? url : url.slice(0, q))) + query;
+}
+
+export function acceptDelivery(route: Route, deps: { config: Config; metrics: Metrics; spool: Spool }): RouteHandlerMethod {
+  const { config, spool } = deps;
+  const settings = route.spool!;
+  const trust = trustFunction(config.trustProxy);
+
+  return async function accept(request: FastifyRequest, reply: FastifyReply) {
+    const d = request.hg!;
+    // Without a claim (ledger.onError: allow with the ledger down) nothing can be stored durably.
+    if (!d.claim || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
+    const claim = d.claim;
+    const tenant = d.tenant ?? 'default';
+
+    let over: 'spool' | 'tenant' | null;
+    try {
+      over = await spool.pending.over(route.path, tenant, settings.maxPending, settings.tenantMaxPending);
+    } catch (err) {
+      return unavailable(request, reply, err);
+    }
+    if (over) {
+      // The claim stays held: the onResponse safety net releases it, so the provider's retry gets through.
+      return answer(reply, 'spool_full', over === 'tenant' ? `tenant ${tenant} holds as many deliveries as it may in the spool; retry later` : undefined, FULL_RETRY_S);
+    }
+
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const owner = spool.dispatcher.reserve(route);
+    const input = {
+      key: d.key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
+      route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
+      method: request.method, path: upstreamPath(config, route, request.url), headers: upstreamHeaders(request, trust, []), body,
+    };
+    let result;
+    try {
+      result = await spool.store.accept(input);
+    } catch (err) {
+      if (owner) spool.dispatcher.unreserve(route);
+      // The claim stays held and is released by the onResponse safety net (fenced: if the accept did
+      // land after all, the key is done and the release changes nothing).
+      return unavailable(request, reply, err);
+    }
+    // The claim is settled (done) by the accept, or no longer ours: never release it after this.
+    d.claim = undefined;
+    if (result.state !== 'spooled' || !result.delivering) if (owner) spool.dispatcher.unreserve(route);
+    switch (result.state) {
+      case 'lost':
+        // Our claim's lease ran out and another request holds the key now: it stores the delivery.
+        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', 1);
+      case 'duplicate':
+        d.outcome = 'duplicate';
+        return reply.code(settings.acceptStatus).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+      case 'spooled':
+        spool.pending.added(route.path, tenant);
+        d.outcome = 'spooled';
+        reply.code(settings.acceptStatus).header('hookgate-outcome', 'spooled').header('content-type', 'application/json; charset=utf-8');
+        await reply.send(SPOOLED_BODY);
+        if (result.delivering && owner) {
+          spool.dispatcher.run(route, {
+            keyHash: keyHash(d.key), key: d.key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
+            method: input.method, path: input.path, headers: input.headers, body,
+          });
+        }
+        return reply;
+    }
+  };
+
+  function unavailable(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+    deps.metrics.ledgerErrors.inc();
+    request.log.warn({ err: errSummary(err), key: request.hg!.key }, 'spool: storing the delivery failed');
+    const retry = err instanceof GatewayError && err.retryAfterSeconds ? err.retryAfterSeconds : 5;
+    return answer(reply, 'ledger_unavailable', undefined, retry);
+  }
+}

@@ -1,0 +1,256 @@
+// Delivers what the spool holds (CONTRACT.md, Spool: dispatch). Its own loop, outside Fastify's
+// request lifecycle. The accepting replica delivers a fresh delivery at once (stored `delivering`
+// under this dispatcher's owner token); every replica also polls (1 s, jittered) for due rows: retries,
+// deliveries left pending (no free slot, a route backing off) and lapsed leases of a replica that died.
+// Per route and replica at most `concurrency` deliveries are in flight. A route whose upstream is not
+// reached or overloaded backs off and sends one probe at a time; no attempt is spent on those.
+import { randomUUID } from 'node:crypto';
+import type { Config, Route } from '../config/load.js';
+import type { Pool } from '../stages/upstream-pool.js';
+import { errSummary } from '../errors.js';
+import type { Claimed, Settle, SpoolStore } from './store/types.js';
+import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, type DispatchClass } from './schedule.js';
+import { pickFair } from './fairness.js';
+
+export interface DispatcherLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface DispatcherDeps {
+  store: SpoolStore;
+  upstream: Pool;
+  /** the config in force (a reload swaps routes' settings) */
+  config: () => Config;
+  log: DispatcherLog;
+  /** idle poll period (default 1000 ms, ±20 %) */
+  pollMs?: number;
+  now?: () => number;
+  random?: () => number;
+  /** each try at the upstream, by class (hookgate_spool_dispatches_total) */
+  onDispatch?(route: string, result: DispatchClass): void;
+}
+
+interface RouteState {
+  inFlight: number;
+  /** consecutive not-reached / overloaded answers; 0: the route is healthy */
+  step: number;
+  /** no claims before this (ms) */
+  until: number;
+  /** a probe of a backing-off route is in flight */
+  probing: boolean;
+  /** tenant rotation (fairness.ts) */
+  cursor: string | undefined;
+}
+
+export class Dispatcher {
+  private readonly routes = new Map<string, RouteState>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private again = false;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  /** one owner token per claim statement; every write after it is fenced by it */
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** the lease a dispatch holds: it must outlive the upstream's timeout, with room for the settle */
+  leaseMs(): number {
+    return this.deps.config().upstream.timeoutMs + 15_000;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  private state(route: string): RouteState {
+    let s = this.routes.get(route);
+    if (!s) this.routes.set(route, (s = { inFlight: 0, step: 0, until: 0, probing: false, cursor: undefined }));
+    return s;
+  }
+
+  /**
+   * The accept stage asks for a slot before storing: a token when this replica will deliver it at
+   * once (healthy route, a free slot), else null (stored pending, delivered by a poll).
+   */
+  reserve(route: Route): string | null {
+    if (this.stopped || !route.spool) return null;
+    const s = this.state(route.path);
+    if (s.step > 0 || s.inFlight >= route.spool.concurrency) return null;
+    s.inFlight++;
+    return randomUUID();
+  }
+
+  /** gives back a reserved slot that was not used (the accept failed, or the row was stored pending) */
+  unreserve(route: Route): void {
+    const s = this.state(route.path);
+    s.inFlight = Math.max(0, s.inFlight - 1);
+    this.kick();
+  }
+
+  /** delivers a row this replica holds (reserved slot), in the background */
+  run(route: Route, row: Claimed): void {
+    const p = this.deliver(route, row).catch((err) => this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: dispatch failed'));
+    this.running.add(p);
+    void p.finally(() => {
+      this.running.delete(p);
+      const s = this.state(route.path);
+      s.inFlight = Math.max(0, s.inFlight - 1);
+      this.kick();
+    });
+  }
+
+  /** polls soon (a slot freed, or a claim came back full) */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopped || this.polling) return;
+    this.polling = true;
+    this.again = false;
+    let full = false;
+    try {
+      const now = this.now();
+      for (const route of this.deps.config().routes) {
+        if (!route.spool || this.stopped) continue;
+        const s = this.state(route.path);
+        if (now < s.until) continue;
+        // A backing-off route: one probe at a time; a healthy one: its free slots.
+        const n = s.step > 0 ? (s.probing ? 0 : 1) : route.spool.concurrency - s.inFlight;
+        if (n <= 0) continue;
+        const claimed = await this.claim(route, s, n);
+        if (claimed.length === n && s.step === 0) full = true;
+        if (claimed.length && s.step > 0) s.probing = true;
+        for (const row of claimed) {
+          s.inFlight++;
+          this.run(route, row);
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: errSummary(err) }, 'spool: polling for due deliveries failed; will try again');
+    } finally {
+      this.polling = false;
+    }
+    if (full || this.again) this.schedule(0);
+    else {
+      const every = this.deps.pollMs ?? 1000;
+      this.schedule(Math.round(every * (0.8 + 0.4 * this.random())));
+    }
+  }
+
+  private async claim(route: Route, s: RouteState, n: number): Promise<Claimed[]> {
+    const due = await this.deps.store.due(route.path, n, Math.max(64, n * 8));
+    if (!due.length) return [];
+    const { picked, cursor } = pickFair(due, n, s.cursor);
+    s.cursor = cursor;
+    return this.deps.store.claim(picked.map((p) => p.keyHash), randomUUID(), this.leaseMs());
+  }
+
+  private async deliver(route: Route, row: Claimed): Promise<void> {
+    const spool = route.spool!;
+    const config = this.deps.config();
+    const s = this.state(route.path);
+    const probe = s.step > 0;
+    // Too old to deliver: dead without a try (maxAge bounds how long the application may be away).
+    if (this.now() - row.receivedAt > spool.maxAgeMs) {
+      await this.settle(row, { state: 'dead', spend: false, status: null, error: 'expired: older than maxAge', keepMs: spool.keepDeadMs });
+      return;
+    }
+    const headers = [...row.headers,
+      'hookgate-provider', route.provider,
+      'hookgate-tenant', row.tenant,
+      'hookgate-idempotency-key', row.key,
+      'hookgate-attempt', String(row.attempts + 1),
+      'hookgate-delivery', deliveryKind(row.attempts, row.replays),
+      'hookgate-received-at', new Date(row.receivedAt).toISOString(),
+    ];
+    const timeout = config.upstream.timeoutMs;
+    let cls: DispatchClass;
+    let status: number | null = null;
+    let retryAfter: number | undefined;
+    let error: string | null = null;
+    try {
+      const res = await this.deps.upstream.request({
+        path: row.path,
+        method: row.method as 'POST',
+        headers,
+        body: row.body.length ? row.body : row.method === 'GET' || row.method === 'HEAD' ? null : row.body,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      status = res.statusCode;
+      retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
+      // The answer's body is not needed; reading it to the end frees the connection.
+      await res.body.dump().catch(() => {});
+      cls = classifyStatus(status, config.upstream.completes);
+      if (cls !== 'delivered') error = `status ${status}`;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      cls = classifyError(code);
+      error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
+    }
+    this.deps.onDispatch?.(route.path, cls);
+    if (probe) s.probing = false;
+
+    if (cls === 'delivered' || cls === 'failed') {
+      // The application answered (or took the request): the route is healthy again.
+      if (s.step > 0) this.deps.log.info({ route: route.path }, 'spool: the upstream answers again; delivering');
+      s.step = 0;
+      s.until = 0;
+    } else {
+      s.step++;
+      const wait = routeBackoffMs(s.step, cls, this.random(), retryAfter);
+      s.until = Math.max(s.until, this.now() + wait);
+      if (s.step === 1) this.deps.log.warn({ route: route.path, reason: error }, 'spool: the upstream is not taking deliveries; holding them and probing');
+    }
+
+    let how: Settle;
+    if (cls === 'delivered') how = { state: 'delivered', status: status!, keepMs: spool.keepDeliveredMs };
+    else if (cls === 'not_reached' || cls === 'overloaded') how = { state: 'pending', spend: false, delayMs: 0, status, error };
+    else {
+      const wait = nextRetryMs(row.attempts + 1, spool.retryMs, this.random());
+      how = wait === null
+        ? { state: 'dead', spend: true, status, error: error ?? 'failed', keepMs: spool.keepDeadMs }
+        : { state: 'pending', spend: true, delayMs: wait, status, error };
+    }
+    await this.settle(row, how);
+  }
+
+  private async settle(row: Claimed, how: Settle): Promise<void> {
+    try {
+      const ok = await this.deps.store.settle(row.keyHash, row.owner, how);
+      if (!ok) this.deps.log.warn({ key: row.key }, 'spool: the delivery was taken over by another replica before it was settled');
+      else if (how.state === 'dead') this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
+    } catch (err) {
+      // Not lost: the lease runs out and a replica delivers it again (the application may see it twice).
+      this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: settling a delivery failed; it is delivered again after its lease');
+    }
+  }
+
+  /** SIGTERM: no new claims; deliveries in flight finish (each bounded by upstream.timeout) and settle. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.polling) await new Promise((r) => setTimeout(r, 10));
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,214 @@
+// The spool on PostgreSQL and CockroachDB, through the ledger's driver (pool in SERIALIZABLE, the retry
+// loop of retry.ts, owner-token read-backs after an ambiguous error). Both engines run the same
+// statements: no correctness rests on SKIP LOCKED (CockroachDB's is best-effort, shared/spool.md §b.1);
+// a claim re-checks each row's state and due time in its UPDATE, and SERIALIZABLE (or PostgreSQL's
+// re-evaluation of a concurrently updated row) leaves exactly one winner. The engines differ only in
+// DDL (migrations.ts: hash-sharded indexes on CockroachDB).
+import { keyHash } from '../../ledger/common.js';
+import { qualified } from '../../ledger/migrations.js';
+import { DEFAULT_RETRY, withRetry, type Resolution, type RetryPolicy } from '../../ledger/retry.js';
+import type { SqlDriver } from '../../ledger/sql.js';
+import type { AcceptInput, AcceptResult, Claimed, DeliveryRow, Settle, SpoolState, SpoolStore } from './types.js';
+import { decodeHeaders, encodeHeaders } from './headers.js';
+
+const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
+
+export function spoolStatements(schema: string | undefined) {
+  const L = qualified(schema, 'hookgate_ledger');
+  const S = qualified(schema, 'hookgate_spool');
+  const B = qualified(schema, 'hookgate_spool_body');
+  const P = qualified(schema, 'hookgate_spool_pause');
+  const paused = (route: string, tenant: string) => `EXISTS (SELECT 1 FROM ${P} AS p WHERE p.route = ${route} AND p.tenant IN (${tenant}, '*'))`;
+  const row = `s.key, s.route, s.tenant, s.state, s.attempts, s.replays, s.last_status, s.last_error,
+    (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, (EXTRACT(EPOCH FROM s.next_at) * 1000)::FLOAT8 AS next_ms`;
+  return {
+    // $1 key hash, $2 ledger token, $3 accept status, $4 retention, $5 key, $6 route, $7 tenant,
+    // $8 dispatch owner (NULL: leave it pending), $9 lease, $10 method, $11 path, $12 headers, $13 body.
+    // The ledger claim becomes done with the accept status only while our token holds it; the spool
+    // row only follows a done claim, the bytes only a new spool row: three tables, each written once.
+    accept: `/* hookgate:spool_accept */
+WITH done AS (
+  UPDATE ${L} SET status = 'done', resp_status = $3::INT4, lease_until = now(), updated_at = now(), expires_at = now() + $4::INTERVAL
+   WHERE key_hash = $1 AND owner = $2::UUID AND status = 'processing'
+  RETURNING key_hash
+), spooled AS (
+  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, received_at, updated_at)
+  SELECT d.key_hash, $5::TEXT, $6::TEXT, $7::TEXT, x.state, $8::UUID,
+         CASE WHEN x.state = 'delivering' THEN now() + $9::INTERVAL ELSE now() END, now(), now()
+    FROM done AS d,
+         (SELECT CASE WHEN $8::UUID IS NOT NULL AND NOT ${paused('$6::TEXT', '$7::TEXT')} THEN 'delivering' ELSE 'pending' END AS state) AS x
+  ON CONFLICT (key_hash) DO NOTHING
+  RETURNING s.key_hash, s.state, s.received_at
+), bytes AS (
+  INSERT INTO ${B} AS b (key_hash, method, path, headers, body)
+  SELECT key_hash, $10::TEXT, $11::TEXT, $12::BYTEA, $13::BYTEA FROM spooled
+  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body
+  RETURNING b.key_hash
+)
+SELECT (SELECT count(*) FROM done)::INT4 AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+  FROM (SELECT 1) AS one LEFT JOIN spooled AS s ON true`,
+
+    // Read-back after an ambiguous accept: our token on a done ledger row means it landed.
+    acceptLookup: `/* hookgate:spool_accept_lookup */
+SELECT l.status, l.owner = $2::UUID AS mine, s.state, s.owner = $3::UUID AS ours, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+  FROM ${L} AS l LEFT JOIN ${S} AS s ON s.key_hash = l.key_hash WHERE l.key_hash = $1`,
+
+    // Round-robin input: up to $2 due rows a tenant, oldest first (fairness.ts picks among them).
+    due: `/* hookgate:spool_due */
+SELECT c.key_hash, c.tenant FROM (
+  SELECT s.key_hash, s.tenant, s.next_at, row_number() OVER (PARTITION BY s.tenant ORDER BY s.next_at) AS rn
+    FROM ${S} AS s
+   WHERE s.route = $1 AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
+) AS c WHERE c.rn <= $2 ORDER BY c.next_at LIMIT $3`,
+
+    // $1 key hashes, $2 owner, $3 lease. The WHERE re-checks what `due` saw: only still-due rows move.
+    // Taking over a lapsed lease spends an attempt: the first try may have reached the application.
+    claim: `/* hookgate:spool_claim */
+UPDATE ${S} AS s SET state = 'delivering', owner = $2::UUID, next_at = now() + $3::INTERVAL, updated_at = now(),
+       attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
+ WHERE s.key_hash = ANY($1::BYTEA[]) AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
+RETURNING s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms`,
+
+    claimLookup: `/* hookgate:spool_claim_lookup */
+SELECT s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+  FROM ${S} AS s WHERE s.key_hash = ANY($1::BYTEA[]) AND s.owner = $2::UUID AND s.state = 'delivering'`,
+
+    bytes: `/* hookgate:spool_bytes */
+SELECT key_hash, method, path, headers, body FROM ${B} WHERE key_hash = ANY($1::BYTEA[])`,
+
+    // $3 state, $4 attempts spent (0 or 1), $5 due after, $6 status, $7 error, $8 kept for (NULL: live row).
+    settle: `/* hookgate:spool_settle */
+UPDATE ${S} SET state = $3::TEXT, attempts = attempts + $4::INT4, next_at = now() + $5::INTERVAL, last_status = $6::INT4, last_error = $7::TEXT,
+       expires_at = CASE WHEN $8::INTERVAL IS NULL THEN NULL ELSE now() + $8::INTERVAL END, updated_at = now()
+ WHERE key_hash = $1 AND owner = $2::UUID AND state = 'delivering'`,
+
+    settleLookup: `/* hookgate:spool_settle_lookup */
+SELECT state, owner = $2::UUID AS mine FROM ${S} WHERE key_hash = $1`,
+
+    counts: `/* hookgate:spool_counts */
+SELECT route, tenant, count(*)::INT4 AS n FROM ${S} WHERE state IN ('pending', 'delivering') GROUP BY route, tenant`,
+
+    get: `/* hookgate:spool_get */
+SELECT ${row} FROM ${S} AS s WHERE s.key_hash = $1`,
+
+    list: `/* hookgate:spool_list */
+SELECT ${row} FROM ${S} AS s
+ WHERE ($1::TEXT IS NULL OR s.route = $1) AND ($2::TEXT IS NULL OR s.tenant = $2) AND ($3::TEXT IS NULL OR s.state = $3)
+ ORDER BY s.received_at DESC LIMIT $4`,
+  };
+}
+
+interface Row {
+  key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
+  last_status: number | null; last_error: string | null; received_ms: number; next_ms: number;
+}
+
+const deliveryRow = (r: Row): DeliveryRow => ({
+  key: r.key, route: r.route, tenant: r.tenant, state: r.state, attempts: Number(r.attempts), replays: Number(r.replays),
+  lastStatus: r.last_status === null ? null : Number(r.last_status), lastError: r.last_error, receivedAt: Math.round(Number(r.received_ms)), nextAt: Math.round(Number(r.next_ms)),
+});
+
+export class SqlSpoolStore implements SpoolStore {
+  private readonly sql: ReturnType<typeof spoolStatements>;
+  private readonly policy: RetryPolicy;
+  private closed = false;
+
+  constructor(
+    private readonly driver: SqlDriver,
+    readonly backend: 'postgres' | 'cockroachdb',
+    opts: { schema?: string; retryBudgetMs?: number } = {},
+  ) {
+    this.sql = spoolStatements(opts.schema);
+    this.policy = { ...DEFAULT_RETRY, budgetMs: opts.retryBudgetMs ?? DEFAULT_RETRY.budgetMs };
+  }
+
+  private run<T>(what: string, write: boolean, fn: () => Promise<T>, resolve?: () => Promise<Resolution<T>>): Promise<T> {
+    return withRetry(`spool ${what}`, fn, { policy: this.policy, write, ...(resolve ? { resolve } : {}) });
+  }
+
+  accept(a: AcceptInput): Promise<AcceptResult> {
+    const hash = keyHash(a.key);
+    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body];
+    return this.run<AcceptResult>('accept', true, async (): Promise<AcceptResult> => {
+      const r = (await this.driver.query(this.sql.accept, params)).rows[0] as { done: number; state: string | null; received_ms: number | null };
+      if (!r || Number(r.done) === 0) return { state: 'lost' as const };
+      if (r.state === null) return { state: 'duplicate' as const };
+      return { state: 'spooled' as const, delivering: r.state === 'delivering', receivedAt: Math.round(Number(r.received_ms)) };
+    }, async (): Promise<Resolution<AcceptResult>> => {
+      // Same tokens on the re-run: a landed accept shows our ledger token on a done row.
+      const r = (await this.driver.query(this.sql.acceptLookup, [hash, a.ledgerToken, a.dispatchOwner])).rows[0] as
+        { status: string; mine: boolean; state: string | null; ours: boolean | null; received_ms: number | null } | undefined;
+      if (r?.mine && r.status === 'processing') return { landed: false };
+      if (r?.mine && r.status === 'done' && r.state) return { landed: true, value: { state: 'spooled', delivering: r.state === 'delivering' && !!r.ours, receivedAt: Math.round(Number(r.received_ms)) } };
+      return { landed: true, value: { state: 'lost' } };
+    });
+  }
+
+  async due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>> {
+    const rows = await this.run('due', false, async () => (await this.driver.query(this.sql.due, [route, perTenant, limit])).rows);
+    return rows.map((r: { key_hash: Buffer; tenant: string }) => ({ keyHash: r.key_hash, tenant: r.tenant }));
+  }
+
+  async claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]> {
+    if (!keyHashes.length) return [];
+    type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_ms: number };
+    const rows = await this.run<ClaimRow[]>('claim', true,
+      async () => (await this.driver.query(this.sql.claim, [keyHashes, owner, interval(leaseMs)])).rows,
+      async () => ({ landed: true, value: (await this.driver.query(this.sql.claimLookup, [keyHashes, owner])).rows }));
+    if (!rows.length) return [];
+    const bytes = await this.run('bytes', false, async () => (await this.driver.query(this.sql.bytes, [rows.map((r) => r.key_hash)])).rows);
+    type Bytes = { key_hash: Buffer; method: string; path: string; headers: Buffer; body: Buffer };
+    const byHash = new Map((bytes as Bytes[]).map((b) => [b.key_hash.toString('hex'), b]));
+    const out: Claimed[] = [];
+    for (const r of rows) {
+      const b = byHash.get(r.key_hash.toString('hex'));
+      // A row without bytes cannot be delivered; it stays claimed and is taken over (and counted) later.
+      if (!b) continue;
+      out.push({
+        keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: Number(r.attempts), replays: Number(r.replays),
+        receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body,
+      });
+    }
+    return out;
+  }
+
+  settle(hash: Buffer, owner: string, how: Settle): Promise<boolean> {
+    const params = how.state === 'delivered'
+      ? [hash, owner, 'delivered', 0, interval(0), how.status, null, interval(how.keepMs)]
+      : how.state === 'pending'
+        ? [hash, owner, 'pending', how.spend ? 1 : 0, interval(how.delayMs), how.status, how.error, null]
+        : [hash, owner, 'dead', how.spend ? 1 : 0, interval(0), how.status, how.error, interval(how.keepMs)];
+    return this.run<boolean>('settle', true,
+      async () => ((await this.driver.query(this.sql.settle, params)).rowCount ?? 0) === 1,
+      async (): Promise<Resolution<boolean>> => {
+        const r = (await this.driver.query(this.sql.settleLookup, [hash, owner])).rows[0] as { state: string; mine: boolean } | undefined;
+        if (r?.mine && r.state === 'delivering') return { landed: false };
+        return { landed: true, value: !!r?.mine };
+      });
+  }
+
+  async pendingCounts(): Promise<Array<{ route: string; tenant: string; n: number }>> {
+    const rows = await this.run('count', false, async () => (await this.driver.query(this.sql.counts)).rows);
+    return rows.map((r: { route: string; tenant: string; n: number }) => ({ route: r.route, tenant: r.tenant, n: Number(r.n) }));
+  }
+
+  async get(key: string): Promise<DeliveryRow | undefined> {
+    const rows = await this.run('get', false, async () => (await this.driver.query(this.sql.get, [keyHash(key)])).rows);
+    return rows[0] ? deliveryRow(rows[0] as Row) : undefined;
+  }
+
+  async list(f: { route?: string; tenant?: string; state?: SpoolState; limit?: number }): Promise<DeliveryRow[]> {
+    const rows = await this.run('list', false, async () => (await this.driver.query(this.sql.list, [f.route ?? null, f.tenant ?? null, f.state ?? null, f.limit ?? 100])).rows);
+    return rows.map((r: Row) => deliveryRow(r));
+  }
+
+  async ping(): Promise<void> {
+    await this.run('ping', false, () => this.driver.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.driver.end();
+  }
+}

@@ -1,0 +1,93 @@
+// The spool's statements behind one interface (CONTRACT.md, Spool; shared/spool.md §c.3-c.6): one
+// implementation for PostgreSQL and CockroachDB (sql.ts), one for the embedded SQLite file (sqlite.ts).
+// Every write after a claim is fenced by the claim's owner token, as in the ledger.
+
+export type SpoolState = 'pending' | 'delivering' | 'delivered' | 'dead' | 'cancelled';
+
+/** What the accept stage stores: the request as the upstream will receive it, and its ledger claim. */
+export interface AcceptInput {
+  /** the delivery key (its sha256 is the row's key, the ledger's too) */
+  key: string;
+  /** the ledger claim's owner token: the accept marks that claim done, fenced by it */
+  ledgerToken: string;
+  /** answered to the provider, and remembered by the ledger for duplicates */
+  acceptStatus: number;
+  /** how long the ledger remembers the key (ledger.retention) */
+  retentionMs: number;
+  route: string;
+  tenant: string;
+  /** set when this replica delivers it at once: the row is stored `delivering` under this owner (unless paused) */
+  dispatchOwner: string | null;
+  leaseMs: number;
+  method: string;
+  /** path + query on the upstream */
+  path: string;
+  /** raw header pairs [name, value, name, value, …] in order and case */
+  headers: string[];
+  body: Buffer;
+}
+
+export type AcceptResult =
+  /** stored; `delivering` when this replica owns its first dispatch */
+  | { state: 'spooled'; delivering: boolean; receivedAt: number }
+  /** the key was already spooled (the ledger key is done with acceptStatus) */
+  | { state: 'duplicate' }
+  /** the ledger claim is no longer ours (its lease ran out and another request took it): nothing stored */
+  | { state: 'lost' };
+
+/** A claimed delivery, with its bytes. */
+export interface Claimed {
+  keyHash: Buffer;
+  key: string;
+  route: string;
+  tenant: string;
+  owner: string;
+  /** attempts spent before this dispatch (a takeover of a lapsed lease counts one) */
+  attempts: number;
+  replays: number;
+  receivedAt: number;
+  method: string;
+  path: string;
+  headers: string[];
+  body: Buffer;
+}
+
+/** How a dispatch ends, as written back (fenced by the owner token). */
+export type Settle =
+  | { state: 'delivered'; status: number; keepMs: number }
+  /** failed, attempts left: spend one, due again after `delayMs` */
+  | { state: 'pending'; spend: boolean; delayMs: number; status: number | null; error: string | null }
+  | { state: 'dead'; spend: boolean; status: number | null; error: string; keepMs: number };
+
+export interface DeliveryRow {
+  key: string;
+  route: string;
+  tenant: string;
+  state: SpoolState;
+  attempts: number;
+  replays: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  receivedAt: number;
+  nextAt: number;
+}
+
+export interface SpoolStore {
+  readonly backend: 'embedded' | 'postgres' | 'cockroachdb';
+  /** one statement: the ledger claim done with acceptStatus, the spool row and its bytes inserted */
+  accept(input: AcceptInput): Promise<AcceptResult>;
+  /** due deliveries of a route (pending and due, or delivering with a lapsed lease), not paused: up to `perTenant` a tenant, oldest first */
+  due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>>;
+  /** claims those of `keyHashes` still due, under `owner` for `leaseMs`; one statement */
+  claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]>;
+  /** writes a dispatch's end; false when the owner no longer holds it (taken over) */
+  settle(keyHash: Buffer, owner: string, how: Settle): Promise<boolean>;
+  /** pending + delivering rows, per route and tenant (for maxPending, tenantMaxPending) */
+  pendingCounts(): Promise<Array<{ route: string; tenant: string; n: number }>>;
+  /** one delivery, by its key */
+  get(key: string): Promise<DeliveryRow | undefined>;
+  /** deliveries of a state (newest first), for the CLI, the admin API and tests */
+  list(filter: { route?: string; tenant?: string; state?: SpoolState; limit?: number }): Promise<DeliveryRow[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
