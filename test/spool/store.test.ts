@@ -1,0 +1,137 @@
+// The store's statements on every dialect: PostgreSQL, the CockroachDB dialect forced on PostgreSQL,
+// and the embedded SQLite file. Fencing: a claim has one winner, a stale owner cannot settle, a stale
+// ledger token cannot accept.
+import t, { type Test } from 'tap';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openLedger } from '../../src/ledger/index.js';
+import { keyHash } from '../../src/ledger/common.js';
+import { openSpoolStore } from '../../src/spool/store/index.js';
+import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
+import type { Ledger } from '../../src/ledger/types.js';
+import { DEFAULT_PG_URL, schemaName, sleep } from '../helpers/ledger-backends.js';
+
+const PG_URL = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
+
+interface Target { name: string; url: string; schema?: string; dialect?: 'postgres' | 'cockroachdb'; cleanup(): Promise<void> }
+
+const targets: Array<() => Target> = [
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-store-'));
+    return { name: 'sqlite', url: `embedded:${join(dir, 'l.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  },
+  ...(['postgres', 'cockroachdb'] as const).map((dialect) => (): Target => {
+    const schema = schemaName(`spool_store_${dialect}`);
+    return {
+      name: `${dialect} dialect on PostgreSQL`, url: PG_URL, schema, dialect,
+      cleanup: async () => {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await c.end();
+      },
+    };
+  }),
+];
+
+function input(key: string, token: string, over: Partial<AcceptInput> = {}): AcceptInput {
+  return {
+    key, ledgerToken: token, acceptStatus: 202, retentionMs: 3_600_000, route: '/r', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000,
+    method: 'POST', path: '/r?x=1', headers: ['Content-Type', 'application/json', 'X-Sig', 'abc'], body: Buffer.from([0, 1, 2, 255]), ...over,
+  };
+}
+
+async function claimToken(ledger: Ledger, key: string): Promise<string> {
+  const c = await ledger.claim(key);
+  if (c.state !== 'claimed') throw new Error(`expected a claim, got ${c.state}`);
+  return c.token;
+}
+
+for (const make of targets) {
+  const target = make();
+  t.test(`spool store: ${target.name}`, async (t: Test) => {
+    t.teardown(() => target.cleanup());
+    const opts = { url: target.url, ...(target.schema ? { schema: target.schema } : {}), ...(target.dialect ? { dialect: target.dialect } : {}) };
+    const ledger = await openLedger({ ...opts, retentionMs: 3_600_000, leaseMs: 30_000, cache: 0, migrate: true });
+    t.teardown(() => ledger.close());
+    const store: SpoolStore = await openSpoolStore(opts);
+    t.teardown(() => store.close());
+    if (target.dialect) t.equal(store.backend, target.dialect);
+
+    t.test('accept: one statement marks the ledger key done and stores the bytes; a stale token stores nothing', async (t) => {
+      const token = await claimToken(ledger, 'k1');
+      t.same(await store.accept(input('k1', randomUUID())), { state: 'lost' }, 'not our claim: nothing stored');
+      t.equal(await store.get('k1'), undefined);
+      const r = await store.accept(input('k1', token));
+      t.equal(r.state, 'spooled');
+      const again = await ledger.claim('k1');
+      t.same(again.state === 'done' && again.status, 202, 'the ledger answers duplicates with acceptStatus');
+      const row = await store.get('k1');
+      t.match(row, { key: 'k1', route: '/r', tenant: 'acme', state: 'pending', attempts: 0 });
+      const [claimed] = await store.claim([keyHash('k1')], randomUUID(), 30_000);
+      t.same(claimed!.headers, ['Content-Type', 'application/json', 'X-Sig', 'abc'], 'headers in order and case');
+      t.same([...claimed!.body], [0, 1, 2, 255], 'body bytes');
+      t.equal(claimed!.path, '/r?x=1');
+    });
+
+    t.test('accept with a dispatch owner stores it delivering, leased to that owner', async (t) => {
+      const token = await claimToken(ledger, 'k2');
+      const owner = randomUUID();
+      const r = await store.accept(input('k2', token, { dispatchOwner: owner }));
+      t.match(r, { state: 'spooled', delivering: true });
+      t.same(await store.claim([keyHash('k2')], randomUUID(), 30_000), [], 'a live lease is not claimable');
+      t.equal(await store.settle(keyHash('k2'), randomUUID(), { state: 'delivered', status: 200, keepMs: 1000 }), false, 'another owner cannot settle');
+      t.equal(await store.settle(keyHash('k2'), owner, { state: 'delivered', status: 200, keepMs: 1000 }), true);
+      t.match(await store.get('k2'), { state: 'delivered', lastStatus: 200 });
+    });
+
+    t.test('concurrent claims of the same due rows: each row has one winner', async (t) => {
+      const keys = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      for (const k of keys) await store.accept(input(k, await claimToken(ledger, k), { route: '/c' }));
+      const hashes = keys.map(keyHash);
+      const results = await Promise.all(Array.from({ length: 4 }, () => store.claim(hashes, randomUUID(), 30_000)));
+      const won = results.flat().map((c) => c.key).sort();
+      t.same(won, [...keys].sort(), 'every row claimed exactly once');
+    });
+
+    t.test('settle: failed spends an attempt and comes due later; not reached spends none; dead is never due', async (t) => {
+      await store.accept(input('s1', await claimToken(ledger, 's1'), { route: '/s' }));
+      const owner = randomUUID();
+      await store.claim([keyHash('s1')], owner, 30_000);
+      t.ok(await store.settle(keyHash('s1'), owner, { state: 'pending', spend: false, delayMs: 0, status: null, error: 'not reached' }));
+      t.match(await store.get('s1'), { state: 'pending', attempts: 0 });
+      const o2 = randomUUID();
+      t.equal((await store.claim([keyHash('s1')], o2, 30_000)).length, 1);
+      t.ok(await store.settle(keyHash('s1'), o2, { state: 'pending', spend: true, delayMs: 60_000, status: 500, error: 'status 500' }));
+      t.match(await store.get('s1'), { state: 'pending', attempts: 1, lastStatus: 500 });
+      t.same(await store.due('/s', 4, 64), [], 'not due before its retry time');
+      t.same(await store.claim([keyHash('s1')], randomUUID(), 30_000), []);
+      await store.accept(input('s2', await claimToken(ledger, 's2'), { route: '/s' }));
+      const o3 = randomUUID();
+      await store.claim([keyHash('s2')], o3, 30_000);
+      t.ok(await store.settle(keyHash('s2'), o3, { state: 'dead', spend: true, status: 500, error: 'status 500', keepMs: 60_000 }));
+      t.same(await store.due('/s', 4, 64), []);
+      t.same((await store.list({ route: '/s', state: 'dead' })).map((d) => d.key), ['s2']);
+    });
+
+    t.test('a lapsed lease is taken over and spends an attempt', async (t) => {
+      await store.accept(input('l1', await claimToken(ledger, 'l1'), { route: '/l' }));
+      await store.claim([keyHash('l1')], randomUUID(), 50);
+      await sleep(120);
+      const [taken] = await store.claim([keyHash('l1')], randomUUID(), 30_000);
+      t.equal(taken?.attempts, 1);
+    });
+
+    t.test('due: round-robin input, a few rows per tenant', async (t) => {
+      for (let i = 0; i < 6; i++) await store.accept(input(`fa${i}`, await claimToken(ledger, `fa${i}`), { route: '/f', tenant: 'a' }));
+      await store.accept(input('fb0', await claimToken(ledger, 'fb0'), { route: '/f', tenant: 'b' }));
+      const due = await store.due('/f', 2, 64);
+      t.same(due.map((d) => d.tenant).sort(), ['a', 'a', 'b']);
+      const counts = await store.pendingCounts();
+      t.same(counts.filter((c) => c.route === '/f').sort((x, y) => x.tenant.localeCompare(y.tenant)), [{ route: '/f', tenant: 'a', n: 6 }, { route: '/f', tenant: 'b', n: 1 }]);
+    });
+  });
+}
