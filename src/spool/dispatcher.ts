@@ -59,9 +59,14 @@ export class Dispatcher {
     this.random = deps.random ?? Math.random;
   }
 
-  /** the lease a dispatch holds: it must outlive the upstream's timeout, with room for the settle */
+  /**
+   * The lease a dispatch holds: it must outlive the upstream's timeout, with room for the settle
+   * (the timeout again, between 1 s and 15 s). A replica that dies mid-dispatch delays its delivery
+   * by this much; then any replica takes it over.
+   */
   leaseMs(): number {
-    return this.deps.config().upstream.timeoutMs + 15_000;
+    const timeout = this.deps.config().upstream.timeoutMs;
+    return timeout + Math.min(15_000, Math.max(1_000, timeout));
   }
 
   start(): void {
