@@ -11,6 +11,7 @@ import { buildApp, clientErrorHandler, MAX_HEADER_BYTES, type Gateway } from './
 import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
 import { openSpool, spooling, type Spool } from './spool/index.js';
+import { registerSpoolAdmin } from './spool/admin.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -56,7 +57,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   // The spool lives for the process (like the ledger): a reload swaps routes, the dispatcher reads them.
   let cfgNow = config;
   const spool = spooling(config) && ledger
-    ? await openSpool(() => cfgNow, { log: logger, ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
+    ? await openSpool(() => cfgNow, { log: logger, registry: metrics.registry, ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
     : null;
 
   // Fastify is given a server that never listens; the real socket routes to the current app's handler.
@@ -103,6 +104,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       }
     },
   });
+  if (spool) registerSpoolAdmin(admin, { spool, config: () => current.config });
   const adminAt = opts.admin ?? current.config.admin;
   await admin.listen({ host: adminAt.host, port: adminAt.port });
   const listenAt = opts.listen ?? config.listen;

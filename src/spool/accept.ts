@@ -44,6 +44,7 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
       return unavailable(request, reply, err);
     }
     if (over) {
+      spool.metrics?.rejected(route.path, 'spool_full');
       // The claim stays held: the onResponse safety net releases it, so the provider's retry gets through.
       return answer(reply, 'spool_full', over === 'tenant' ? `tenant ${tenant} holds as many deliveries as it may in the spool; retry later` : undefined, FULL_RETRY_S);
     }
@@ -91,6 +92,7 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
 
   function unavailable(request: FastifyRequest, reply: FastifyReply, err: unknown) {
     deps.metrics.ledgerErrors.inc();
+    spool.metrics?.rejected(route.path, 'ledger_unavailable');
     request.log.warn({ err: errSummary(err), key: request.hg!.key }, 'spool: storing the delivery failed');
     const retry = err instanceof GatewayError && err.retryAfterSeconds ? err.retryAfterSeconds : 5;
     return answer(reply, 'ledger_unavailable', undefined, retry);

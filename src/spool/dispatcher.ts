@@ -11,6 +11,7 @@ import { errSummary } from '../errors.js';
 import type { Claimed, Settle, SpoolStore } from './store/types.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, type DispatchClass } from './schedule.js';
 import { pickFair } from './fairness.js';
+import type { SpoolMetrics } from './metrics.js';
 
 export interface DispatcherLog {
   info(obj: object, msg: string): void;
@@ -27,8 +28,9 @@ export interface DispatcherDeps {
   pollMs?: number;
   now?: () => number;
   random?: () => number;
-  /** each try at the upstream, by class (hookgate_spool_dispatches_total) */
-  onDispatch?(route: string, result: DispatchClass): void;
+  metrics?: SpoolMetrics;
+  /** how often terminal rows past their keep time are deleted (default 60 s; 0: never) */
+  sweepMs?: number;
 }
 
 interface RouteState {
@@ -47,12 +49,12 @@ export class Dispatcher {
   private readonly routes = new Map<string, RouteState>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private polling = false;
   private again = false;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
-  /** one owner token per claim statement; every write after it is fenced by it */
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
@@ -71,6 +73,26 @@ export class Dispatcher {
 
   start(): void {
     this.schedule(0);
+    const every = this.deps.sweepMs ?? 60_000;
+    if (every > 0) {
+      this.sweeper = setInterval(() => void this.sweep(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Deletes terminal deliveries past their keep time (bounded per run); failures wait for the next run. */
+  async sweep(batch = 1000, maxBatches = 20): Promise<number> {
+    let total = 0;
+    try {
+      for (let i = 0; i < maxBatches && !this.stopped; i++) {
+        const n = await this.deps.store.sweep(batch);
+        total += n;
+        if (n < batch) break;
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: errSummary(err) }, 'spool: sweeping kept deliveries failed; will try again');
+    }
+    return total;
   }
 
   private state(route: string): RouteState {
@@ -108,6 +130,11 @@ export class Dispatcher {
       s.inFlight = Math.max(0, s.inFlight - 1);
       this.kick();
     });
+  }
+
+  /** polls now: a replay or a resume made deliveries due */
+  poke(): void {
+    this.kick();
   }
 
   /** polls soon (a slot freed, or a claim came back full) */
@@ -213,7 +240,8 @@ export class Dispatcher {
       cls = classifyError(code);
       error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
     }
-    this.deps.onDispatch?.(route.path, cls);
+    this.deps.metrics?.dispatched(route.path, cls);
+    if (cls === 'delivered') this.deps.metrics?.delivered(Math.max(0, this.now() - row.receivedAt) / 1000);
     if (probe) s.probing = false;
 
     if (cls === 'delivered' || cls === 'failed') {
@@ -244,7 +272,10 @@ export class Dispatcher {
     try {
       const ok = await this.deps.store.settle(row.keyHash, row.owner, how);
       if (!ok) this.deps.log.warn({ key: row.key }, 'spool: the delivery was taken over by another replica before it was settled');
-      else if (how.state === 'dead') this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
+      else if (how.state === 'dead') {
+        this.deps.metrics?.dead(row.route);
+        this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
+      }
     } catch (err) {
       // Not lost: the lease runs out and a replica delivers it again (the application may see it twice).
       this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: settling a delivery failed; it is delivered again after its lease');
@@ -255,6 +286,7 @@ export class Dispatcher {
   async drain(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await Promise.allSettled([...this.running]);
   }

@@ -7,11 +7,14 @@ import { Dispatcher, type DispatcherLog } from './dispatcher.js';
 import { PendingCounts } from './limits.js';
 import { openSpoolStore } from './store/index.js';
 import type { SpoolStore } from './store/types.js';
+import { spoolMetrics, type SpoolMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface Spool {
   readonly store: SpoolStore;
   readonly dispatcher: Dispatcher;
   readonly pending: PendingCounts;
+  readonly metrics: SpoolMetrics | null;
   /** SIGTERM: stop claiming, let deliveries in flight finish, close the store */
   close(): Promise<void>;
 }
@@ -20,17 +23,24 @@ export function spooling(config: Config): boolean {
   return config.routes.some((r) => r.delivery === 'spool');
 }
 
-export async function openSpool(config: () => Config, opts: { log: DispatcherLog; pollMs?: number; dialect?: 'auto' | 'postgres' | 'cockroachdb' }): Promise<Spool> {
+export async function openSpool(config: () => Config, opts: { log: DispatcherLog; pollMs?: number; sweepMs?: number; dialect?: 'auto' | 'postgres' | 'cockroachdb'; registry?: Registry }): Promise<Spool> {
   const c = config();
   const store = await openSpoolStore({ url: c.ledger.url, ...(c.ledger.schema ? { schema: c.ledger.schema } : {}), ...(opts.dialect ? { dialect: opts.dialect } : {}) }, opts.log);
   // Its own connections to the upstream: a reload closes the traffic app's pool, not this one.
   const upstream: Pool = createUpstream(c);
-  const dispatcher = new Dispatcher({ store, upstream, config, log: opts.log, ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
+  const metrics = opts.registry ? spoolMetrics(opts.registry, store, config) : null;
+  const dispatcher = new Dispatcher({
+    store, upstream, config, log: opts.log,
+    ...(metrics ? { metrics } : {}),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.sweepMs !== undefined ? { sweepMs: opts.sweepMs } : {}),
+  });
   dispatcher.start();
   return {
     store,
     dispatcher,
     pending: new PendingCounts(store),
+    metrics,
     async close() {
       await dispatcher.drain();
       await upstream.close();

@@ -8,7 +8,7 @@ import { keyHash } from '../../ledger/common.js';
 import { qualified } from '../../ledger/migrations.js';
 import { DEFAULT_RETRY, withRetry, type Resolution, type RetryPolicy } from '../../ledger/retry.js';
 import type { SqlDriver } from '../../ledger/sql.js';
-import type { AcceptInput, AcceptResult, Claimed, DeliveryRow, Settle, SpoolState, SpoolStore } from './types.js';
+import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
 import { decodeHeaders, encodeHeaders } from './headers.js';
 
 const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
@@ -18,8 +18,11 @@ export function spoolStatements(schema: string | undefined) {
   const S = qualified(schema, 'hookgate_spool');
   const B = qualified(schema, 'hookgate_spool_body');
   const P = qualified(schema, 'hookgate_spool_pause');
+  // $1 route, $2 tenant, $3 state, $4 since (ms), $5 until (ms): each NULL for any
+  const FILTER = `($1::TEXT IS NULL OR s.route = $1) AND ($2::TEXT IS NULL OR s.tenant = $2) AND ($3::TEXT IS NULL OR s.state = $3)
+   AND ($4::FLOAT8 IS NULL OR s.received_at >= to_timestamp($4::FLOAT8 / 1000)) AND ($5::FLOAT8 IS NULL OR s.received_at < to_timestamp($5::FLOAT8 / 1000))`;
   const paused = (route: string, tenant: string) => `EXISTS (SELECT 1 FROM ${P} AS p WHERE p.route = ${route} AND p.tenant IN (${tenant}, '*'))`;
-  const row = `s.key, s.route, s.tenant, s.state, s.attempts, s.replays, s.last_status, s.last_error,
+  const row = `s.key_hash, s.key, s.route, s.tenant, s.state, s.attempts, s.replays, s.last_status, s.last_error,
     (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, (EXTRACT(EPOCH FROM s.next_at) * 1000)::FLOAT8 AS next_ms`;
   return {
     // $1 key hash, $2 ledger token, $3 accept status, $4 retention, $5 key, $6 route, $7 tenant,
@@ -92,19 +95,62 @@ SELECT route, tenant, count(*)::INT4 AS n FROM ${S} WHERE state IN ('pending', '
 SELECT ${row} FROM ${S} AS s WHERE s.key_hash = $1`,
 
     list: `/* hookgate:spool_list */
-SELECT ${row} FROM ${S} AS s
- WHERE ($1::TEXT IS NULL OR s.route = $1) AND ($2::TEXT IS NULL OR s.tenant = $2) AND ($3::TEXT IS NULL OR s.state = $3)
- ORDER BY s.received_at DESC LIMIT $4`,
+SELECT ${row} FROM ${S} AS s WHERE ${FILTER}
+ ORDER BY s.received_at DESC LIMIT $6`,
+
+    byId: `/* hookgate:spool_by_id */
+SELECT ${row}, b.method, b.path, b.headers, b.body FROM ${S} AS s LEFT JOIN ${B} AS b ON b.key_hash = s.key_hash WHERE s.key_hash = $1`,
+
+    // Replays start a new round: attempts from 0, due now, no longer kept for a sweep.
+    replay: `/* hookgate:spool_replay */
+UPDATE ${S} SET state = 'pending', attempts = 0, replays = replays + 1, next_at = now(), expires_at = NULL, owner = NULL, updated_at = now()
+ WHERE key_hash = $1 AND state <> 'delivering'`,
+
+    replayMany: `/* hookgate:spool_replay_many */
+UPDATE ${S} AS s SET state = 'pending', attempts = 0, replays = s.replays + 1, next_at = now(), expires_at = NULL, owner = NULL, updated_at = now()
+ WHERE ${FILTER} AND s.state <> 'delivering'`,
+
+    countMany: `/* hookgate:spool_count_many */
+SELECT count(*)::INT4 AS n FROM ${S} AS s WHERE ${FILTER} AND s.state <> 'delivering'`,
+
+    cancel: `/* hookgate:spool_cancel */
+UPDATE ${S} SET state = 'cancelled', expires_at = now() + $2::INTERVAL, owner = NULL, updated_at = now()
+ WHERE key_hash = $1 AND state IN ('pending', 'dead')`,
+
+    pause: `/* hookgate:spool_pause */
+INSERT INTO ${P} (route, tenant, paused_at) VALUES ($1, $2, now()) ON CONFLICT (route, tenant) DO NOTHING`,
+
+    resume: `/* hookgate:spool_resume */
+DELETE FROM ${P} WHERE route = $1 AND tenant = $2`,
+
+    paused: `/* hookgate:spool_paused */
+SELECT route, tenant FROM ${P} ORDER BY route, tenant`,
+
+    stateCounts: `/* hookgate:spool_state_counts */
+SELECT route, tenant, state, count(*)::INT4 AS n FROM ${S} GROUP BY route, tenant, state`,
+
+    oldest: `/* hookgate:spool_oldest */
+SELECT route, (EXTRACT(EPOCH FROM (now() - min(received_at))) * 1000)::FLOAT8 AS ms FROM ${S} WHERE state IN ('pending', 'delivering') GROUP BY route`,
+
+    // Terminal rows only (live rows have no expires_at); the bytes go in the same statement.
+    sweep: `/* hookgate:spool_sweep */
+WITH gone AS (
+  DELETE FROM ${S} WHERE key_hash IN (SELECT key_hash FROM ${S} WHERE expires_at <= now() ORDER BY expires_at LIMIT $1) AND expires_at <= now()
+  RETURNING key_hash
+), bytes AS (
+  DELETE FROM ${B} WHERE key_hash IN (SELECT key_hash FROM gone) RETURNING key_hash
+)
+SELECT count(*)::INT4 AS n FROM gone`,
   };
 }
 
 interface Row {
-  key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
+  key_hash: Buffer; key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
   last_status: number | null; last_error: string | null; received_ms: number; next_ms: number;
 }
 
 const deliveryRow = (r: Row): DeliveryRow => ({
-  key: r.key, route: r.route, tenant: r.tenant, state: r.state, attempts: Number(r.attempts), replays: Number(r.replays),
+  id: r.key_hash.toString('hex'), key: r.key, route: r.route, tenant: r.tenant, state: r.state, attempts: Number(r.attempts), replays: Number(r.replays),
   lastStatus: r.last_status === null ? null : Number(r.last_status), lastError: r.last_error, receivedAt: Math.round(Number(r.received_ms)), nextAt: Math.round(Number(r.next_ms)),
 });
 
@@ -197,9 +243,61 @@ export class SqlSpoolStore implements SpoolStore {
     return rows[0] ? deliveryRow(rows[0] as Row) : undefined;
   }
 
-  async list(f: { route?: string; tenant?: string; state?: SpoolState; limit?: number }): Promise<DeliveryRow[]> {
-    const rows = await this.run('list', false, async () => (await this.driver.query(this.sql.list, [f.route ?? null, f.tenant ?? null, f.state ?? null, f.limit ?? 100])).rows);
+  async list(f: SpoolFilter): Promise<DeliveryRow[]> {
+    const rows = await this.run('list', false, async () => (await this.driver.query(this.sql.list, [...filterParams(f), f.limit ?? 100])).rows);
     return rows.map((r: Row) => deliveryRow(r));
+  }
+
+  async byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined> {
+    const hash = idHash(id);
+    if (!hash) return undefined;
+    const rows = await this.run('get', false, async () => (await this.driver.query(this.sql.byId, [hash])).rows);
+    const r = rows[0] as (Row & { method: string | null; path: string; headers: Buffer; body: Buffer }) | undefined;
+    if (!r) return undefined;
+    return { ...deliveryRow(r), ...(withBytes && r.method !== null ? { request: { method: r.method, path: r.path, headers: decodeHeaders(r.headers), body: r.body } } : {}) };
+  }
+
+  async replay(id: string): Promise<boolean> {
+    const hash = idHash(id);
+    if (!hash) return false;
+    // Running it twice replays twice (one more replay counted): harmless, so no read-back.
+    return this.run('replay', true, async () => ((await this.driver.query(this.sql.replay, [hash])).rowCount ?? 0) === 1);
+  }
+
+  async replayMany(f: SpoolFilter, dryRun: boolean): Promise<number> {
+    if (dryRun) return this.run('count', false, async () => Number((await this.driver.query(this.sql.countMany, filterParams(f))).rows[0]?.n ?? 0));
+    return this.run('replay', true, async () => (await this.driver.query(this.sql.replayMany, filterParams(f))).rowCount ?? 0);
+  }
+
+  async cancel(id: string, keepMs: number): Promise<boolean> {
+    const hash = idHash(id);
+    if (!hash) return false;
+    return this.run('cancel', true, async () => ((await this.driver.query(this.sql.cancel, [hash, interval(keepMs)])).rowCount ?? 0) === 1);
+  }
+
+  async pause(route: string, tenant: string): Promise<void> {
+    await this.run('pause', true, () => this.driver.query(this.sql.pause, [route, tenant]));
+  }
+
+  async resume(route: string, tenant: string): Promise<boolean> {
+    return this.run('resume', true, async () => ((await this.driver.query(this.sql.resume, [route, tenant])).rowCount ?? 0) > 0);
+  }
+
+  async stats(): Promise<SpoolStats> {
+    const [counts, oldest, paused] = await Promise.all([
+      this.run('stats', false, async () => (await this.driver.query(this.sql.stateCounts)).rows),
+      this.run('stats', false, async () => (await this.driver.query(this.sql.oldest)).rows),
+      this.run('stats', false, async () => (await this.driver.query(this.sql.paused)).rows),
+    ]);
+    return {
+      counts: counts.map((r: { route: string; tenant: string; state: SpoolState; n: number }) => ({ route: r.route, tenant: r.tenant, state: r.state, n: Number(r.n) })),
+      oldestPendingMs: oldest.map((r: { route: string; ms: number }) => ({ route: r.route, ms: Math.max(0, Math.round(Number(r.ms))) })),
+      paused: paused.map((r: { route: string; tenant: string }) => ({ route: r.route, tenant: r.tenant })),
+    };
+  }
+
+  async sweep(limit: number): Promise<number> {
+    return this.run('sweep', true, async () => Number((await this.driver.query(this.sql.sweep, [limit])).rows[0]?.n ?? 0));
   }
 
   async ping(): Promise<void> {
@@ -211,4 +309,8 @@ export class SqlSpoolStore implements SpoolStore {
     this.closed = true;
     await this.driver.end();
   }
+}
+
+function filterParams(f: SpoolFilter): unknown[] {
+  return [f.route ?? null, f.tenant ?? null, f.state ?? null, f.since ?? null, f.until ?? null];
 }

@@ -7,16 +7,22 @@ import type Database from 'better-sqlite3';
 import { keyHash } from '../../ledger/common.js';
 import { openSqlite } from '../../ledger/embedded.js';
 import { unavailable } from '../../ledger/retry.js';
-import type { AcceptInput, AcceptResult, Claimed, DeliveryRow, Settle, SpoolState, SpoolStore } from './types.js';
+import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
+
+const COLUMNS = 'key_hash, key, route, tenant, state, attempts, replays, last_status, last_error, received_at, next_at';
+// @route, @tenant, @state, @since, @until: each NULL for any
+const FILTER = `(@route IS NULL OR route = @route) AND (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state)
+  AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)`;
+const filterParams = (f: SpoolFilter) => ({ route: f.route ?? null, tenant: f.tenant ?? null, state: f.state ?? null, since: f.since ?? null, until: f.until ?? null });
 import { decodeHeaders, encodeHeaders } from './headers.js';
 
 interface Row {
-  key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
+  key_hash: Buffer; key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
   last_status: number | null; last_error: string | null; received_at: number; next_at: number;
 }
 
 const deliveryRow = (r: Row): DeliveryRow => ({
-  key: r.key, route: r.route, tenant: r.tenant, state: r.state, attempts: r.attempts, replays: r.replays,
+  id: r.key_hash.toString('hex'), key: r.key, route: r.route, tenant: r.tenant, state: r.state, attempts: r.attempts, replays: r.replays,
   lastStatus: r.last_status, lastError: r.last_error, receivedAt: r.received_at, nextAt: r.next_at,
 });
 
@@ -50,9 +56,22 @@ export class SqliteSpoolStore implements SpoolStore {
       settle: p(`UPDATE hookgate_spool SET state = ?, attempts = attempts + ?, next_at = ?, last_status = ?, last_error = ?, expires_at = ?, updated_at = ?
         WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
       counts: p(`SELECT route, tenant, count(*) AS n FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route, tenant`),
-      get: p(`SELECT key, route, tenant, state, attempts, replays, last_status, last_error, received_at, next_at FROM hookgate_spool WHERE key_hash = ?`),
-      list: p(`SELECT key, route, tenant, state, attempts, replays, last_status, last_error, received_at, next_at FROM hookgate_spool
-        WHERE (@route IS NULL OR route = @route) AND (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state) ORDER BY received_at DESC LIMIT @limit`),
+      get: p(`SELECT ${COLUMNS} FROM hookgate_spool WHERE key_hash = ?`),
+      list: p(`SELECT ${COLUMNS} FROM hookgate_spool WHERE ${FILTER} ORDER BY received_at DESC LIMIT @limit`),
+      replay: p(`UPDATE hookgate_spool SET state = 'pending', attempts = 0, replays = replays + 1, next_at = @now, expires_at = NULL, owner = NULL, updated_at = @now
+        WHERE key_hash = @hash AND state <> 'delivering'`),
+      replayMany: p(`UPDATE hookgate_spool SET state = 'pending', attempts = 0, replays = replays + 1, next_at = @now, expires_at = NULL, owner = NULL, updated_at = @now
+        WHERE ${FILTER} AND state <> 'delivering'`),
+      countMany: p(`SELECT count(*) AS n FROM hookgate_spool WHERE ${FILTER} AND state <> 'delivering'`),
+      cancel: p(`UPDATE hookgate_spool SET state = 'cancelled', expires_at = ?, owner = NULL, updated_at = ? WHERE key_hash = ? AND state IN ('pending', 'dead')`),
+      pause: p(`INSERT INTO hookgate_spool_pause (route, tenant, paused_at) VALUES (?, ?, ?) ON CONFLICT (route, tenant) DO NOTHING`),
+      resume: p(`DELETE FROM hookgate_spool_pause WHERE route = ? AND tenant = ?`),
+      pausedAll: p(`SELECT route, tenant FROM hookgate_spool_pause ORDER BY route, tenant`),
+      stateCounts: p(`SELECT route, tenant, state, count(*) AS n FROM hookgate_spool GROUP BY route, tenant, state`),
+      oldest: p(`SELECT route, ? - min(received_at) AS ms FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route`),
+      sweepRows: p(`SELECT key_hash FROM hookgate_spool WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`),
+      sweepOne: p(`DELETE FROM hookgate_spool WHERE key_hash = ? AND expires_at <= ?`),
+      sweepBody: p(`DELETE FROM hookgate_spool_body WHERE key_hash = ?`),
     };
   }
 
@@ -121,8 +140,69 @@ export class SqliteSpoolStore implements SpoolStore {
     });
   }
 
-  list(f: { route?: string; tenant?: string; state?: SpoolState; limit?: number }): Promise<DeliveryRow[]> {
-    return this.op('list', () => (this.s.list.all({ route: f.route ?? null, tenant: f.tenant ?? null, state: f.state ?? null, limit: f.limit ?? 100 }) as Row[]).map(deliveryRow));
+  list(f: SpoolFilter): Promise<DeliveryRow[]> {
+    return this.op('list', () => (this.s.list.all({ ...filterParams(f), limit: f.limit ?? 100 }) as Row[]).map(deliveryRow));
+  }
+
+  byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined> {
+    return this.op('get', () => {
+      const hash = idHash(id);
+      const r = hash && (this.s.get.get(hash) as Row | undefined);
+      if (!r) return undefined;
+      const b = withBytes ? (this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer } | undefined) : undefined;
+      return { ...deliveryRow(r), ...(b ? { request: { method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body } } : {}) };
+    });
+  }
+
+  replay(id: string): Promise<boolean> {
+    return this.op('replay', () => {
+      const hash = idHash(id);
+      return !!hash && this.s.replay.run({ hash, now: this.now() }).changes === 1;
+    });
+  }
+
+  replayMany(f: SpoolFilter, dryRun: boolean): Promise<number> {
+    return this.op('replay', () => dryRun
+      ? (this.s.countMany.get(filterParams(f)) as { n: number }).n
+      : this.s.replayMany.run({ ...filterParams(f), now: this.now() }).changes);
+  }
+
+  cancel(id: string, keepMs: number): Promise<boolean> {
+    return this.op('cancel', () => {
+      const hash = idHash(id);
+      const now = this.now();
+      return !!hash && this.s.cancel.run(now + keepMs, now, hash).changes === 1;
+    });
+  }
+
+  pause(route: string, tenant: string): Promise<void> {
+    return this.op('pause', () => void this.s.pause.run(route, tenant, this.now()));
+  }
+
+  resume(route: string, tenant: string): Promise<boolean> {
+    return this.op('resume', () => this.s.resume.run(route, tenant).changes > 0);
+  }
+
+  stats(): Promise<SpoolStats> {
+    return this.op('stats', () => ({
+      counts: this.s.stateCounts.all() as SpoolStats['counts'],
+      oldestPendingMs: (this.s.oldest.all(this.now()) as SpoolStats['oldestPendingMs']).map((r) => ({ route: r.route, ms: Math.max(0, r.ms) })),
+      paused: this.s.pausedAll.all() as SpoolStats['paused'],
+    }));
+  }
+
+  sweep(limit: number): Promise<number> {
+    return this.op('sweep', () => this.db.transaction(() => {
+      const now = this.now();
+      let n = 0;
+      for (const { key_hash } of this.s.sweepRows.all(now, limit) as Array<{ key_hash: Buffer }>) {
+        if (this.s.sweepOne.run(key_hash, now).changes === 1) {
+          this.s.sweepBody.run(key_hash);
+          n++;
+        }
+      }
+      return n;
+    }).immediate());
   }
 
   ping(): Promise<void> {

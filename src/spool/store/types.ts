@@ -60,6 +60,8 @@ export type Settle =
   | { state: 'dead'; spend: boolean; status: number | null; error: string; keepMs: number };
 
 export interface DeliveryRow {
+  /** hex sha256 of the key: how the admin API and the CLI name a delivery */
+  id: string;
   key: string;
   route: string;
   tenant: string;
@@ -86,8 +88,52 @@ export interface SpoolStore {
   pendingCounts(): Promise<Array<{ route: string; tenant: string; n: number }>>;
   /** one delivery, by its key */
   get(key: string): Promise<DeliveryRow | undefined>;
-  /** deliveries of a state (newest first), for the CLI, the admin API and tests */
-  list(filter: { route?: string; tenant?: string; state?: SpoolState; limit?: number }): Promise<DeliveryRow[]>;
+  /** one delivery by id, with its request when `withBytes` */
+  byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined>;
+  /** deliveries (newest first), for the CLI, the admin API and tests */
+  list(filter: SpoolFilter): Promise<DeliveryRow[]>;
+  /** deliver again now (any state but delivering): pending, attempts 0, one more replay; false when absent or delivering */
+  replay(id: string): Promise<boolean>;
+  /** the same for every delivery the filter matches (never delivering ones); the count (`dryRun`: only counted) */
+  replayMany(filter: SpoolFilter, dryRun: boolean): Promise<number>;
+  /** a pending or dead delivery becomes cancelled (kept `keepMs`); false otherwise */
+  cancel(id: string, keepMs: number): Promise<boolean>;
+  /** stops (resumes) dispatch of a route, or of one tenant of it; accepting goes on. Survives restarts. */
+  pause(route: string, tenant: string): Promise<void>;
+  resume(route: string, tenant: string): Promise<boolean>;
+  stats(): Promise<SpoolStats>;
+  /** deletes terminal rows whose keep time ran out, and their bytes; live rows are never touched */
+  sweep(limit: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SpoolFilter {
+  route?: string;
+  tenant?: string;
+  state?: SpoolState;
+  /** received at or after (ms) */
+  since?: number;
+  /** received before (ms) */
+  until?: number;
+  limit?: number;
+}
+
+export interface StoredRequest {
+  method: string;
+  path: string;
+  headers: string[];
+  body: Buffer;
+}
+
+export interface SpoolStats {
+  counts: Array<{ route: string; tenant: string; state: SpoolState; n: number }>;
+  /** per route: age of its oldest pending or delivering delivery (ms) */
+  oldestPendingMs: Array<{ route: string; ms: number }>;
+  paused: Array<{ route: string; tenant: string }>;
+}
+
+/** An id from the API or the command line, as a key hash; undefined when it is not one. */
+export function idHash(id: string): Buffer | undefined {
+  return /^[0-9a-f]{64}$/.test(id) ? Buffer.from(id, 'hex') : undefined;
 }
