@@ -4,6 +4,7 @@ import { runCommand } from './run.js';
 import { checkCommand } from './check.js';
 import { signCommand } from './sign.js';
 import { migrateCommand } from './migrate.js';
+import { spoolCommand, SPOOL_USAGE } from './spool.js';
 
 const USAGE = `usage:
   hookgate run --config FILE           start the gateway (also: hookgate --config FILE; HOOKGATE_CONFIG)
@@ -11,6 +12,7 @@ const USAGE = `usage:
   hookgate sign --provider NAME --secret S [--body FILE|-] [--url URL] [--timestamp UNIX] [--id ID] [--curl URL]
                                        print the headers of a valid delivery
   hookgate migrate --config FILE       create or upgrade the ledger schema
+  hookgate spool VERB --config FILE    the spool on the ledger database: stats, ls, show, replay, cancel, pause, resume
 `;
 
 export interface Io {
@@ -40,6 +42,7 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
     parsed = parseArgs({
       args: rest,
       strict: true,
+      allowPositionals: command === 'spool',
       options: {
         config: { type: 'string', short: 'c' },
         provider: { type: 'string' },
@@ -50,6 +53,14 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
         id: { type: 'string' },
         method: { type: 'string' },
         curl: { type: 'string' },
+        state: { type: 'string' },
+        route: { type: 'string' },
+        tenant: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        bytes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -76,6 +87,12 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
       return runCommand(config, io);
     case 'sign':
       return signCommand(o, io);
+    case 'spool':
+      if (!config) {
+        io.err(`hookgate spool: --config FILE is required (or set HOOKGATE_CONFIG)\n${SPOOL_USAGE}`);
+        return 2;
+      }
+      return spoolCommand(config, parsed.positionals, o, io);
     default:
       io.err(`hookgate: unknown command ${JSON.stringify(command)}\n${USAGE}`);
       return 2;
