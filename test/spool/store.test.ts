@@ -125,6 +125,23 @@ for (const make of targets) {
       t.equal(taken?.attempts, 1);
     });
 
+    t.test('sweep: terminal rows past their keep time go with their bytes; live ones never', async (t) => {
+      for (const k of ['w1', 'w2', 'w3']) await store.accept(input(k, await claimToken(ledger, k), { route: '/w' }));
+      const o = randomUUID();
+      await store.claim([keyHash('w1'), keyHash('w2')], o, 30_000);
+      await store.settle(keyHash('w1'), o, { state: 'delivered', status: 200, keepMs: 1 });
+      await store.settle(keyHash('w2'), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 3_600_000 });
+      await sleep(50);
+      t.equal(await store.sweep(1000), 1, 'only the delivered one whose keep time ran out');
+      t.equal(await store.get('w1'), undefined);
+      t.equal((await store.get('w2'))?.state, 'dead', 'a dead one kept for keepDead');
+      t.equal((await store.get('w3'))?.state, 'pending', 'a live one is never swept');
+      t.equal(await store.byId(keyHash('w1').toString('hex'), true), undefined);
+      // a replay makes a kept delivery live again: no longer sweepable
+      t.ok(await store.replay(keyHash('w2').toString('hex')));
+      t.match(await store.get('w2'), { state: 'pending', attempts: 0, replays: 1 });
+    });
+
     t.test('due: round-robin input, a few rows per tenant', async (t) => {
       for (let i = 0; i < 6; i++) await store.accept(input(`fa${i}`, await claimToken(ledger, `fa${i}`), { route: '/f', tenant: 'a' }));
       await store.accept(input('fb0', await claimToken(ledger, 'fb0'), { route: '/f', tenant: 'b' }));
