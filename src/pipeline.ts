@@ -53,6 +53,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
 
+  const forward = forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims });
   app.route({
     method: ALL_METHODS,
     url: route.path,
@@ -62,7 +63,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
     preHandler,
     // 7 on a spool route: store and answer; the dispatcher forwards later (src/spool).
-    handler: route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps) }) : forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
+    handler: route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward }) : forward,
   });
 }
 

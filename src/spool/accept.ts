@@ -2,7 +2,8 @@
 // `acceptStatus` with `hookgate-outcome: spooled`, only after the ledger key (done, acceptStatus) and
 // the request (method, path, headers in order and case, body bytes) have committed in one statement.
 // Then, when this replica had a free slot, it delivers it at once (dispatcher.ts); otherwise a poll does.
-import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { isHandshake } from './handshake.js';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError, errSummary } from '../errors.js';
@@ -25,13 +26,16 @@ export function upstreamPath(config: Config, route: Route, url: string): string 
   return base + (route.forwardTo ?? (q < 0 ? url : url.slice(0, q))) + query;
 }
 
-export function acceptDelivery(route: Route, deps: { config: Config; metrics: Metrics; spool: Spool }): RouteHandlerMethod {
+export function acceptDelivery(route: Route, deps: { config: Config; metrics: Metrics; spool: Spool; forward: RouteHandlerMethod }): RouteHandlerMethod {
   const { config, spool } = deps;
   const settings = route.spool!;
   const trust = trustFunction(config.trustProxy);
 
-  return async function accept(request: FastifyRequest, reply: FastifyReply) {
+  return async function accept(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const d = request.hg!;
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    // A handshake's answer is the application's: forwarded while the provider waits, never stored.
+    if (isHandshake(route.provider, request.headers, body)) return deps.forward.call(this, request, reply);
     // Without a claim (ledger.onError: allow with the ledger down) nothing can be stored durably.
     if (!d.claim || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
     const claim = d.claim;
@@ -49,7 +53,6 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
       return answer(reply, 'spool_full', over === 'tenant' ? `tenant ${tenant} holds as many deliveries as it may in the spool; retry later` : undefined, FULL_RETRY_S);
     }
 
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const owner = spool.dispatcher.reserve(route);
     const input = {
       key: d.key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,

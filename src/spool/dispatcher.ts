@@ -167,15 +167,21 @@ export class Dispatcher {
         const s = this.state(route.path);
         if (now < s.until) continue;
         // A backing-off route: one probe at a time; a healthy one: its free slots.
-        const n = s.step > 0 ? (s.probing ? 0 : 1) : route.spool.concurrency - s.inFlight;
+        const probe = s.step > 0;
+        const n = probe ? (s.probing ? 0 : 1) : route.spool.concurrency - s.inFlight;
         if (n <= 0) continue;
-        const claimed = await this.claim(route, s, n);
-        if (claimed.length === n && s.step === 0) full = true;
-        if (claimed.length && s.step > 0) s.probing = true;
-        for (const row of claimed) {
-          s.inFlight++;
-          this.run(route, row);
+        // The slots are taken before the claim's round trip: an accept meanwhile must not take them too.
+        s.inFlight += n;
+        if (probe) s.probing = true;
+        let claimed: Claimed[] = [];
+        try {
+          claimed = await this.claim(route, s, n);
+        } finally {
+          s.inFlight -= n - claimed.length;
+          if (probe && !claimed.length) s.probing = false;
         }
+        if (claimed.length === n && !probe) full = true;
+        for (const row of claimed) this.run(route, row);
       }
     } catch (err) {
       this.deps.log.warn({ err: errSummary(err) }, 'spool: polling for due deliveries failed; will try again');
