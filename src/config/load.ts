@@ -56,6 +56,12 @@ export interface Route {
   readonly delivery: 'sync' | 'spool';
   /** the route's spool settings (top-level `spool:` with the route's overrides); null on sync routes */
   readonly spool: SpoolSettings | null;
+  /**
+   * The secret (as configured) that a tenant's delivery was verified with, by index: for re-signing a
+   * late spooled delivery. A function, so the secrets never land in a serialised config. Null unless
+   * the route spools with `resign` on a symmetric scheme.
+   */
+  readonly signingSecret: ((tenant: string, index: number) => string | undefined) | null;
 }
 
 export interface SpoolSettings {
@@ -68,6 +74,8 @@ export interface SpoolSettings {
   readonly keepDeadMs: number;
   readonly maxPending: number;
   readonly tenantMaxPending: number;
+  /** re-sign deliveries dispatched later than the route's tolerance after they were signed */
+  readonly resign: boolean;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -238,9 +246,11 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     else if (prev.route !== i && prev.namespace !== namespace)
       warnings.push(`${where}: the same secret as ${prev.where}, on another route with its own key space: a delivery captured on one route is forwarded again on the other; if both receive the same provider account's deliveries, give them the same namespace`);
   };
-  const prepare = (ref: string, where: string, tenantName: string): unknown => {
+  const rawSecrets: Array<[string, number, string]> = [];
+  const prepare = (ref: string, where: string, tenantName: string, index = 0, lookupTenant = tenantName): unknown => {
     const secret = readSecret(ref, where, envs, problems, warnings, files);
     if (secret !== null) remember(secret, where, tenantName);
+    if (secret !== null) rawSecrets.push([lookupTenant, index, secret]);
     if (secret === null || !scheme) return null;
     try {
       return scheme.key(secret, options);
@@ -252,7 +262,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   let keys: Route['keys'];
   if (Array.isArray(raw.secrets)) {
     const shared = tenant.kind === 'literal' ? tenant.value : `${tenant.kind}:${tenant.name}`;
-    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared));
+    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared, j, '*'));
     // The contract: the tenant comes only from the route or from signed material.
     if (tenant.kind === 'param' || tenant.kind === 'header')
       problems.push(`${at}.tenant: ${raw.tenant} is taken from the request, and with one secret list for the route nothing proves it: a delivery captured for one tenant would be accepted again under every other name. Give secrets as a map from tenant to its own secrets (then the signature proves the tenant), or use a literal tenant or json:PATH of the signed body`);
@@ -261,7 +271,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     const map = new Map<string, unknown[]>();
     for (const [name, refs] of Object.entries(raw.secrets)) {
       if (!TENANT.test(name)) problems.push(`${at}.secrets["${name}"]: a tenant name is ${TENANT_RULE}, so no request can name this one`);
-      map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`, name)));
+      map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`, name, j)));
     }
     keys = map;
   }
@@ -298,7 +308,14 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
     namespace, keyPrefix: keyPrefix(namespace), signedHeaders, delivery: spool ? 'spool' : 'sync', spool,
+    signingSecret: spool?.resign && !scheme.asymmetric && !scheme.urlSigned && rawSecrets.length ? secretLookup(rawSecrets) : null,
   };
+}
+
+/** (tenant or '*', index) → secret, for re-signing; held in a closure, never in the config's data. */
+function secretLookup(entries: Array<[string, number, string]>): (tenant: string, index: number) => string | undefined {
+  const m = new Map(entries.map(([t, i, s]) => [`${t}\0${i}`, s]));
+  return (tenant, index) => m.get(`${tenant}\0${index}`) ?? m.get(`*\0${index}`);
 }
 
 // Providers whose answer is the product (TwiML, interaction responses): a stored delivery cannot give it.
@@ -317,7 +334,6 @@ function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: stri
   const s = { ...cfg.spool, ...(raw.spool ?? {}) };
   const where = (key: string) => (raw.spool && key in raw.spool ? `${at}.spool.${key}` : `spool.${key}`);
   if (s.tenantRate) problems.push(`${where('tenantRate')}: per-tenant delivery rates are not available yet in this hookgate; remove tenantRate (concurrency bounds what reaches the upstream)`);
-  if (s.resign) problems.push(`${where('resign')}: re-signing late deliveries is not available yet in this hookgate; remove resign (the upstream receives the original signature headers)`);
   const retentionMs = parseDuration(cfg.ledger.retention);
   const maxAgeMs = parseDuration(s.maxAge);
   // The ledger must remember a spooled key at least as long as the spool may still deliver it.
@@ -333,6 +349,7 @@ function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: stri
     keepDeadMs: parseDuration(s.keepDead),
     maxPending: s.maxPending,
     tenantMaxPending: s.tenantMaxPending,
+    resign: s.resign,
   };
 }
 

@@ -39,7 +39,7 @@ const spoolProperties = (withDefaults: boolean) => {
     keepDead: Type.String({ pattern: DURATION, description: 'how long dead and cancelled deliveries keep their bytes', ...d('7d') }),
     maxPending: Type.Integer({ minimum: 1, description: 'pending + delivering deliveries of the route; over it: 503 spool_full', ...d(100000) }),
     tenantMaxPending: Type.Integer({ minimum: 1, description: 'the same for one tenant of the route', ...d(10000) }),
-    resign: Type.Optional(Type.Boolean({ description: 'timestamped HMAC schemes: a late delivery gets fresh signature headers' })),
+    resign: Type.Boolean({ description: 'timestamped HMAC schemes: a delivery dispatched later than the route\'s tolerance after it was signed gets fresh signature headers', ...d(true) }),
   };
 };
 export const SpoolSchema = Type.Object(spoolProperties(true), { ...Strict, default: {} });

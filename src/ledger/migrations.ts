@@ -57,7 +57,8 @@ const SPOOL_BODY_COLUMNS = `
   method   TEXT  NOT NULL,
   path     TEXT  NOT NULL,
   headers  BYTEA NOT NULL,
-  body     BYTEA NOT NULL`;
+  body     BYTEA NOT NULL,
+  meta     TEXT  NULL`;
 const SPOOL_PAUSE_COLUMNS = `
   route     TEXT        NOT NULL,
   tenant    TEXT        NOT NULL DEFAULT '*',
@@ -138,7 +139,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON hookgate_spool (received_at)`,
       `CREATE TABLE IF NOT EXISTS hookgate_spool_body (
-        key_hash BLOB NOT NULL PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL
+        key_hash BLOB NOT NULL PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL, meta TEXT NULL
       ) WITHOUT ROWID`,
       `CREATE TABLE IF NOT EXISTS hookgate_spool_pause (
         route TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '*', paused_at INTEGER NOT NULL, PRIMARY KEY (route, tenant)

@@ -58,6 +58,10 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
       key: d.key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
       route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
       method: request.method, path: upstreamPath(config, route, request.url), headers: upstreamHeaders(request, trust, []), body,
+      // what re-signing a late delivery needs (never the secret itself)
+      meta: route.signingSecret && d.signedAt !== undefined && d.secretIndex !== undefined
+        ? { secretIndex: d.secretIndex, signedAt: d.signedAt, ...(d.signedId !== undefined ? { id: d.signedId } : {}) }
+        : null,
     };
     let result;
     try {
@@ -86,7 +90,7 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
         if (result.delivering && owner) {
           spool.dispatcher.run(route, {
             keyHash: keyHash(d.key), key: d.key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
-            method: input.method, path: input.path, headers: input.headers, body,
+            method: input.method, path: input.path, headers: input.headers, body, meta: input.meta,
           });
         }
         return reply;

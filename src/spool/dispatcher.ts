@@ -11,6 +11,7 @@ import { errSummary } from '../errors.js';
 import type { Claimed, Settle, SpoolStore } from './store/types.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, type DispatchClass } from './schedule.js';
 import { pickFair } from './fairness.js';
+import { late, resignHeaders } from './resign.js';
 import type { SpoolMetrics } from './metrics.js';
 
 export interface DispatcherLog {
@@ -213,7 +214,10 @@ export class Dispatcher {
       await this.settle(row, { state: 'dead', spend: false, status: null, error: 'expired: older than maxAge', keepMs: spool.keepDeadMs });
       return;
     }
-    const headers = [...row.headers,
+    // Late for a handler that checks the signed timestamp itself: fresh signature headers.
+    const now = this.now();
+    const signed = spool.resign && late(route, row.meta, now) ? resignHeaders(route, row.tenant, row.meta!, row.method, row.body, row.headers, now) : undefined;
+    const headers = [...(signed ?? row.headers),
       'hookgate-provider', route.provider,
       'hookgate-tenant', row.tenant,
       'hookgate-idempotency-key', row.key,

@@ -41,7 +41,7 @@ if (tgt.kind !== 'postgres') {
       const accept = async (key: string, owner: string | null = null) => {
         const c = await ledger.claim(key);
         if (c.state !== 'claimed') throw new Error(`expected a claim, got ${c.state}`);
-        const input: AcceptInput = { key, ledgerToken: c.token, acceptStatus: 200, retentionMs: 60_000, route: '/f', tenant: 'acme', dispatchOwner: owner, leaseMs: 30_000, method: 'POST', path: '/f', headers: ['a', 'b'], body: Buffer.from('x') };
+        const input: AcceptInput = { key, ledgerToken: c.token, acceptStatus: 200, retentionMs: 60_000, route: '/f', tenant: 'acme', dispatchOwner: owner, leaseMs: 30_000, method: 'POST', path: '/f', headers: ['a', 'b'], body: Buffer.from('x'), meta: null };
         return store.accept(input);
       };
 

@@ -40,7 +40,7 @@ const targets: Array<() => Target> = [
 function input(key: string, token: string, over: Partial<AcceptInput> = {}): AcceptInput {
   return {
     key, ledgerToken: token, acceptStatus: 202, retentionMs: 3_600_000, route: '/r', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000,
-    method: 'POST', path: '/r?x=1', headers: ['Content-Type', 'application/json', 'X-Sig', 'abc'], body: Buffer.from([0, 1, 2, 255]), ...over,
+    method: 'POST', path: '/r?x=1', headers: ['Content-Type', 'application/json', 'X-Sig', 'abc'], body: Buffer.from([0, 1, 2, 255]), meta: null, ...over,
   };
 }
 

@@ -9,7 +9,7 @@ import { qualified } from '../../ledger/migrations.js';
 import { DEFAULT_RETRY, withRetry, type Resolution, type RetryPolicy } from '../../ledger/retry.js';
 import type { SqlDriver } from '../../ledger/sql.js';
 import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
-import { decodeHeaders, encodeHeaders } from './headers.js';
+import { decodeHeaders, decodeMeta, encodeHeaders } from './headers.js';
 
 const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
 
@@ -26,7 +26,7 @@ export function spoolStatements(schema: string | undefined) {
     (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, (EXTRACT(EPOCH FROM s.next_at) * 1000)::FLOAT8 AS next_ms`;
   return {
     // $1 key hash, $2 ledger token, $3 accept status, $4 retention, $5 key, $6 route, $7 tenant,
-    // $8 dispatch owner (NULL: leave it pending), $9 lease, $10 method, $11 path, $12 headers, $13 body.
+    // $8 dispatch owner (NULL: leave it pending), $9 lease, $10 method, $11 path, $12 headers, $13 body, $14 meta.
     // The ledger claim becomes done with the accept status only while our token holds it; the spool
     // row only follows a done claim, the bytes only a new spool row: three tables, each written once.
     accept: `/* hookgate:spool_accept */
@@ -43,9 +43,9 @@ WITH done AS (
   ON CONFLICT (key_hash) DO NOTHING
   RETURNING s.key_hash, s.state, s.received_at
 ), bytes AS (
-  INSERT INTO ${B} AS b (key_hash, method, path, headers, body)
-  SELECT key_hash, $10::TEXT, $11::TEXT, $12::BYTEA, $13::BYTEA FROM spooled
-  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body
+  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
+  SELECT key_hash, $10::TEXT, $11::TEXT, $12::BYTEA, $13::BYTEA, $14::TEXT FROM spooled
+  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
   RETURNING b.key_hash
 )
 SELECT (SELECT count(*) FROM done)::INT4 AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
@@ -77,7 +77,7 @@ SELECT s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPO
   FROM ${S} AS s WHERE s.key_hash = ANY($1::BYTEA[]) AND s.owner = $2::UUID AND s.state = 'delivering'`,
 
     bytes: `/* hookgate:spool_bytes */
-SELECT key_hash, method, path, headers, body FROM ${B} WHERE key_hash = ANY($1::BYTEA[])`,
+SELECT key_hash, method, path, headers, body, meta FROM ${B} WHERE key_hash = ANY($1::BYTEA[])`,
 
     // $3 state, $4 attempts spent (0 or 1), $5 due after, $6 status, $7 error, $8 kept for (NULL: live row).
     settle: `/* hookgate:spool_settle */
@@ -174,7 +174,7 @@ export class SqlSpoolStore implements SpoolStore {
 
   accept(a: AcceptInput): Promise<AcceptResult> {
     const hash = keyHash(a.key);
-    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body];
+    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null];
     return this.run<AcceptResult>('accept', true, async (): Promise<AcceptResult> => {
       const r = (await this.driver.query(this.sql.accept, params)).rows[0] as { done: number; state: string | null; received_ms: number | null };
       if (!r || Number(r.done) === 0) return { state: 'lost' as const };
@@ -203,7 +203,7 @@ export class SqlSpoolStore implements SpoolStore {
       async () => ({ landed: true, value: (await this.driver.query(this.sql.claimLookup, [keyHashes, owner])).rows }));
     if (!rows.length) return [];
     const bytes = await this.run('bytes', false, async () => (await this.driver.query(this.sql.bytes, [rows.map((r) => r.key_hash)])).rows);
-    type Bytes = { key_hash: Buffer; method: string; path: string; headers: Buffer; body: Buffer };
+    type Bytes = { key_hash: Buffer; method: string; path: string; headers: Buffer; body: Buffer; meta: string | null };
     const byHash = new Map((bytes as Bytes[]).map((b) => [b.key_hash.toString('hex'), b]));
     const out: Claimed[] = [];
     for (const r of rows) {
@@ -212,7 +212,7 @@ export class SqlSpoolStore implements SpoolStore {
       if (!b) continue;
       out.push({
         keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: Number(r.attempts), replays: Number(r.replays),
-        receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body,
+        receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta),
       });
     }
     return out;

@@ -14,7 +14,7 @@ const COLUMNS = 'key_hash, key, route, tenant, state, attempts, replays, last_st
 const FILTER = `(@route IS NULL OR route = @route) AND (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state)
   AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)`;
 const filterParams = (f: SpoolFilter) => ({ route: f.route ?? null, tenant: f.tenant ?? null, state: f.state ?? null, since: f.since ?? null, until: f.until ?? null });
-import { decodeHeaders, encodeHeaders } from './headers.js';
+import { decodeHeaders, decodeMeta, encodeHeaders } from './headers.js';
 
 interface Row {
   key_hash: Buffer; key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
@@ -41,8 +41,8 @@ export class SqliteSpoolStore implements SpoolStore {
       paused: p(`SELECT ${PAUSED('?', '?')} AS paused`),
       spool: p(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, owner, next_at, attempts, replays, received_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
-      bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body`),
+      bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
       due: p(`SELECT key_hash, tenant FROM (
           SELECT s.key_hash, s.tenant, s.next_at, row_number() OVER (PARTITION BY s.tenant ORDER BY s.next_at) AS rn
             FROM hookgate_spool AS s
@@ -52,7 +52,7 @@ export class SqliteSpoolStore implements SpoolStore {
           attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
         WHERE s.key_hash = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
         RETURNING key_hash, key, route, tenant, attempts, replays, received_at`),
-      body: p(`SELECT method, path, headers, body FROM hookgate_spool_body WHERE key_hash = ?`),
+      body: p(`SELECT method, path, headers, body, meta FROM hookgate_spool_body WHERE key_hash = ?`),
       settle: p(`UPDATE hookgate_spool SET state = ?, attempts = attempts + ?, next_at = ?, last_status = ?, last_error = ?, expires_at = ?, updated_at = ?
         WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
       counts: p(`SELECT route, tenant, count(*) AS n FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route, tenant`),
@@ -93,7 +93,7 @@ export class SqliteSpoolStore implements SpoolStore {
       const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
       const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now, now, now).changes === 1;
       if (!inserted) return { state: 'duplicate' };
-      this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body);
+      this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null);
       return { state: 'spooled', delivering: deliver, receivedAt: now };
     }).immediate());
   }
@@ -109,9 +109,9 @@ export class SqliteSpoolStore implements SpoolStore {
       for (const hash of keyHashes) {
         const r = this.s.claimOne.get(owner, now + leaseMs, now, hash, now) as { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_at: number } | undefined;
         if (!r) continue;
-        const b = this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer } | undefined;
+        const b = this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer; meta: string | null } | undefined;
         if (!b) continue;
-        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body });
+        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta) });
       }
       return out;
     }).immediate());

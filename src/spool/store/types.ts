@@ -25,6 +25,16 @@ export interface AcceptInput {
   /** raw header pairs [name, value, name, value, …] in order and case */
   headers: string[];
   body: Buffer;
+  /** what re-signing needs (timestamped schemes): never a secret */
+  meta: SigningMeta | null;
+}
+
+/** Which secret verified the delivery, its signed timestamp and id: enough to re-sign it later. */
+export interface SigningMeta {
+  secretIndex: number;
+  /** ms */
+  signedAt: number;
+  id?: string;
 }
 
 export type AcceptResult =
@@ -50,6 +60,7 @@ export interface Claimed {
   path: string;
   headers: string[];
   body: Buffer;
+  meta: SigningMeta | null;
 }
 
 /** How a dispatch ends, as written back (fenced by the owner token). */
