@@ -182,7 +182,13 @@ export class Dispatcher {
           if (probe && !claimed.length) s.probing = false;
         }
         if (claimed.length === n && !probe) full = true;
-        for (const row of claimed) this.run(route, row);
+        for (const row of claimed) {
+          if (row.takeover) {
+            this.deps.metrics?.takeover();
+            this.deps.log.warn({ key: row.key, route: row.route }, 'spool: took over a delivery whose dispatch lease ran out');
+          }
+          this.run(route, row);
+        }
       }
     } catch (err) {
       this.deps.log.warn({ err: errSummary(err) }, 'spool: polling for due deliveries failed; will try again');

@@ -11,6 +11,7 @@ export interface SpoolMetrics {
   dead(route: string): void;
   rejected(route: string, reason: 'spool_full' | 'ledger_unavailable'): void;
   delivered(lagSeconds: number): void;
+  takeover(): void;
 }
 
 export function spoolMetrics(registry: Registry, store: SpoolStore, config: () => Config): SpoolMetrics {
@@ -45,7 +46,9 @@ export function spoolMetrics(registry: Registry, store: SpoolStore, config: () =
   const dead = new Counter({ name: 'hookgate_spool_dead_total', help: 'Deliveries that went dead, by route.', labelNames: ['route'] as const, registers });
   const rejected = new Counter({ name: 'hookgate_spool_rejected_total', help: 'Deliveries a spool route refused to store, by route and reason.', labelNames: ['route', 'reason'] as const, registers });
   const lag = new Histogram({ name: 'hookgate_spool_delivery_lag_seconds', help: 'From accepted to delivered.', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 21600, 86400], registers });
+  const takeovers = new Counter({ name: 'hookgate_spool_takeovers_total', help: 'Deliveries claimed after the lease of another dispatch ran out (its replica died or stalled).', registers });
   return {
+    takeover: () => takeovers.inc(),
     dispatched: (route, result) => dispatches.inc({ route, result }),
     dead: (route) => dead.inc({ route }),
     rejected: (route, reason) => rejected.inc({ route, reason }),

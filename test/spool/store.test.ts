@@ -123,6 +123,10 @@ for (const make of targets) {
       await sleep(120);
       const [taken] = await store.claim([keyHash('l1')], randomUUID(), 30_000);
       t.equal(taken?.attempts, 1);
+      t.equal(taken?.takeover, true, 'reported as a takeover');
+      await store.accept(input('l2', await claimToken(ledger, 'l2'), { route: '/l' }));
+      const [fresh] = await store.claim([keyHash('l2')], randomUUID(), 30_000);
+      t.equal(fresh?.takeover, false, 'a pending one is not');
     });
 
     t.test('sweep: terminal rows past their keep time go with their bytes; live ones never', async (t) => {

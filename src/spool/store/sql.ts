@@ -66,14 +66,20 @@ SELECT c.key_hash, c.tenant FROM (
 
     // $1 key hashes, $2 owner, $3 lease. The WHERE re-checks what `due` saw: only still-due rows move.
     // Taking over a lapsed lease spends an attempt: the first try may have reached the application.
+    // `prev` carries each row's state before the claim, to count takeovers.
     claim: `/* hookgate:spool_claim */
+WITH prev AS (
+  SELECT key_hash, state FROM ${S} WHERE key_hash = ANY($1::BYTEA[]) AND state IN ('pending', 'delivering') AND next_at <= now()
+)
 UPDATE ${S} AS s SET state = 'delivering', owner = $2::UUID, next_at = now() + $3::INTERVAL, updated_at = now(),
        attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
- WHERE s.key_hash = ANY($1::BYTEA[]) AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
-RETURNING s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms`,
+  FROM prev
+ WHERE s.key_hash = prev.key_hash AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
+RETURNING s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms,
+          prev.state = 'delivering' AS takeover`,
 
     claimLookup: `/* hookgate:spool_claim_lookup */
-SELECT s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+SELECT s.key_hash, s.key, s.route, s.tenant, s.attempts, s.replays, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, false AS takeover
   FROM ${S} AS s WHERE s.key_hash = ANY($1::BYTEA[]) AND s.owner = $2::UUID AND s.state = 'delivering'`,
 
     bytes: `/* hookgate:spool_bytes */
@@ -197,7 +203,7 @@ export class SqlSpoolStore implements SpoolStore {
 
   async claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]> {
     if (!keyHashes.length) return [];
-    type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_ms: number };
+    type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_ms: number; takeover: boolean };
     const rows = await this.run<ClaimRow[]>('claim', true,
       async () => (await this.driver.query(this.sql.claim, [keyHashes, owner, interval(leaseMs)])).rows,
       async () => ({ landed: true, value: (await this.driver.query(this.sql.claimLookup, [keyHashes, owner])).rows }));
@@ -211,7 +217,7 @@ export class SqlSpoolStore implements SpoolStore {
       // A row without bytes cannot be delivered; it stays claimed and is taken over (and counted) later.
       if (!b) continue;
       out.push({
-        keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: Number(r.attempts), replays: Number(r.replays),
+        keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: Number(r.attempts), replays: Number(r.replays), takeover: !!r.takeover,
         receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta),
       });
     }

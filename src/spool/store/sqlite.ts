@@ -48,6 +48,7 @@ export class SqliteSpoolStore implements SpoolStore {
             FROM hookgate_spool AS s
            WHERE s.route = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
         ) WHERE rn <= ? ORDER BY next_at LIMIT ?`),
+      stateOf: p(`SELECT state FROM hookgate_spool WHERE key_hash = ?`),
       claimOne: p(`UPDATE hookgate_spool AS s SET state = 'delivering', owner = ?, next_at = ?, updated_at = ?,
           attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
         WHERE s.key_hash = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
@@ -107,11 +108,12 @@ export class SqliteSpoolStore implements SpoolStore {
       const now = this.now();
       const out: Claimed[] = [];
       for (const hash of keyHashes) {
+        const before = (this.s.stateOf.get(hash) as { state: string } | undefined)?.state;
         const r = this.s.claimOne.get(owner, now + leaseMs, now, hash, now) as { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_at: number } | undefined;
         if (!r) continue;
         const b = this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer; meta: string | null } | undefined;
         if (!b) continue;
-        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta) });
+        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, takeover: before === 'delivering', attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta) });
       }
       return out;
     }).immediate());

@@ -52,6 +52,8 @@ export interface Claimed {
   route: string;
   tenant: string;
   owner: string;
+  /** the claim took over a lapsed lease (its replica died or stalled mid-dispatch) */
+  takeover?: boolean;
   /** attempts spent before this dispatch (a takeover of a lapsed lease counts one) */
   attempts: number;
   replays: number;
