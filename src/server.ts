@@ -12,6 +12,7 @@ import { buildAdmin } from './admin.js';
 import type { Limiters } from './pipeline.js';
 import { openSpool, spooling, type Spool } from './spool/index.js';
 import { registerSpoolAdmin } from './spool/admin.js';
+import type { LimitStore } from './limits/store.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -26,6 +27,8 @@ export interface StartOptions {
   admin?: { host: string; port: number };
   /** the spool's idle poll period (default 1000 ms); tests shorten it */
   spoolPollMs?: number;
+  /** counts for the spool's tenantRate (createLimiters().dispatch: limits.store) */
+  spoolRate?: LimitStore;
   /** force the spool store's SQL dialect (tests run the CockroachDB one on PostgreSQL) */
   spoolDialect?: 'auto' | 'postgres' | 'cockroachdb';
 }
@@ -57,7 +60,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   // The spool lives for the process (like the ledger): a reload swaps routes, the dispatcher reads them.
   let cfgNow = config;
   const spool = spooling(config) && ledger
-    ? await openSpool(() => cfgNow, { log: logger, registry: metrics.registry, ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
+    ? await openSpool(() => cfgNow, { log: logger, registry: metrics.registry, ...(opts.spoolRate ? { rate: opts.spoolRate } : {}), ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
     : null;
 
   // Fastify is given a server that never listens; the real socket routes to the current app's handler.

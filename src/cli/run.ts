@@ -110,7 +110,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   // The limit store lives for the process: a reload changes rates, not the store (see docs/rate-limits.md).
   const limits = createLimiters(config, { metrics, log });
   await limits.ready(); // bounded by the Redis connect timeout; an unreachable Redis means per-replica limits, not a failed start
-  const gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+  const gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters, spoolRate: limits.dispatch });
   log.info(
     { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',

@@ -76,6 +76,8 @@ export interface SpoolSettings {
   readonly tenantMaxPending: number;
   /** re-sign deliveries dispatched later than the route's tolerance after they were signed */
   readonly resign: boolean;
+  /** deliveries per window to the upstream, per tenant (`*`: any other); empty: unpaced */
+  readonly tenantRate: ReadonlyMap<string, Rate>;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -333,7 +335,14 @@ function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: stri
   if (cfg.mode === 'monitor') problems.push(`${at}.delivery: ${raw.delivery} needs mode: enforce (monitor mode forwards every request, verified or not); use delivery: sync while monitoring`);
   const s = { ...cfg.spool, ...(raw.spool ?? {}) };
   const where = (key: string) => (raw.spool && key in raw.spool ? `${at}.spool.${key}` : `spool.${key}`);
-  if (s.tenantRate) problems.push(`${where('tenantRate')}: per-tenant delivery rates are not available yet in this hookgate; remove tenantRate (concurrency bounds what reaches the upstream)`);
+  const tenantRate = new Map<string, Rate>();
+  for (const [name, rate] of Object.entries(s.tenantRate ?? {})) {
+    try {
+      tenantRate.set(name, parseRate(rate));
+    } catch (err) {
+      problems.push(`${where('tenantRate')}["${name}"]: ${(err as Error).message}`);
+    }
+  }
   const retentionMs = parseDuration(cfg.ledger.retention);
   const maxAgeMs = parseDuration(s.maxAge);
   // The ledger must remember a spooled key at least as long as the spool may still deliver it.
@@ -350,6 +359,7 @@ function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: stri
     maxPending: s.maxPending,
     tenantMaxPending: s.tenantMaxPending,
     resign: s.resign,
+    tenantRate,
   };
 }
 

@@ -13,6 +13,7 @@ import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAft
 import { pickFair } from './fairness.js';
 import { late, resignHeaders } from './resign.js';
 import type { SpoolMetrics } from './metrics.js';
+import type { LimitStore } from '../limits/store.js';
 
 export interface DispatcherLog {
   info(obj: object, msg: string): void;
@@ -32,6 +33,8 @@ export interface DispatcherDeps {
   metrics?: SpoolMetrics;
   /** how often terminal rows past their keep time are deleted (default 60 s; 0: never) */
   sweepMs?: number;
+  /** counts for `tenantRate` (limits.store: shared by the replicas through Redis, else this replica's) */
+  rate?: LimitStore;
 }
 
 interface RouteState {
@@ -48,6 +51,8 @@ interface RouteState {
 
 export class Dispatcher {
   private readonly routes = new Map<string, RouteState>();
+  /** `route\0tenant` → until when (ms) the tenant's tenantRate window is used up: its rows are not claimed */
+  private readonly paced = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
@@ -203,7 +208,11 @@ export class Dispatcher {
   }
 
   private async claim(route: Route, s: RouteState, n: number): Promise<Claimed[]> {
-    const due = await this.deps.store.due(route.path, n, Math.max(64, n * 8));
+    const now = this.now();
+    const due = (await this.deps.store.due(route.path, n, Math.max(64, n * 8))).filter((d) => {
+      const until = this.paced.get(`${route.path}\0${d.tenant}`);
+      return until === undefined || until <= now;
+    });
     if (!due.length) return [];
     const { picked, cursor } = pickFair(due, n, s.cursor);
     s.cursor = cursor;
@@ -218,6 +227,12 @@ export class Dispatcher {
     // Too old to deliver: dead without a try (maxAge bounds how long the application may be away).
     if (this.now() - row.receivedAt > spool.maxAgeMs) {
       await this.settle(row, { state: 'dead', spend: false, status: null, error: 'expired: older than maxAge', keepMs: spool.keepDeadMs });
+      return;
+    }
+    // tenantRate: over its window, the delivery waits for the next one (no attempt spent).
+    const waitMs = await this.pace(route, row.tenant);
+    if (waitMs > 0) {
+      await this.settle(row, { state: 'pending', spend: false, delayMs: waitMs, status: null, error: 'paced: tenantRate' });
       return;
     }
     // Late for a handler that checks the signed timestamp itself: fresh signature headers.
@@ -282,6 +297,19 @@ export class Dispatcher {
         : { state: 'pending', spend: true, delayMs: wait, status, error };
     }
     await this.settle(row, how);
+  }
+
+  /** 0 when the tenant may have one more delivery now, else how long until its window resets (ms). */
+  private pace(route: Route, tenant: string): Promise<number> {
+    const rate = route.spool!.tenantRate.get(tenant) ?? route.spool!.tenantRate.get('*');
+    const store = this.deps.rate;
+    if (!rate || !store) return Promise.resolve(0);
+    return new Promise((resolve) => store.hit(`spool|${route.path}|${tenant}`, rate.windowMs, rate.max, (hit) => {
+      if (hit.current <= rate.max) return resolve(0);
+      const wait = Math.max(1, hit.ttlMs);
+      this.paced.set(`${route.path}\0${tenant}`, this.now() + wait);
+      resolve(wait);
+    }));
   }
 
   private async settle(row: Claimed, how: Settle): Promise<void> {

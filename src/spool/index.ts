@@ -9,6 +9,7 @@ import { openSpoolStore } from './store/index.js';
 import type { SpoolStore } from './store/types.js';
 import { spoolMetrics, type SpoolMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
+import { memoryStore, type LimitStore } from '../limits/store.js';
 
 export interface Spool {
   readonly store: SpoolStore;
@@ -23,7 +24,7 @@ export function spooling(config: Config): boolean {
   return config.routes.some((r) => r.delivery === 'spool');
 }
 
-export async function openSpool(config: () => Config, opts: { log: DispatcherLog; pollMs?: number; sweepMs?: number; dialect?: 'auto' | 'postgres' | 'cockroachdb'; registry?: Registry }): Promise<Spool> {
+export async function openSpool(config: () => Config, opts: { log: DispatcherLog; pollMs?: number; sweepMs?: number; dialect?: 'auto' | 'postgres' | 'cockroachdb'; registry?: Registry; rate?: LimitStore }): Promise<Spool> {
   const c = config();
   const store = await openSpoolStore({ url: c.ledger.url, ...(c.ledger.schema ? { schema: c.ledger.schema } : {}), ...(opts.dialect ? { dialect: opts.dialect } : {}) }, opts.log);
   // Its own connections to the upstream: a reload closes the traffic app's pool, not this one.
@@ -31,6 +32,8 @@ export async function openSpool(config: () => Config, opts: { log: DispatcherLog
   const metrics = opts.registry ? spoolMetrics(opts.registry, store, config) : null;
   const dispatcher = new Dispatcher({
     store, upstream, config, log: opts.log,
+    // tenantRate counts: limits.store's (shared through Redis) when given, else this replica's
+    rate: opts.rate ?? memoryStore(10_000),
     ...(metrics ? { metrics } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.sweepMs !== undefined ? { sweepMs: opts.sweepMs } : {}),

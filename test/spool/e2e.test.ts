@@ -228,7 +228,7 @@ t.test('config refuses what the spool cannot keep its promise on', async (t) => 
   t.match(problems({ ...base, ledger: { ...base.ledger, retention: '24h' }, routes: [route] }).join('\n'), /spool\.maxAge: 72h is longer than ledger\.retention/);
   t.match(problems({ ...base, routes: [{ ...route, spool: { maxAge: '48h' } }], ledger: { ...base.ledger, retention: '24h' } }).join('\n'), /routes\[0\]\.spool\.maxAge/);
   t.match(problems({ ...base, routes: [{ ...route, delivery: 'hybrid' }] }).join('\n'), /hybrid is not available yet/);
-  t.match(problems({ ...base, spool: { tenantRate: { '*': '5/s' } }, routes: [route] }).join('\n'), /tenantRate: per-tenant delivery rates are not available yet/);
+  t.match(problems({ ...base, spool: { tenantRate: { '*': '5/x' } }, routes: [route] }).join('\n'), /spool\.tenantRate\["\*"\]: expected/);
   t.match(problems({ ...base, mode: 'monitor', routes: [route] }).join('\n'), /needs mode: enforce/);
   t.match(problems({ ...base, routes: [{ ...route, spool: { concurrency: 0 } }] }).join('\n'), /routes\[0\]\.spool\.concurrency/);
   t.same(problems({ ...base, routes: [route] }), [], 'a file ledger with the defaults is fine');
