@@ -22,7 +22,7 @@ async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void
   }
 }
 
-interface App { url: string; received: Array<{ body: string; headers: Record<string, string | string[] | undefined> }>; hold: boolean; start(): Promise<void>; close(): Promise<void> }
+interface App { url: string; received: Array<{ body: string; headers: Record<string, string | string[] | undefined> }>; hold: boolean; delayMs: number; start(): Promise<void>; close(): Promise<void> }
 
 /** The application on a port of its own, started (and restarted) when the test says. */
 async function app(): Promise<App> {
@@ -35,13 +35,16 @@ async function app(): Promise<App> {
     url: `http://127.0.0.1:${port}`,
     received: [],
     hold: false,
+    delayMs: 0,
     async start() {
       server = createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
           a.received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
-          if (!a.hold) res.end('ok');
+          if (a.hold) return;
+          if (a.delayMs) setTimeout(() => res.end('ok'), a.delayMs);
+          else res.end('ok');
         });
       });
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
@@ -146,4 +149,26 @@ t.test('3 replicas on PostgreSQL, the application down while deliveries arrive a
   await sleep(500);
   t.same(up.received.map((r) => r.body).sort(), [...bodies].sort(), 'each exactly once');
   t.ok(up.received.every((r) => r.headers['hookgate-attempt'] === '1' && r.headers['hookgate-delivery'] === 'first'), 'no attempt spent during the outage');
+});
+
+t.test('SIGTERM with a dispatch in flight: it finishes and settles before exit 0; not delivered again after a restart', async (t) => {
+  const up = await app();
+  t.teardown(() => up.close());
+  up.delayMs = 800; // the application takes a while: the signal arrives mid-dispatch
+  await up.start();
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-drain-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = config(dir, up.url, `embedded:${join(dir, 'ledger.db')}`);
+  const gw = await spawnGateway(file, { GH: SECRET });
+  t.teardown(() => gw.kill());
+  t.same(await send(gw, '{"drain":1}'), { status: 200, outcome: 'spooled' });
+  await until('the dispatch reached the application', () => up.received.length === 1);
+  const exited = new Promise<number | null>((r) => gw.child.once('exit', (code) => r(code)));
+  gw.child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exit 0 after the drain');
+  up.delayMs = 0;
+  const again = await spawnGateway(file, { GH: SECRET });
+  t.teardown(() => again.kill());
+  await sleep(3000); // past the dispatch lease (2 s here): an unsettled delivery would be taken over by now
+  t.equal(up.received.length, 1, 'settled as delivered before exit: the restarted replica has nothing to deliver');
 });
