@@ -272,6 +272,8 @@ export class Dispatcher {
       error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
     }
     this.deps.metrics?.dispatched(route.path, cls);
+    // One line per try at the upstream, like the delivery line of a synchronous forward (no body, no secret).
+    this.deps.log.info({ route: route.path, provider: route.provider, tenant: row.tenant, key: row.key, attempt: row.attempts + 1, delivery: deliveryKind(row.attempts, row.replays), result: cls, status, resigned: !!signed }, 'spool dispatch');
     if (cls === 'delivered') this.deps.metrics?.delivered(Math.max(0, this.now() - row.receivedAt) / 1000);
     if (probe) s.probing = false;
 

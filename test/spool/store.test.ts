@@ -146,6 +146,17 @@ for (const make of targets) {
       t.match(await store.get('w2'), { state: 'pending', attempts: 0, replays: 1 });
     });
 
+    t.test('due: first tries before replays and retries of the same tenant', async (t) => {
+      for (let i = 0; i < 3; i++) await store.accept(input(`rp${i}`, await claimToken(ledger, `rp${i}`), { route: '/rp' }));
+      const o = randomUUID();
+      await store.claim([0, 1, 2].map((i) => keyHash(`rp${i}`)), o, 30_000);
+      for (let i = 0; i < 3; i++) await store.settle(keyHash(`rp${i}`), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 60_000 });
+      t.equal(await store.replayMany({ route: '/rp', state: 'dead' }, false), 3, 'a bulk replay');
+      await store.accept(input('rp-fresh', await claimToken(ledger, 'rp-fresh'), { route: '/rp' }));
+      const due = await store.due('/rp', 1, 64);
+      t.same(due.map((d) => d.keyHash.toString('hex')), [keyHash('rp-fresh').toString('hex')], 'the fresh delivery goes before the older replays');
+    });
+
     t.test('due: round-robin input, a few rows per tenant', async (t) => {
       for (let i = 0; i < 6; i++) await store.accept(input(`fa${i}`, await claimToken(ledger, `fa${i}`), { route: '/f', tenant: 'a' }));
       await store.accept(input('fb0', await claimToken(ledger, 'fb0'), { route: '/f', tenant: 'b' }));

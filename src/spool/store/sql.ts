@@ -56,13 +56,15 @@ SELECT (SELECT count(*) FROM done)::INT4 AS done, s.state, (EXTRACT(EPOCH FROM s
 SELECT l.status, l.owner = $2::UUID AS mine, s.state, s.owner = $3::UUID AS ours, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
   FROM ${L} AS l LEFT JOIN ${S} AS s ON s.key_hash = l.key_hash WHERE l.key_hash = $1`,
 
-    // Round-robin input: up to $2 due rows a tenant, oldest first (fairness.ts picks among them).
+    // Round-robin input: up to $2 due rows a tenant (fairness.ts picks among them), first tries before
+    // retries and replays (so a bulk replay or a retry wave never starves fresh deliveries), oldest first.
     due: `/* hookgate:spool_due */
 SELECT c.key_hash, c.tenant FROM (
-  SELECT s.key_hash, s.tenant, s.next_at, row_number() OVER (PARTITION BY s.tenant ORDER BY s.next_at) AS rn
+  SELECT s.key_hash, s.tenant, s.next_at, (s.attempts > 0 OR s.replays > 0) AS again,
+         row_number() OVER (PARTITION BY s.tenant ORDER BY (s.attempts > 0 OR s.replays > 0), s.next_at) AS rn
     FROM ${S} AS s
    WHERE s.route = $1 AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
-) AS c WHERE c.rn <= $2 ORDER BY c.next_at LIMIT $3`,
+) AS c WHERE c.rn <= $2 ORDER BY c.again, c.next_at LIMIT $3`,
 
     // $1 key hashes, $2 owner, $3 lease. The WHERE re-checks what `due` saw: only still-due rows move.
     // Taking over a lapsed lease spends an attempt: the first try may have reached the application.

@@ -43,11 +43,13 @@ export class SqliteSpoolStore implements SpoolStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
       bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
+      // first tries before retries and replays, oldest first (see the SQL store)
       due: p(`SELECT key_hash, tenant FROM (
-          SELECT s.key_hash, s.tenant, s.next_at, row_number() OVER (PARTITION BY s.tenant ORDER BY s.next_at) AS rn
+          SELECT s.key_hash, s.tenant, s.next_at, (s.attempts > 0 OR s.replays > 0) AS again,
+                 row_number() OVER (PARTITION BY s.tenant ORDER BY (s.attempts > 0 OR s.replays > 0), s.next_at) AS rn
             FROM hookgate_spool AS s
            WHERE s.route = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
-        ) WHERE rn <= ? ORDER BY next_at LIMIT ?`),
+        ) WHERE rn <= ? ORDER BY again, next_at LIMIT ?`),
       stateOf: p(`SELECT state FROM hookgate_spool WHERE key_hash = ?`),
       claimOne: p(`UPDATE hookgate_spool AS s SET state = 'delivering', owner = ?, next_at = ?, updated_at = ?,
           attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
