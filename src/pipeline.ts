@@ -20,6 +20,7 @@ import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
 import { acceptDelivery } from './spool/accept.js';
+import { hybridDelivery } from './spool/hybrid.js';
 import type { Spool } from './spool/index.js';
 
 export const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -63,7 +64,9 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     preValidation: verifySignature(route, { mode: config.mode, metrics, now: deps.now }),
     preHandler,
     // 7 on a spool route: store and answer; the dispatcher forwards later (src/spool).
-    handler: route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward }) : forward,
+    handler: route.delivery === 'sync' ? forward
+      : route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward })
+      : hybridDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward, upstream: deps.upstream, claims: deps.claims! }),
   });
 }
 

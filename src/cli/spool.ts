@@ -94,7 +94,7 @@ export async function spoolCommand(file: string, positionals: string[], args: Sp
       }
       case 'pause':
       case 'resume': {
-        const spooled = config.routes.filter((r) => r.delivery === 'spool').map((r) => r.path);
+        const spooled = config.routes.filter((r) => r.delivery !== 'sync').map((r) => r.path);
         if (!target || !spooled.includes(target)) return usage(`${verb} needs the path of a spool route as written in the config (${spooled.join(', ') || 'none'})`);
         const tenant = args.tenant ?? '*';
         if (verb === 'pause') await store.pause(target, tenant);

@@ -52,8 +52,8 @@ export interface Route {
   readonly keyPrefix: string;
   /** lower-cased headers the route's signature can cover (the scheme's, plus generic's timestamp header) */
   readonly signedHeaders: readonly string[];
-  /** sync: forward while the provider waits; spool: store, answer, deliver later (src/spool) */
-  readonly delivery: 'sync' | 'spool';
+  /** sync: forward while the provider waits; spool: store, answer, deliver later; hybrid: forward, store what fails (src/spool) */
+  readonly delivery: 'sync' | 'spool' | 'hybrid';
   /** the route's spool settings (top-level `spool:` with the route's overrides); null on sync routes */
   readonly spool: SpoolSettings | null;
   /**
@@ -309,7 +309,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, delivery: spool ? 'spool' : 'sync', spool,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, delivery: spool ? raw.delivery : 'sync', spool,
     signingSecret: spool?.resign && !scheme.asymmetric && !scheme.urlSigned && rawSecrets.length ? secretLookup(rawSecrets) : null,
   };
 }
@@ -329,7 +329,6 @@ const SYNC_ONLY: Record<string, string> = {
 /** The route's spool settings: the top-level block, the route's keys over it; problems name the field. */
 function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: string[]): SpoolSettings | null {
   const before = problems.length;
-  if (raw.delivery === 'hybrid') problems.push(`${at}.delivery: hybrid is not available yet in this hookgate; use sync or spool`);
   const why = SYNC_ONLY[raw.provider];
   if (why) problems.push(`${at}.delivery: ${raw.delivery} is refused for provider ${raw.provider}: ${why}, so its deliveries must stay synchronous; use delivery: sync`);
   if (cfg.mode === 'monitor') problems.push(`${at}.delivery: ${raw.delivery} needs mode: enforce (monitor mode forwards every request, verified or not); use delivery: sync while monitoring`);
@@ -445,12 +444,12 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     warnings.push(`ledger.lease: ${raw.ledger.lease} is shorter than upstream.timeout ${raw.upstream.timeout}; a delivery the upstream is still working on can be taken over by a retry and reach it twice`);
   if (raw.ledger.schema && !ledgerUrl.startsWith('postgres')) problems.push('ledger.schema: only applies to a postgres:// ledger');
   if (ledgerUrl === 'embedded' || ledgerUrl === 'embedded:' || ledgerUrl === 'embedded::memory:')
-    for (const r of routes) if (r.delivery === 'spool') problems.push(`routes[${r.index}].delivery: spool needs a durable ledger, and ledger.url ${raw.ledger.url} keeps everything in memory (a restart loses every stored delivery); use embedded:PATH on a persistent volume, or postgres://…`);
+    for (const r of routes) if (r.delivery !== 'sync') problems.push(`routes[${r.index}].delivery: ${r.delivery} needs a durable ledger, and ledger.url ${raw.ledger.url} keeps everything in memory (a restart loses every stored delivery); use embedded:PATH on a persistent volume, or postgres://…`);
   const adminToken = raw.adminToken === undefined ? null : readSecret(raw.adminToken, 'adminToken', envs, problems, warnings, files);
   if (adminToken !== null && adminToken.length < 16) problems.push('adminToken: at least 16 characters (it guards replay and cancel of every stored delivery); generate one, e.g. openssl rand -hex 32');
   if (problems.length) throw new ConfigError(problems);
   // A spooled delivery is answered 2xx only once stored; on SQLite that needs a sync at every commit.
-  const spooling = routes.some((r) => r.delivery === 'spool');
+  const spooling = routes.some((r) => r.delivery !== 'sync');
 
   const config: Config = {
     file,

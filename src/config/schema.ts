@@ -59,7 +59,7 @@ export const RouteSchema = Type.Object(
     idempotencyKey: Type.String({ default: 'default', pattern: '^(default|header:.+|json:.+)$' }),
     namespace: Type.Optional(Type.String({ pattern: NAMESPACE.source, description: "a key space several routes share on purpose (1-64 letters, digits, '.', '_' or '-'); default: the route's own path" })),
     generic: Type.Optional(GenericSchema),
-    delivery: Type.Union([Type.Literal('sync'), Type.Literal('spool'), Type.Literal('hybrid')], { default: 'sync', description: 'sync: forward while the provider waits; spool: store, answer, deliver when the upstream can take it' }),
+    delivery: Type.Union([Type.Literal('sync'), Type.Literal('spool'), Type.Literal('hybrid')], { default: 'sync', description: 'sync: forward while the provider waits; spool: store, answer, deliver when the upstream can take it; hybrid: forward now, store what the upstream fails' }),
     spool: Type.Optional(RouteSpoolSchema),
   },
   Strict,

@@ -26,11 +26,16 @@ export function upstreamPath(config: Config, route: Route, url: string): string 
   return base + (route.forwardTo ?? (q < 0 ? url : url.slice(0, q))) + query;
 }
 
-export function acceptDelivery(route: Route, deps: { config: Config; metrics: Metrics; spool: Spool; forward: RouteHandlerMethod }): RouteHandlerMethod {
-  const { config, spool } = deps;
-  const settings = route.spool!;
-  const trust = trustFunction(config.trustProxy);
+export interface SpoolStageDeps {
+  config: Config;
+  metrics: Metrics;
+  spool: Spool;
+  /** the synchronous forward of the route (handshakes, and a route without a claim) */
+  forward: RouteHandlerMethod;
+}
 
+export function acceptDelivery(route: Route, deps: SpoolStageDeps): RouteHandlerMethod {
+  const store = storeDelivery(route, deps);
   return async function accept(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const d = request.hg!;
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -38,7 +43,32 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
     if (isHandshake(route.provider, request.headers, body)) return deps.forward.call(this, request, reply);
     // Without a claim (ledger.onError: allow with the ledger down) nothing can be stored durably.
     if (!d.claim || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
-    const claim = d.claim;
+    return store(request, reply, { dispatch: true });
+  };
+}
+
+/** How a delivery is stored: delivered at once by this replica when it may, or after attempts already spent (hybrid). */
+export interface StoreHow {
+  dispatch: boolean;
+  attempts?: number;
+  delayMs?: number;
+}
+
+/**
+ * Stores the claimed delivery of `request` and answers the provider: acceptStatus spooled once
+ * committed, 503 spool_full / ledger_unavailable otherwise (the claim is then released by the
+ * onResponse safety net, so the provider's retry gets through).
+ */
+export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'>): (request: FastifyRequest, reply: FastifyReply, how: StoreHow) => Promise<FastifyReply> {
+  const { config, spool } = deps;
+  const settings = route.spool!;
+  const trust = trustFunction(config.trustProxy);
+
+  return async function store(request: FastifyRequest, reply: FastifyReply, how: StoreHow) {
+    const d = request.hg!;
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const claim = d.claim!;
+    const key = d.key!;
     const tenant = d.tenant ?? 'default';
 
     let over: 'spool' | 'tenant' | null;
@@ -53,9 +83,11 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
       return answer(reply, 'spool_full', over === 'tenant' ? `tenant ${tenant} holds as many deliveries as it may in the spool; retry later` : undefined, FULL_RETRY_S);
     }
 
-    const owner = spool.dispatcher.reserve(route);
+    const owner = how.dispatch ? spool.dispatcher.reserve(route) : null;
     const input = {
-      key: d.key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
+      ...(how.attempts ? { attempts: how.attempts } : {}),
+      ...(how.delayMs ? { delayMs: how.delayMs } : {}),
+      key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
       route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
       method: request.method, path: upstreamPath(config, route, request.url), headers: upstreamHeaders(request, trust, []), body,
       // what re-signing a late delivery needs (never the secret itself)
@@ -89,7 +121,7 @@ export function acceptDelivery(route: Route, deps: { config: Config; metrics: Me
         await reply.send(SPOOLED_BODY);
         if (result.delivering && owner) {
           spool.dispatcher.run(route, {
-            keyHash: keyHash(d.key), key: d.key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
+            keyHash: keyHash(key), key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
             method: input.method, path: input.path, headers: input.headers, body, meta: input.meta,
           });
         }

@@ -124,8 +124,8 @@ export function registerSpoolAdmin(admin: FastifyInstance, deps: { spool: Spool;
     for (const verb of ['pause', 'resume'] as const) {
       scope.post(`/spool/${verb}`, async (request, reply) => {
         const body = (request.body ?? {}) as { route?: unknown; tenant?: unknown };
-        const route = config().routes.find((r) => r.path === body.route && r.delivery === 'spool');
-        if (!route) return fail(reply, 400, 'bad_request', `route: expected the path of a spool route as configured (${config().routes.filter((r) => r.delivery === 'spool').map((r) => r.path).join(', ')})`);
+        const route = config().routes.find((r) => r.path === body.route && r.delivery !== 'sync');
+        if (!route) return fail(reply, 400, 'bad_request', `route: expected the path of a spool route as configured (${config().routes.filter((r) => r.delivery !== 'sync').map((r) => r.path).join(', ')})`);
         const tenant = body.tenant === undefined ? '*' : String(body.tenant);
         if (verb === 'pause') await spool.store.pause(route.path, tenant);
         else {

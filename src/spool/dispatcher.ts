@@ -138,6 +138,27 @@ export class Dispatcher {
     });
   }
 
+  /** whether the route takes deliveries now (not backing off after not reached / overloaded answers) */
+  healthy(route: Route): boolean {
+    return this.state(route.path).step === 0;
+  }
+
+  /** The route's backoff after an answer of the upstream (a dispatch's, or hybrid's synchronous try). */
+  observe(route: Route, cls: DispatchClass, retryAfterS: number | undefined, reason: string | null): void {
+    const s = this.state(route.path);
+    if (cls === 'delivered' || cls === 'failed') {
+      // The application answered (or took the request): the route is healthy again.
+      if (s.step > 0) this.deps.log.info({ route: route.path }, 'spool: the upstream answers again; delivering');
+      s.step = 0;
+      s.until = 0;
+    } else {
+      s.step++;
+      const wait = routeBackoffMs(s.step, cls, this.random(), retryAfterS);
+      s.until = Math.max(s.until, this.now() + wait);
+      if (s.step === 1) this.deps.log.warn({ route: route.path, reason }, 'spool: the upstream is not taking deliveries; holding them and probing');
+    }
+  }
+
   /** polls now: a replay or a resume made deliveries due */
   poke(): void {
     this.kick();
@@ -277,17 +298,7 @@ export class Dispatcher {
     if (cls === 'delivered') this.deps.metrics?.delivered(Math.max(0, this.now() - row.receivedAt) / 1000);
     if (probe) s.probing = false;
 
-    if (cls === 'delivered' || cls === 'failed') {
-      // The application answered (or took the request): the route is healthy again.
-      if (s.step > 0) this.deps.log.info({ route: route.path }, 'spool: the upstream answers again; delivering');
-      s.step = 0;
-      s.until = 0;
-    } else {
-      s.step++;
-      const wait = routeBackoffMs(s.step, cls, this.random(), retryAfter);
-      s.until = Math.max(s.until, this.now() + wait);
-      if (s.step === 1) this.deps.log.warn({ route: route.path, reason: error }, 'spool: the upstream is not taking deliveries; holding them and probing');
-    }
+    this.observe(route, cls, retryAfter, error);
 
     let how: Settle;
     if (cls === 'delivered') how = { state: 'delivered', status: status!, keepMs: spool.keepDeliveredMs };

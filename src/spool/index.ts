@@ -21,7 +21,7 @@ export interface Spool {
 }
 
 export function spooling(config: Config): boolean {
-  return config.routes.some((r) => r.delivery === 'spool');
+  return config.routes.some((r) => r.delivery !== 'sync');
 }
 
 export async function openSpool(config: () => Config, opts: { log: DispatcherLog; pollMs?: number; sweepMs?: number; dialect?: 'auto' | 'postgres' | 'cockroachdb'; registry?: Registry; rate?: LimitStore }): Promise<Spool> {

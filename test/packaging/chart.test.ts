@@ -229,7 +229,7 @@ t.test('a spooling embedded ledger: a PersistentVolumeClaim on request, and a wa
   t.ok(byName(podSpec(plain).volumes, 'hookgate-data')?.emptyDir, 'an emptyDir by default');
   t.equal(plain.docs.filter((d) => d.kind === 'PersistentVolumeClaim').length, 0);
   const notes = helm(['install', 'x', chartDir, '--dry-run=client', '--set', 'replicaCount=1', '--set-json', `hookgate=${JSON.stringify({ config, secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } } })}`]);
-  t.match(notes.stdout, /WARNING: a route has delivery: spool on an embedded ledger kept in an emptyDir/);
+  t.match(notes.stdout, /WARNING: a route has delivery: spool \(or hybrid\) on an embedded ledger kept in an emptyDir/);
   const kept = render(chartDir, { replicaCount: 1, hookgate: { config, persistence: { enabled: true, size: '5Gi', storageClassName: 'fast' }, secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } } } });
   if (!ok(t, kept)) return;
   const pvc = kept.get('PersistentVolumeClaim');

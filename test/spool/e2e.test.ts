@@ -227,7 +227,8 @@ t.test('config refuses what the spool cannot keep its promise on', async (t) => 
   t.match(problems({ ...base, routes: [{ ...route, provider: 'discord', secrets: ['0'.repeat(64)] }] }).join('\n'), /refused for provider discord/);
   t.match(problems({ ...base, ledger: { ...base.ledger, retention: '24h' }, routes: [route] }).join('\n'), /spool\.maxAge: 72h is longer than ledger\.retention/);
   t.match(problems({ ...base, routes: [{ ...route, spool: { maxAge: '48h' } }], ledger: { ...base.ledger, retention: '24h' } }).join('\n'), /routes\[0\]\.spool\.maxAge/);
-  t.match(problems({ ...base, routes: [{ ...route, delivery: 'hybrid' }] }).join('\n'), /hybrid is not available yet/);
+  t.match(problems({ ...base, ledger: { url: 'embedded' }, routes: [{ ...route, delivery: 'hybrid' }] }).join('\n'), /routes\[0\]\.delivery: hybrid needs a durable ledger/);
+  t.match(problems({ ...base, routes: [{ ...route, path: '/tw', provider: 'twilio', delivery: 'hybrid', publicUrl: 'https://x.example/tw' }] }).join('\n'), /delivery: hybrid is refused for provider twilio/);
   t.match(problems({ ...base, spool: { tenantRate: { '*': '5/x' } }, routes: [route] }).join('\n'), /spool\.tenantRate\["\*"\]: expected/);
   t.match(problems({ ...base, mode: 'monitor', routes: [route] }).join('\n'), /needs mode: enforce/);
   t.match(problems({ ...base, routes: [{ ...route, spool: { concurrency: 0 } }] }).join('\n'), /routes\[0\]\.spool\.concurrency/);

@@ -26,7 +26,7 @@ export function spoolStatements(schema: string | undefined) {
     (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, (EXTRACT(EPOCH FROM s.next_at) * 1000)::FLOAT8 AS next_ms`;
   return {
     // $1 key hash, $2 ledger token, $3 accept status, $4 retention, $5 key, $6 route, $7 tenant,
-    // $8 dispatch owner (NULL: leave it pending), $9 lease, $10 method, $11 path, $12 headers, $13 body, $14 meta.
+    // $8 dispatch owner (NULL: leave it pending), $9 lease, $10 method, $11 path, $12 headers, $13 body, $14 meta, $15 attempts already spent, $16 due after (pending).
     // The ledger claim becomes done with the accept status only while our token holds it; the spool
     // row only follows a done claim, the bytes only a new spool row: three tables, each written once.
     accept: `/* hookgate:spool_accept */
@@ -35,9 +35,9 @@ WITH done AS (
    WHERE key_hash = $1 AND owner = $2::UUID AND status = 'processing'
   RETURNING key_hash
 ), spooled AS (
-  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, received_at, updated_at)
+  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
   SELECT d.key_hash, $5::TEXT, $6::TEXT, $7::TEXT, x.state, $8::UUID,
-         CASE WHEN x.state = 'delivering' THEN now() + $9::INTERVAL ELSE now() END, now(), now()
+         CASE WHEN x.state = 'delivering' THEN now() + $9::INTERVAL ELSE now() + $16::INTERVAL END, $15::INT4, now(), now()
     FROM done AS d,
          (SELECT CASE WHEN $8::UUID IS NOT NULL AND NOT ${paused('$6::TEXT', '$7::TEXT')} THEN 'delivering' ELSE 'pending' END AS state) AS x
   ON CONFLICT (key_hash) DO NOTHING
@@ -182,7 +182,7 @@ export class SqlSpoolStore implements SpoolStore {
 
   accept(a: AcceptInput): Promise<AcceptResult> {
     const hash = keyHash(a.key);
-    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null];
+    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null, a.attempts ?? 0, interval(a.delayMs ?? 0)];
     return this.run<AcceptResult>('accept', true, async (): Promise<AcceptResult> => {
       const r = (await this.driver.query(this.sql.accept, params)).rows[0] as { done: number; state: string | null; received_ms: number | null };
       if (!r || Number(r.done) === 0) return { state: 'lost' as const };

@@ -40,7 +40,7 @@ export class SqliteSpoolStore implements SpoolStore {
         WHERE key_hash = ? AND owner = ? AND status = 'processing'`),
       paused: p(`SELECT ${PAUSED('?', '?')} AS paused`),
       spool: p(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, owner, next_at, attempts, replays, received_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
       bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
       // first tries before retries and replays, oldest first (see the SQL store)
@@ -94,7 +94,7 @@ export class SqliteSpoolStore implements SpoolStore {
       const hash = keyHash(a.key);
       if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
       const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
-      const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now, now, now).changes === 1;
+      const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
       if (!inserted) return { state: 'duplicate' };
       this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null);
       return { state: 'spooled', delivering: deliver, receivedAt: now };

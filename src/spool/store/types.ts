@@ -27,6 +27,9 @@ export interface AcceptInput {
   body: Buffer;
   /** what re-signing needs (timestamped schemes): never a secret */
   meta: SigningMeta | null;
+  /** hybrid: attempts already spent by the synchronous try (default 0) and when it is due (default now) */
+  attempts?: number;
+  delayMs?: number;
 }
 
 /** Which secret verified the delivery, its signed timestamp and id: enough to re-sign it later. */
