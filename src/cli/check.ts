@@ -11,7 +11,8 @@ export function checkCommand(file: string, io: Io): number {
       const tenant = r.tenant.kind === 'literal' ? r.tenant.value : `${r.tenant.kind}:${r.tenant.name}`;
       const secrets = r.keys instanceof Map ? [...r.keys].map(([t, k]) => `${t}: ${k.length}`).join(', ') : `${(r.keys as readonly unknown[]).length}`;
       const ns = r.namespace === r.path ? '' : ` namespace=${r.namespace}`;
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}\n`);
+      const delivery = r.spool ? ` delivery=${r.delivery} (acceptStatus ${r.spool.acceptStatus}, concurrency ${r.spool.concurrency}, ${r.spool.retryMs.length} retries, resign ${r.spool.resign ? 'on' : 'off'})` : '';
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${ns}${delivery}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;

@@ -84,5 +84,7 @@ routes:
   t.equal(up.received[2]!.headers['hookgate-delivery'], 'replay');
   t.equal(up.received[2]!.body.toString(), body);
   t.equal((await runCli(['spool', 'frobnicate', '--config', file], env)).code, 2);
+  const check = await runCli(['check', '--config', file], env);
+  t.match(check.out, /\/gh .* delivery=spool \(acceptStatus 200, concurrency 4, 1 retries, resign on\)/, 'check shows the route spools');
   t.equal((await runCli(['spool', 'cancel', id!, '--config', file], env)).code, 1, 'a delivered one cannot be cancelled');
 });
