@@ -11,6 +11,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { requirePostgres } from '../helpers/pg-service.js';
 import { sleep } from '../helpers/ledger-backends.js';
+import { runCli } from '../helpers/cli.js';
 
 const SECRET = 'spool-process-secret';
 
@@ -171,4 +172,76 @@ t.test('SIGTERM with a dispatch in flight: it finishes and settles before exit 0
   t.teardown(() => again.kill());
   await sleep(3000); // past the dispatch lease (2 s here): an unsettled delivery would be taken over by now
   t.equal(up.received.length, 1, 'settled as delivered before exit: the restarted replica has nothing to deliver');
+});
+
+t.test('load levelling across 3 replicas on PostgreSQL: the upstream never sees more than concurrency × replicas at once', async (t) => {
+  const pg = await requirePostgres(t, 'spool_level');
+  if (!pg) return;
+  let inFlight = 0;
+  let max = 0;
+  let done = 0;
+  const server = createServer((req, res) => {
+    max = Math.max(max, ++inFlight);
+    req.resume();
+    req.on('end', () => setTimeout(() => {
+      inFlight--;
+      done++;
+      res.end('ok');
+    }, 50));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  const upstream = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-level-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'hookgate.yaml');
+  writeFileSync(file, `listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+upstream: { url: "${upstream}", timeout: 5s }
+ledger: { url: env:SPOOL_LEDGER_URL, schema: ${pg.schema} }
+limits: { unverified: 10000/s, tenants: { "*": 10000/s } }
+routes:
+  - { path: /gh, provider: github, tenant: acme, secrets: [env:GH], delivery: spool, spool: { concurrency: 2 } }
+`);
+  const env = { GH: SECRET, SPOOL_LEDGER_URL: pg.url };
+  const gws = await Promise.all([0, 1, 2].map(() => spawnGateway(file, env)));
+  t.teardown(() => Promise.all(gws.map((g) => g.kill())));
+  const answers = await Promise.all(Array.from({ length: 150 }, (_, i) => send(gws[i % 3]!, JSON.stringify({ burst: i }))));
+  t.ok(answers.every((a) => a.status === 200 && a.outcome === 'spooled'), 'a burst of 150, all stored');
+  await until('all delivered', () => done >= 150, 60_000);
+  t.ok(max <= 6, `never more than 2 × 3 at once (saw ${max})`);
+  t.ok(max >= 3, 'more than one replica delivered at once');
+});
+
+t.test('pause through one replica\'s admin API: no replica delivers while paused; all after resume through the CLI', async (t) => {
+  const pg = await requirePostgres(t, 'spool_pause');
+  if (!pg) return;
+  const up = await app();
+  t.teardown(() => up.close());
+  await up.start();
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-pause-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'hookgate.yaml');
+  writeFileSync(file, `listen: 127.0.0.1:0
+admin: 127.0.0.1:0
+adminToken: env:ADMIN_TOKEN
+upstream: { url: "${up.url}", timeout: 1s }
+ledger: { url: env:SPOOL_LEDGER_URL, schema: ${pg.schema} }
+limits: { unverified: 10000/s, tenants: { "*": 10000/s } }
+routes:
+  - { path: /gh, provider: github, tenant: acme, secrets: [env:GH], delivery: spool }
+`);
+  const token = 'pause-admin-token-0123456789';
+  const env = { GH: SECRET, SPOOL_LEDGER_URL: pg.url, ADMIN_TOKEN: token };
+  const [a, b] = await Promise.all([spawnGateway(file, env), spawnGateway(file, env)]);
+  t.teardown(() => Promise.all([a!.kill(), b!.kill()]));
+  const paused = await request(`${a!.adminUrl}/spool/pause`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ route: '/gh' }) });
+  t.equal(paused.statusCode, 200);
+  await paused.body.dump();
+  for (let i = 0; i < 10; i++) t.same(await send(i % 2 ? a! : b!, JSON.stringify({ paused: i })), { status: 200, outcome: 'spooled' });
+  await sleep(1500);
+  t.equal(up.received.length, 0, 'no replica delivered while paused');
+  const resumed = await runCli(['spool', 'resume', '/gh', '--config', file], env);
+  t.equal(resumed.code, 0, resumed.err);
+  await until('all delivered after resume', () => up.received.length === 10);
 });
