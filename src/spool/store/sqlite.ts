@@ -32,6 +32,7 @@ export class SqliteSpoolStore implements SpoolStore {
   readonly backend = 'embedded' as const;
   private readonly s;
   private closed = false;
+  private acceptQueue: Array<{ a: AcceptInput; resolve: (r: AcceptResult) => void; reject: (err: unknown) => void }> = [];
 
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
     const p = (sql: string) => db.prepare(sql);
@@ -88,17 +89,52 @@ export class SqliteSpoolStore implements SpoolStore {
     }
   }
 
+  /**
+   * Group commit, as the embedded ledger does: the accepts of one turn of the event loop commit in one
+   * IMMEDIATE transaction (one sync of the WAL with synchronous=FULL), each answered only after it.
+   */
   accept(a: AcceptInput): Promise<AcceptResult> {
-    return this.op('accept', () => this.db.transaction((): AcceptResult => {
-      const now = this.now();
-      const hash = keyHash(a.key);
-      if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
-      const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
-      const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
-      if (!inserted) return { state: 'duplicate' };
-      this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null);
-      return { state: 'spooled', delivering: deliver, receivedAt: now };
-    }).immediate());
+    if (this.closed) return Promise.reject(unavailable('spool accept', new Error('the spool is closed')));
+    return new Promise((resolve, reject) => {
+      this.acceptQueue.push({ a, resolve, reject });
+      if (this.acceptQueue.length === 1) setImmediate(() => this.flushAccepts());
+    });
+  }
+
+  private flushAccepts(): void {
+    const batch = this.acceptQueue;
+    this.acceptQueue = [];
+    let results: Array<{ ok: true; value: AcceptResult } | { ok: false; err: unknown }>;
+    try {
+      results = this.db.transaction(() => batch.map(({ a }) => {
+        try {
+          // a savepoint each: a failing accept leaves nothing half-written (a row without its bytes)
+          return { ok: true as const, value: this.acceptTx(a) };
+        } catch (err) {
+          // one statement failing is undone alone; an error that ended the transaction fails the batch
+          if (!this.db.inTransaction) throw err;
+          return { ok: false as const, err };
+        }
+      })).immediate();
+    } catch (err) {
+      for (const q of batch) q.reject(unavailable('spool accept', err));
+      return;
+    }
+    results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(unavailable('spool accept', r.err))));
+  }
+
+  private readonly acceptTx = (a: AcceptInput): AcceptResult => this.db.transaction(() => this.acceptOne(a))();
+
+  /** The ledger claim done with acceptStatus, the spool row and its bytes: inside the batch's transaction. */
+  private acceptOne(a: AcceptInput): AcceptResult {
+    const now = this.now();
+    const hash = keyHash(a.key);
+    if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
+    const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
+    const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
+    if (!inserted) return { state: 'duplicate' };
+    this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null);
+    return { state: 'spooled', delivering: deliver, receivedAt: now };
   }
 
   due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>> {
@@ -215,6 +251,7 @@ export class SqliteSpoolStore implements SpoolStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.acceptQueue.length) this.flushAccepts();
     this.closed = true;
     this.db.close();
   }
