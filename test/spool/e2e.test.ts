@@ -238,3 +238,19 @@ t.test('config refuses what the spool cannot keep its promise on', async (t) => 
   t.same(ok.routes[0]!.spool!.retryMs, [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
   t.equal(testConfig({ ...base, routes: [{ ...route, delivery: 'sync' }] }, SECRETS).ledger.synchronous, undefined);
 });
+
+t.test('a reload cannot add the first spool route (it needs a restart) and says so; the old config keeps serving', async (t) => {
+  const backend = await embeddedBackend();
+  t.teardown(() => backend.cleanup());
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const route = { path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:GH'] };
+  const sync = testConfig({ upstream: { url: up.url }, ledger: backend.ledger, routes: [route] }, SECRETS);
+  const ledger = await openLedger({ url: sync.ledger.url, retentionMs: sync.ledger.retentionMs, leaseMs: sync.ledger.leaseMs, cache: 10, migrate: true });
+  const gw = await startTestGateway(sync, { ledger });
+  t.teardown(() => gw.close());
+  const spool = testConfig({ upstream: { url: up.url }, ledger: backend.ledger, routes: [{ ...route, delivery: 'spool' }] }, SECRETS);
+  await t.rejects(gw.reload(spool), /delivery: spool needs the spool and the ledger.*restart/);
+  const r = await send(gw, '{"still":"sync"}');
+  t.same([r.status, r.outcome], [200, 'forwarded'], 'the old configuration still serves');
+});
