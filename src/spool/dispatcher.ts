@@ -126,14 +126,16 @@ export class Dispatcher {
     this.kick();
   }
 
-  /** delivers a row this replica holds (reserved slot), in the background */
-  run(route: Route, row: Claimed): void {
-    const p = this.deliver(route, row).catch((err) => this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: dispatch failed'));
+  /** delivers a row this replica holds (reserved slot), in the background; `probe`: the one probe of a backing-off route */
+  run(route: Route, row: Claimed, probe = false): void {
+    const p = this.deliver(route, row, probe).catch((err) => this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: dispatch failed'));
     this.running.add(p);
     void p.finally(() => {
       this.running.delete(p);
       const s = this.state(route.path);
       s.inFlight = Math.max(0, s.inFlight - 1);
+      // however it ended (sent, expired, paced, failed to settle), the probe is over
+      if (probe) s.probing = false;
       this.kick();
     });
   }
@@ -213,7 +215,7 @@ export class Dispatcher {
             this.deps.metrics?.takeover();
             this.deps.log.warn({ key: row.key, route: row.route }, 'spool: took over a delivery whose dispatch lease ran out');
           }
-          this.run(route, row);
+          this.run(route, row, probe);
         }
       }
     } catch (err) {
@@ -240,11 +242,10 @@ export class Dispatcher {
     return this.deps.store.claim(picked.map((p) => p.keyHash), randomUUID(), this.leaseMs());
   }
 
-  private async deliver(route: Route, row: Claimed): Promise<void> {
+  private async deliver(route: Route, row: Claimed, probe: boolean): Promise<void> {
     const spool = route.spool!;
     const config = this.deps.config();
     const s = this.state(route.path);
-    const probe = s.step > 0;
     // Too old to deliver: dead without a try (maxAge bounds how long the application may be away).
     if (this.now() - row.receivedAt > spool.maxAgeMs) {
       await this.settle(row, { state: 'dead', spend: false, status: null, error: 'expired: older than maxAge', keepMs: spool.keepDeadMs });
