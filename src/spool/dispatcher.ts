@@ -90,6 +90,12 @@ export class Dispatcher {
   async sweep(batch = 1000, maxBatches = 20): Promise<number> {
     let total = 0;
     try {
+      for (const route of this.deps.config().routes) {
+        if (!route.spool) continue;
+        const n = await this.deps.store.expire(route.path, route.spool.maxAgeMs, route.spool.keepDeadMs);
+        for (let i = 0; i < n; i++) this.deps.metrics?.dead(route.path);
+        if (n) this.deps.log.warn({ route: route.path, count: n }, 'spool: deliveries older than maxAge are dead');
+      }
       for (let i = 0; i < maxBatches && !this.stopped; i++) {
         const n = await this.deps.store.sweep(batch);
         total += n;

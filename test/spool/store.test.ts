@@ -146,6 +146,18 @@ for (const make of targets) {
       t.match(await store.get('w2'), { state: 'pending', attempts: 0, replays: 1 });
     });
 
+    t.test('expire: pending deliveries past maxAge go dead (a paused route\'s too); delivering and younger ones stay', async (t) => {
+      await store.accept(input('x1', await claimToken(ledger, 'x1'), { route: '/x' }));
+      await store.accept(input('x2', await claimToken(ledger, 'x2'), { route: '/x' }));
+      await store.pause('/x', '*');
+      await sleep(1200);
+      await store.accept(input('x3', await claimToken(ledger, 'x3'), { route: '/x' }));
+      t.equal(await store.expire('/x', 1000, 60_000), 2, 'the two older than 1 s');
+      t.match(await store.get('x1'), { state: 'dead', lastError: 'expired: older than maxAge' });
+      t.match(await store.get('x3'), { state: 'pending' });
+      await store.resume('/x', '*');
+    });
+
     t.test('due: first tries before replays and retries of the same tenant', async (t) => {
       for (let i = 0; i < 3; i++) await store.accept(input(`rp${i}`, await claimToken(ledger, `rp${i}`), { route: '/rp' }));
       const o = randomUUID();

@@ -140,6 +140,11 @@ SELECT route, tenant, state, count(*)::INT4 AS n FROM ${S} GROUP BY route, tenan
     oldest: `/* hookgate:spool_oldest */
 SELECT route, (EXTRACT(EPOCH FROM (now() - min(received_at))) * 1000)::FLOAT8 AS ms FROM ${S} WHERE state IN ('pending', 'delivering') GROUP BY route`,
 
+    // Pending rows past maxAge: dead without a try (a paused or unreachable route claims none of them).
+    expire: `/* hookgate:spool_expire */
+UPDATE ${S} SET state = 'dead', last_error = 'expired: older than maxAge', owner = NULL, expires_at = now() + $3::INTERVAL, updated_at = now()
+ WHERE route = $1 AND state = 'pending' AND received_at <= now() - $2::INTERVAL`,
+
     // Terminal rows only (live rows have no expires_at); the bytes go in the same statement.
     sweep: `/* hookgate:spool_sweep */
 WITH gone AS (
@@ -302,6 +307,10 @@ export class SqlSpoolStore implements SpoolStore {
       oldestPendingMs: oldest.map((r: { route: string; ms: number }) => ({ route: r.route, ms: Math.max(0, Math.round(Number(r.ms))) })),
       paused: paused.map((r: { route: string; tenant: string }) => ({ route: r.route, tenant: r.tenant })),
     };
+  }
+
+  async expire(route: string, maxAgeMs: number, keepMs: number): Promise<number> {
+    return this.run('expire', true, async () => (await this.driver.query(this.sql.expire, [route, interval(maxAgeMs), interval(keepMs)])).rowCount ?? 0);
   }
 
   async sweep(limit: number): Promise<number> {

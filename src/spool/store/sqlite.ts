@@ -73,6 +73,8 @@ export class SqliteSpoolStore implements SpoolStore {
       pausedAll: p(`SELECT route, tenant FROM hookgate_spool_pause ORDER BY route, tenant`),
       stateCounts: p(`SELECT route, tenant, state, count(*) AS n FROM hookgate_spool GROUP BY route, tenant, state`),
       oldest: p(`SELECT route, ? - min(received_at) AS ms FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route`),
+      expire: p(`UPDATE hookgate_spool SET state = 'dead', last_error = 'expired: older than maxAge', owner = NULL, expires_at = ?, updated_at = ?
+        WHERE route = ? AND state = 'pending' AND received_at <= ?`),
       sweepRows: p(`SELECT key_hash FROM hookgate_spool WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`),
       sweepOne: p(`DELETE FROM hookgate_spool WHERE key_hash = ? AND expires_at <= ?`),
       sweepBody: p(`DELETE FROM hookgate_spool_body WHERE key_hash = ?`),
@@ -229,6 +231,13 @@ export class SqliteSpoolStore implements SpoolStore {
       oldestPendingMs: (this.s.oldest.all(this.now()) as SpoolStats['oldestPendingMs']).map((r) => ({ route: r.route, ms: Math.max(0, r.ms) })),
       paused: this.s.pausedAll.all() as SpoolStats['paused'],
     }));
+  }
+
+  expire(route: string, maxAgeMs: number, keepMs: number): Promise<number> {
+    return this.op('expire', () => {
+      const now = this.now();
+      return this.s.expire.run(now + keepMs, now, route, now - maxAgeMs).changes;
+    });
   }
 
   sweep(limit: number): Promise<number> {

@@ -120,6 +120,8 @@ export interface SpoolStore {
   stats(): Promise<SpoolStats>;
   /** deletes terminal rows whose keep time ran out, and their bytes; live rows are never touched */
   sweep(limit: number): Promise<number>;
+  /** pending deliveries of a route older than `maxAgeMs` become dead (kept `keepMs`): also those of a paused or unreachable route, which no claim sees */
+  expire(route: string, maxAgeMs: number, keepMs: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
