@@ -63,6 +63,23 @@ if (tgt.kind !== 'postgres') {
           t.same(again.state === 'done' && again.status, 200, 'the ledger key is done with acceptStatus');
         });
 
+        t.test(`accept, group-committed: ${name} → each spooled once`, async (t) => {
+          const keys = [`accb-${name}-1`, `accb-${name}-2`, `accb-${name}-3`];
+          const rule = proxy.addRule({ match: 'hookgate:spool_accept_batch */', times: name.startsWith('40001') ? 3 : 1, action });
+          const tokens = await Promise.all(keys.map(async (k) => {
+            const c = await ledger.claim(k);
+            if (c.state !== 'claimed') throw new Error('expected a claim');
+            return c.token;
+          }));
+          const results = await Promise.all(keys.map((key, i) => store.accept({ key, ledgerToken: tokens[i]!, acceptStatus: 200, retentionMs: 60_000, route: '/f', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000, method: 'POST', path: '/f', headers: ['a', 'b'], body: Buffer.from('x'), meta: null })));
+          t.ok(rule.fired >= 1, 'the fault fired on the batched statement');
+          t.match(results, keys.map(() => ({ state: 'spooled' })));
+          for (const k of keys) {
+            t.equal((await rows(k)).length, 1, 'one spool row');
+            t.equal(await bodies(k), 1, 'one body');
+          }
+        });
+
         t.test(`claim: ${name} → claimed once, by us`, async (t) => {
           const key = `clm-${name}`;
           await accept(key);

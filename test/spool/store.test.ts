@@ -77,6 +77,26 @@ for (const make of targets) {
       t.equal(claimed!.path, '/r?x=1');
     });
 
+    t.test('accepts of one tick (group commit): each answered for itself, a stale token lost, a key already spooled a duplicate', async (t) => {
+      const tokens = await Promise.all(['g1', 'g2', 'g3'].map((k) => claimToken(ledger, k)));
+      const owner = randomUUID();
+      const results = await Promise.all([
+        store.accept(input('g1', tokens[0]!, { dispatchOwner: owner })),
+        store.accept(input('g2', tokens[1]!, { attempts: 1, delayMs: 60_000 })),
+        store.accept(input('g3', randomUUID())),
+        store.accept(input('k1', randomUUID())),
+      ]);
+      t.match(results, [{ state: 'spooled', delivering: true }, { state: 'spooled', delivering: false }, { state: 'lost' }, { state: 'lost' }]);
+      t.match(await store.get('g2'), { state: 'pending', attempts: 1 });
+      t.ok((await store.get('g2'))!.nextAt > Date.now() + 30_000, 'due after its delay');
+      t.equal(await store.get('g3'), undefined, 'nothing stored without the claim');
+      const [g1] = await store.claim([keyHash('g1')], randomUUID(), 30_000);
+      t.equal(g1, undefined, 'stored delivering under its dispatch owner');
+      t.ok(await store.settle(keyHash('g1'), owner, { state: 'delivered', status: 200, keepMs: 1000 }));
+      const late = await Promise.all([store.accept(input('g3', tokens[2]!)), store.accept(input('g4', await claimToken(ledger, 'g4')))]);
+      t.match(late, [{ state: 'spooled' }, { state: 'spooled' }]);
+    });
+
     t.test('accept with a dispatch owner stores it delivering, leased to that owner', async (t) => {
       const token = await claimToken(ledger, 'k2');
       const owner = randomUUID();

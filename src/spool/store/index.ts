@@ -13,8 +13,8 @@ export async function openSpoolStore(opts: Pick<LedgerOptions, 'url' | 'schema' 
     return openSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
   }
   const [{ pgDriver, detectDialect }, { SqlSpoolStore }] = await Promise.all([import('../../ledger/sql.js'), import('./sql.js')]);
-  // Accepts are one statement each (not group-committed yet), beside the dispatcher's claims and
-  // settles: as many connections as the ledger's pool.
+  // The accepts of a tick (group-committed), beside the dispatcher's claims and settles: as many
+  // connections as the ledger's pool.
   const driver = pgDriver(opts.url, { poolSize: 10, ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}), ...(log ? { log } : {}) });
   try {
     const server = await withRetry('connect', () => detectDialect(driver.query), { policy: { ...DEFAULT_RETRY, budgetMs: 5000 }, write: false });

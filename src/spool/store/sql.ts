@@ -56,6 +56,41 @@ SELECT (SELECT count(*) FROM done)::INT4 AS done, s.state, (EXTRACT(EPOCH FROM s
 SELECT l.status, l.owner = $2::UUID AS mine, s.state, s.owner = $3::UUID AS ours, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
   FROM ${L} AS l LEFT JOIN ${S} AS s ON s.key_hash = l.key_hash WHERE l.key_hash = $1`,
 
+    // Group commit: the accepts of one tick over arrays (distinct keys), each answer tagged with its
+    // 1-based position (ord). $15 retention, $16 lease; the same three tables, each written once.
+    acceptBatch: `/* hookgate:spool_accept_batch */
+WITH input AS (
+  SELECT * FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::UUID[], $8::TEXT[], $9::TEXT[],
+                       $10::BYTEA[], $11::BYTEA[], $12::TEXT[], $13::INT4[], $14::FLOAT8[])
+    WITH ORDINALITY AS i(key_hash, ledger_token, accept_status, key, route, tenant, owner, method, path, headers, body, meta, attempts, delay_ms, ord)
+), done AS (
+  UPDATE ${L} AS l SET status = 'done', resp_status = i.accept_status, lease_until = now(), updated_at = now(), expires_at = now() + $15::INTERVAL
+    FROM input AS i
+   WHERE l.key_hash = i.key_hash AND l.owner = i.ledger_token AND l.status = 'processing'
+  RETURNING l.key_hash
+), spooled AS (
+  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
+  SELECT i.key_hash, i.key, i.route, i.tenant, x.state, i.owner,
+         CASE WHEN x.state = 'delivering' THEN now() + $16::INTERVAL ELSE now() + i.delay_ms * INTERVAL '1 millisecond' END, i.attempts, now(), now()
+    FROM input AS i JOIN done AS d ON d.key_hash = i.key_hash,
+         LATERAL (SELECT CASE WHEN i.owner IS NOT NULL AND NOT ${paused('i.route', 'i.tenant')} THEN 'delivering' ELSE 'pending' END AS state) AS x
+   ORDER BY i.key_hash
+  ON CONFLICT (key_hash) DO NOTHING
+  RETURNING s.key_hash, s.state, s.received_at
+), bytes AS (
+  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
+  SELECT i.key_hash, i.method, i.path, i.headers, i.body, i.meta FROM input AS i JOIN spooled AS s ON s.key_hash = i.key_hash
+  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
+  RETURNING b.key_hash
+)
+SELECT i.ord, d.key_hash IS NOT NULL AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+  FROM input AS i LEFT JOIN done AS d ON d.key_hash = i.key_hash LEFT JOIN spooled AS s ON s.key_hash = i.key_hash`,
+
+    acceptLookupBatch: `/* hookgate:spool_accept_lookup_batch */
+SELECT i.ord, l.status, l.owner = i.ledger_token AS mine, s.state, s.owner = i.owner AS ours, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
+  FROM unnest($1::BYTEA[], $2::UUID[], $3::UUID[]) WITH ORDINALITY AS i(key_hash, ledger_token, owner, ord)
+  JOIN ${L} AS l ON l.key_hash = i.key_hash LEFT JOIN ${S} AS s ON s.key_hash = i.key_hash`,
+
     // Round-robin input: up to $2 due rows a tenant (fairness.ts picks among them), first tries before
     // retries and replays (so a bulk replay or a retry wave never starves fresh deliveries), oldest first.
     due: `/* hookgate:spool_due */
@@ -171,6 +206,7 @@ export class SqlSpoolStore implements SpoolStore {
   private readonly sql: ReturnType<typeof spoolStatements>;
   private readonly policy: RetryPolicy;
   private closed = false;
+  private acceptQueue: Array<{ a: AcceptInput; resolve: (r: AcceptResult) => void; reject: (err: unknown) => void }> = [];
 
   constructor(
     private readonly driver: SqlDriver,
@@ -185,7 +221,75 @@ export class SqlSpoolStore implements SpoolStore {
     return withRetry(`spool ${what}`, fn, { policy: this.policy, write, ...(resolve ? { resolve } : {}) });
   }
 
+  /**
+   * Group commit, like the ledger's claims: the accepts issued in one turn of the event loop go to the
+   * database as one statement over arrays (one round trip, one commit); one alone runs the single
+   * statement. A key queued twice in a tick runs in the next round.
+   */
   accept(a: AcceptInput): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      this.acceptQueue.push({ a, resolve, reject });
+      if (this.acceptQueue.length === 1) setImmediate(() => void this.flushAccepts());
+    });
+  }
+
+  private async flushAccepts(): Promise<void> {
+    let queue = this.acceptQueue;
+    this.acceptQueue = [];
+    while (queue.length) {
+      const seen = new Set<string>();
+      const round: typeof queue = [];
+      const later: typeof queue = [];
+      for (const q of queue) (seen.has(q.a.key) ? later : (seen.add(q.a.key), round)).push(q);
+      queue = later;
+      if (round.length === 1) {
+        const q = round[0]!;
+        await this.acceptOne(q.a).then(q.resolve, q.reject);
+        continue;
+      }
+      try {
+        const results = await this.acceptMany(round.map((q) => q.a));
+        round.forEach((q, i) => q.resolve(results[i]!));
+      } catch (err) {
+        for (const q of round) q.reject(err);
+      }
+    }
+  }
+
+  /** Distinct keys, one statement; after an ambiguous error each is resolved through its ledger token and only those still unsettled run again. */
+  private acceptMany(items: AcceptInput[]): Promise<AcceptResult[]> {
+    const out: Array<AcceptResult | undefined> = new Array(items.length);
+    let todo = items.map((_, i) => i);
+    const pick = <T>(f: (a: AcceptInput) => T) => todo.map((i) => f(items[i]!));
+    const retention = interval(items[0]!.retentionMs);
+    const lease = interval(items[0]!.leaseMs);
+    return this.run<AcceptResult[]>('accept', true, async () => {
+      const params = [
+        pick((a) => keyHash(a.key)), pick((a) => a.ledgerToken), pick((a) => a.acceptStatus), pick((a) => a.key), pick((a) => a.route), pick((a) => a.tenant),
+        pick((a) => a.dispatchOwner), pick((a) => a.method), pick((a) => a.path), pick((a) => encodeHeaders(a.headers)), pick((a) => a.body),
+        pick((a) => (a.meta ? JSON.stringify(a.meta) : null)), pick((a) => a.attempts ?? 0), pick((a) => a.delayMs ?? 0), retention, lease,
+      ];
+      const rows = (await this.driver.query(this.sql.acceptBatch, params)).rows as Array<{ ord: string; done: boolean; state: string | null; received_ms: number | null }>;
+      for (const r of rows) {
+        const i = todo[Number(r.ord) - 1]!;
+        out[i] = !r.done ? { state: 'lost' } : r.state === null ? { state: 'duplicate' } : { state: 'spooled', delivering: r.state === 'delivering', receivedAt: Math.round(Number(r.received_ms)) };
+      }
+      return items.map((_, i) => out[i] ?? { state: 'lost' as const });
+    }, async (): Promise<Resolution<AcceptResult[]>> => {
+      const { rows } = await this.driver.query(this.sql.acceptLookupBatch, [pick((a) => keyHash(a.key)), pick((a) => a.ledgerToken), pick((a) => a.dispatchOwner)]);
+      const byOrd = new Map((rows as Array<{ ord: string; status: string; mine: boolean; state: string | null; ours: boolean | null; received_ms: number | null }>).map((r) => [Number(r.ord), r]));
+      const again: number[] = [];
+      todo.forEach((i, pos) => {
+        const r = byOrd.get(pos + 1);
+        if (r?.mine && r.status === 'processing') again.push(i);
+        else out[i] = r?.mine && r.status === 'done' && r.state ? { state: 'spooled', delivering: r.state === 'delivering' && !!r.ours, receivedAt: Math.round(Number(r.received_ms)) } : { state: 'lost' };
+      });
+      todo = again;
+      return again.length ? { landed: false } : { landed: true, value: items.map((_, i) => out[i]!) };
+    });
+  }
+
+  private acceptOne(a: AcceptInput): Promise<AcceptResult> {
     const hash = keyHash(a.key);
     const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null, a.attempts ?? 0, interval(a.delayMs ?? 0)];
     return this.run<AcceptResult>('accept', true, async (): Promise<AcceptResult> => {
