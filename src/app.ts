@@ -18,6 +18,7 @@ import { fastifyTrustProxy } from './config/trust-proxy.js';
 import { deliveryLogger } from './observability/logger.js';
 import { endDeliveryTrace, traceRoute, tracingActive } from './observability/tracing.js';
 import './stages/context.js';
+import type { Spool } from './spool/index.js';
 
 export interface AppDeps {
   logger: FastifyBaseLogger;
@@ -28,6 +29,8 @@ export interface AppDeps {
   now?: () => number;
   /** key fetching for JWKS and certificate-URL routes; tests inject their own */
   fetcher?: import('./providers/remote.js').Fetcher;
+  /** the spool, when a route has delivery: spool */
+  spool?: Spool | null;
   /** the server Fastify is given (server.ts routes a real socket to it) */
   serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
@@ -148,7 +151,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     // Tracing (off unless OTEL_* turns it on) adds its hooks to each route as it is registered.
     if (tracingActive()) scope.addHook('onRoute', traceRoute);
     const now = deps.now ?? Date.now;
-    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
+    for (const route of config.routes) registerRoute(scope, route, { config, metrics, upstream, claims, limiters: deps.limiters ?? {}, now, spool: deps.spool ?? null, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
   });
 
   // Requests on no route: 404, or pass-through (a scope of its own: its hooks and body limit are not the routes').

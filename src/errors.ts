@@ -14,6 +14,7 @@ export const CATALOGUE = {
   in_flight: { status: 409, message: 'this delivery is being processed; retry later' },
   ledger_unavailable: { status: 503, message: 'the idempotency ledger is unavailable; retry later' },
   keys_unavailable: { status: 503, message: 'the signing keys for this route could not be fetched; retry later' },
+  spool_full: { status: 503, message: 'the spool holds as many deliveries as it may; retry later' },
   upstream_unavailable: { status: 502, message: 'the upstream could not be reached' },
   upstream_timeout: { status: 504, message: 'the upstream did not answer in time' },
   // Not in CONTRACT's table: what a bug in hookgate itself answers, without details. Tests assert it never happens.
@@ -22,8 +23,8 @@ export const CATALOGUE = {
 
 export type ErrorCode = keyof typeof CATALOGUE;
 
-/** Every `hookgate-outcome` value: the error codes plus the two non-error outcomes. */
-export type Outcome = ErrorCode | 'forwarded' | 'duplicate' | 'handshake';
+/** Every `hookgate-outcome` value: the error codes plus the non-error outcomes (`spooled`: stored for the upstream; `handshake`: a probe hookgate answered). */
+export type Outcome = ErrorCode | 'forwarded' | 'duplicate' | 'handshake' | 'spooled';
 
 /** An error that becomes a hookgate answer: status from the catalogue, message safe for callers. */
 export class GatewayError extends Error {

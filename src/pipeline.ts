@@ -26,6 +26,9 @@ import { handshakeAfter, handshakeBefore, startDelivery } from './stages/handsha
 import { claimDelivery, type ClaimDeps } from './stages/claim.js';
 import { forwardDelivery } from './stages/forward.js';
 import type { Pool } from 'undici';
+import { acceptDelivery } from './spool/accept.js';
+import { hybridDelivery } from './spool/hybrid.js';
+import type { Spool } from './spool/index.js';
 
 export const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
@@ -47,6 +50,8 @@ export interface PipelineDeps {
   now: () => number;
   /** key fetching for JWKS and certificate-URL routes (default: HTTP, bounded) */
   fetcher?: import('./providers/remote.js').Fetcher;
+  /** present when a route spools (src/spool) */
+  spool?: Spool | null;
 }
 
 export function registerRoute(app: FastifyInstance, route: Route, deps: PipelineDeps): void {
@@ -65,6 +70,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
   if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
 
   const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
+  const forward = forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims });
   app.route({
     method: ALL_METHODS,
     url: route.path,
@@ -73,6 +79,14 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     onRequest,
     preValidation: [verify, ...(after ? [after] : []), ...(route.payload ? [checkPayload(route, { mode: config.mode })] : [])],
     preHandler,
-    handler: forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims }),
+    // 7 on a spool route: store and answer; the dispatcher forwards later (src/spool).
+    handler: route.delivery === 'sync' ? forward
+      : route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward })
+      : hybridDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward, upstream: deps.upstream, claims: deps.claims! }),
   });
+}
+
+function spoolOf(route: Route, deps: PipelineDeps): Spool {
+  if (!deps.spool || !deps.claims) throw new Error(`route ${route.path}: delivery: spool needs the spool and the ledger, and this gateway was started without them (a reload cannot add the first spool route: restart)`);
+  return deps.spool;
 }

@@ -15,6 +15,9 @@ import { cachedCheck, observedReadiness } from './observability/readiness.js';
 
 /** How long /readyz reuses a ledger ping's answer. */
 export const READY_CACHE_MS = 1_000;
+import { openSpool, spooling, type Spool } from './spool/index.js';
+import { registerSpoolAdmin } from './spool/admin.js';
+import type { LimitStore } from './limits/store.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -29,6 +32,12 @@ export interface StartOptions {
   /** override config.listen / config.admin (tests listen on port 0) */
   listen?: { host: string; port: number };
   admin?: { host: string; port: number };
+  /** the spool's idle poll period (default 1000 ms); tests shorten it */
+  spoolPollMs?: number;
+  /** counts for the spool's tenantRate (createLimiters().dispatch: limits.store) */
+  spoolRate?: LimitStore;
+  /** force the spool store's SQL dialect (tests run the CockroachDB one on PostgreSQL) */
+  spoolDialect?: 'auto' | 'postgres' | 'cockroachdb';
 }
 
 export interface RunningGateway {
@@ -36,6 +45,8 @@ export interface RunningGateway {
   readonly adminUrl: string;
   readonly metrics: Metrics;
   readonly config: () => Config;
+  /** the spool, when a route spools */
+  readonly spool: Spool | null;
   /** swap in a new validated config for new deliveries */
   reload(config: Config): Promise<void>;
   /** SIGTERM: not ready, stop accepting, finish deliveries in flight (bounded), settle, close */
@@ -73,12 +84,17 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   let current: Gateway;
   let handler: Handler = () => undefined;
   let draining = false;
+  // The spool lives for the process (like the ledger): a reload swaps routes, the dispatcher reads them.
+  let cfgNow = config;
+  const spool = spooling(config) && ledger
+    ? await openSpool(() => cfgNow, { log: logger, registry: metrics.registry, ...(opts.spoolRate ? { rate: opts.spoolRate } : {}), ...(opts.spoolPollMs !== undefined ? { pollMs: opts.spoolPollMs } : {}), ...(opts.spoolDialect ? { dialect: opts.spoolDialect } : {}) })
+    : null;
 
   // Fastify is given a server that never listens; the real socket routes to the current app's handler.
   const build = async (cfg: Config): Promise<{ gw: Gateway; handler: Handler }> => {
     let h: Handler | undefined;
     const gw = await buildApp(cfg, {
-      logger, metrics, ledger, limiters: opts.limiters, now: opts.now, ...(opts.fetcher ? { fetcher: opts.fetcher } : {}),
+      logger, metrics, ledger, limiters: opts.limiters, now: opts.now, spool, ...(opts.fetcher ? { fetcher: opts.fetcher } : {}),
       serverFactory: (fastifyHandler) => {
         h = fastifyHandler;
         return createServer();
@@ -123,6 +139,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       return (await ledgerReachable()) ? null : 'ledger unreachable';
     }, metrics),
   });
+  if (spool) registerSpoolAdmin(admin, { spool, config: () => current.config });
   const adminAt = opts.admin ?? current.config.admin;
   const listenAt = opts.listen ?? config.listen;
   // A listener that cannot bind leaves nothing open behind it (the caller exits with one line).
@@ -148,12 +165,14 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     url: trafficUrl,
     adminUrl,
     metrics,
+    spool,
     config: () => current.config,
     async reload(next) {
       const built = await build(next);
       opts.limiters?.reconfigure?.(next);
       const old = current;
       current = built.gw;
+      cfgNow = next;
       handler = built.handler;
       // Deliveries that started on the old app finish on it; its close waits for them.
       const done: Promise<void> = old.close().catch(() => undefined).finally(() => closing.delete(done));
@@ -170,6 +189,8 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       clearTimeout(timer);
       server.closeAllConnections();
       await Promise.all([current.close(), ...closing]).catch(() => undefined);
+      // Deliveries the spool has in flight finish and settle (each bounded by upstream.timeout).
+      if (spool) await spool.close().catch(() => undefined);
       if (ledger) await ledger.close().catch(() => undefined);
       await admin.close();
     },

@@ -17,7 +17,8 @@ export function checkCommand(file: string, io: Io): number {
       const probe = r.handshake ? ` handshake=${r.handshake.def.kind}` : '';
       const p = r.payload;
       const payload = p ? ` payload=${[p.schema && `schema:${p.schema.source}`, p.tenantField && `tenantField:json:${p.tenantField.path}`, p.maxDepth !== null && `maxDepth:${p.maxDepth}`].filter(Boolean).join(',')}` : '';
-      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${jwks}${probe}${ns}${payload}\n`);
+      const delivery = r.spool ? ` delivery=${r.delivery} (acceptStatus ${r.spool.acceptStatus}, concurrency ${r.spool.concurrency}, ${r.spool.retryMs.length} retries, resign ${r.spool.resign ? 'on' : 'off'})` : '';
+      io.out(`  ${[...r.methods].join(',')} ${r.path} → ${r.forwardTo ?? r.path}  provider=${r.provider} tenant=${tenant} secrets=${secrets}${jwks}${probe}${ns}${payload}${delivery}\n`);
     }
     for (const w of warnings) io.out(`warning: ${w}\n`);
     return 0;

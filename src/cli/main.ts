@@ -5,6 +5,7 @@ import { checkCommand } from './check.js';
 import { signCommand } from './sign.js';
 import { migrateCommand } from './migrate.js';
 import { providersCommand } from './providers.js';
+import { spoolCommand, SPOOL_USAGE } from './spool.js';
 
 const USAGE = `usage:
   hookgate run --config FILE           start the gateway (also: hookgate --config FILE; HOOKGATE_CONFIG)
@@ -13,6 +14,7 @@ const USAGE = `usage:
                                        print the headers of a valid delivery
   hookgate providers [--json]          every provider: family, signature headers, id source, tolerance, documentation
   hookgate migrate --config FILE       create or upgrade the ledger schema
+  hookgate spool VERB --config FILE    the spool on the ledger database: stats, ls, show, replay, cancel, pause, resume
 `;
 
 export interface Io {
@@ -42,6 +44,7 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
     parsed = parseArgs({
       args: rest,
       strict: true,
+      allowPositionals: command === 'spool',
       options: {
         config: { type: 'string', short: 'c' },
         provider: { type: 'string' },
@@ -53,6 +56,14 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
         method: { type: 'string' },
         curl: { type: 'string' },
         json: { type: 'boolean' },
+        state: { type: 'string' },
+        route: { type: 'string' },
+        tenant: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        bytes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -81,6 +92,12 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
       return signCommand(o, io);
     case 'providers':
       return providersCommand(o.json === true, io);
+    case 'spool':
+      if (!config) {
+        io.err(`hookgate spool: --config FILE is required (or set HOOKGATE_CONFIG)\n${SPOOL_USAGE}`);
+        return 2;
+      }
+      return spoolCommand(config, parsed.positionals, o, io);
     default:
       io.err(`hookgate: unknown command ${JSON.stringify(command)}\n${USAGE}`);
       return 2;

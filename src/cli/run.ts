@@ -109,7 +109,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   let ledger;
   try {
     ledger = await openLedger(
-      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate },
+      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate, ...(config.ledger.synchronous ? { synchronous: config.ledger.synchronous } : {}) },
       ledgerHooks(metrics, log),
     );
   } catch (err) {
@@ -122,7 +122,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   await limits.ready(); // bounded by the Redis connect timeout; an unreachable Redis means per-replica limits, not a failed start
   let gw: RunningGateway;
   try {
-    gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters });
+    gw = await startGateway(config, { logger: log, ledger, metrics, limiters: limits.limiters, spoolRate: limits.dispatch });
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
     // One line a person can act on, not a stack trace (issue 13).

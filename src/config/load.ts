@@ -65,6 +65,32 @@ export interface Route {
   readonly payload: PayloadRules | null;
   /** the subscription probe the route answers (src/stages/handshake.ts), or null */
   readonly handshake: RouteHandshake | null;
+  /** sync: forward while the provider waits; spool: store, answer, deliver later; hybrid: forward, store what fails (src/spool) */
+  readonly delivery: 'sync' | 'spool' | 'hybrid';
+  /** the route's spool settings (top-level `spool:` with the route's overrides); null on sync routes */
+  readonly spool: SpoolSettings | null;
+  /**
+   * The secret (as configured) that a tenant's delivery was verified with, by index: for re-signing a
+   * late spooled delivery. A function, so the secrets never land in a serialised config. Null unless
+   * the route spools with `resign` on a symmetric scheme.
+   */
+  readonly signingSecret: ((tenant: string, index: number) => string | undefined) | null;
+}
+
+export interface SpoolSettings {
+  readonly acceptStatus: number;
+  readonly concurrency: number;
+  /** waits after each failed attempt (ms); after the last, dead */
+  readonly retryMs: readonly number[];
+  readonly maxAgeMs: number;
+  readonly keepDeliveredMs: number;
+  readonly keepDeadMs: number;
+  readonly maxPending: number;
+  readonly tenantMaxPending: number;
+  /** re-sign deliveries dispatched later than the route's tolerance after they were signed */
+  readonly resign: boolean;
+  /** deliveries per window to the upstream, per tenant (`*`: any other); empty: unpaced */
+  readonly tenantRate: ReadonlyMap<string, Rate>;
 }
 
 /** Where one resolved secret was seen first, to refuse it under another tenant (see resolveConfig). */
@@ -107,6 +133,8 @@ export interface Config {
   readonly secretFiles: readonly string[];
   /** every payload schema file read, watched like the secret files */
   readonly schemaFiles: readonly string[];
+  /** bearer token for /spool on the admin listener; null: those endpoints answer 404 */
+  readonly adminToken: string | null;
 }
 
 export interface Loaded {
@@ -261,9 +289,11 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     else if (prev.route !== i && prev.namespace !== namespace)
       warnings.push(`${where}: the same secret as ${prev.where}, on another route with its own key space: a delivery captured on one route is forwarded again on the other; if both receive the same provider account's deliveries, give them the same namespace`);
   };
-  const prepare = (ref: string, where: string, tenantName: string): unknown => {
+  const rawSecrets: Array<[string, number, string]> = [];
+  const prepare = (ref: string, where: string, tenantName: string, index = 0, lookupTenant = tenantName): unknown => {
     const secret = readSecret(ref, where, envs, problems, warnings, files);
     if (secret !== null) remember(secret, where, tenantName);
+    if (secret !== null) rawSecrets.push([lookupTenant, index, secret]);
     if (secret === null || !scheme) return null;
     try {
       return scheme.key(secret, options);
@@ -281,7 +311,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     keys = [];
   } else if (Array.isArray(raw.secrets)) {
     const shared = tenant.kind === 'literal' ? tenant.value : `${tenant.kind}:${tenant.name}`;
-    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared));
+    keys = raw.secrets.map((ref, j) => prepare(ref, `${at}.secrets[${j}]`, shared, j, '*'));
     // The contract: the tenant comes only from the route or from signed material.
     if (tenant.kind === 'param' || tenant.kind === 'header')
       problems.push(`${at}.tenant: ${raw.tenant} is taken from the request, and with one secret list for the route nothing proves it: a delivery captured for one tenant would be accepted again under every other name. Give secrets as a map from tenant to its own secrets (then the signature proves the tenant), or use a literal tenant or json:PATH of the signed body`);
@@ -290,7 +320,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     const map = new Map<string, unknown[]>();
     for (const [name, refs] of Object.entries(raw.secrets)) {
       if (!TENANT.test(name)) problems.push(`${at}.secrets["${name}"]: a tenant name is ${TENANT_RULE}, so no request can name this one`);
-      map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`, name)));
+      map.set(name, refs.map((ref, j) => prepare(ref, `${at}.secrets.${name}[${j}]`, name, j)));
     }
     keys = map;
   }
@@ -326,11 +356,61 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   const payload = raw.payload && Object.keys(raw.payload).length ? resolvePayload(raw.payload as RawPayload, `${at}.payload`, payloads) : null;
   const firstKey = Array.isArray(keys) ? keys[0] : undefined;
   const handshake = resolveHandshake(raw, at, scheme, (ref, where) => readSecret(ref, where, envs, problems, warnings, files), firstKey, problems);
+  const spool = raw.delivery === 'sync' ? null : spoolSettings(raw, at, cfg, problems);
 
   if (problems.length > before || !scheme) return null;
   return {
     index: i, path: raw.path, provider: raw.provider, scheme, methods, tenant, keys, options, forwardTo: raw.forwardTo ?? null, bodyLimit, idempotencyKey,
-    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, payload, handshake,
+    namespace, keyPrefix: keyPrefix(namespace), signedHeaders, payload, handshake, delivery: spool ? raw.delivery : 'sync', spool,
+    signingSecret: spool?.resign && !scheme.asymmetric && !scheme.urlSigned && rawSecrets.length ? secretLookup(rawSecrets) : null,
+  };
+}
+
+/** (tenant or '*', index) → secret, for re-signing; held in a closure, never in the config's data. */
+function secretLookup(entries: Array<[string, number, string]>): (tenant: string, index: number) => string | undefined {
+  const m = new Map(entries.map(([t, i, s]) => [`${t}\0${i}`, s]));
+  return (tenant, index) => m.get(`${tenant}\0${index}`) ?? m.get(`*\0${index}`);
+}
+
+// Providers whose answer is the product (TwiML, interaction responses): a stored delivery cannot give it.
+const SYNC_ONLY: Record<string, string> = {
+  twilio: 'Twilio reads the TwiML of the answer',
+  discord: 'Discord interactions are answered by the response body',
+};
+
+/** The route's spool settings: the top-level block, the route's keys over it; problems name the field. */
+function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: string[]): SpoolSettings | null {
+  const before = problems.length;
+  const why = SYNC_ONLY[raw.provider];
+  if (why) problems.push(`${at}.delivery: ${raw.delivery} is refused for provider ${raw.provider}: ${why}, so its deliveries must stay synchronous; use delivery: sync`);
+  if (cfg.mode === 'monitor') problems.push(`${at}.delivery: ${raw.delivery} needs mode: enforce (monitor mode forwards every request, verified or not); use delivery: sync while monitoring`);
+  const s = { ...cfg.spool, ...(raw.spool ?? {}) };
+  const where = (key: string) => (raw.spool && key in raw.spool ? `${at}.spool.${key}` : `spool.${key}`);
+  const tenantRate = new Map<string, Rate>();
+  for (const [name, rate] of Object.entries(s.tenantRate ?? {})) {
+    try {
+      tenantRate.set(name, parseRate(rate));
+    } catch (err) {
+      problems.push(`${where('tenantRate')}["${name}"]: ${(err as Error).message}`);
+    }
+  }
+  const retentionMs = parseDuration(cfg.ledger.retention);
+  const maxAgeMs = parseDuration(s.maxAge);
+  // The ledger must remember a spooled key at least as long as the spool may still deliver it.
+  if (maxAgeMs > retentionMs) problems.push(`${where('maxAge')}: ${s.maxAge} is longer than ledger.retention (${cfg.ledger.retention}): a provider's retry after the key is forgotten would be spooled twice; raise ledger.retention or lower maxAge`);
+  if (s.tenantMaxPending > s.maxPending) problems.push(`${where('tenantMaxPending')}: ${s.tenantMaxPending} is more than maxPending (${s.maxPending}); one tenant could fill the spool`);
+  if (problems.length > before) return null;
+  return {
+    acceptStatus: s.acceptStatus,
+    concurrency: s.concurrency,
+    retryMs: s.retry.map(parseDuration),
+    maxAgeMs,
+    keepDeliveredMs: parseDuration(s.keepDelivered),
+    keepDeadMs: parseDuration(s.keepDead),
+    maxPending: s.maxPending,
+    tenantMaxPending: s.tenantMaxPending,
+    resign: s.resign,
+    tenantRate,
   };
 }
 
@@ -420,7 +500,13 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   if (leaseMs < timeoutMs)
     warnings.push(`ledger.lease: ${raw.ledger.lease} is shorter than upstream.timeout ${raw.upstream.timeout}; a delivery the upstream is still working on can be taken over by a retry and reach it twice`);
   if (raw.ledger.schema && !ledgerUrl.startsWith('postgres')) problems.push('ledger.schema: only applies to a postgres:// ledger');
+  if (ledgerUrl === 'embedded' || ledgerUrl === 'embedded:' || ledgerUrl === 'embedded::memory:')
+    for (const r of routes) if (r.delivery !== 'sync') problems.push(`routes[${r.index}].delivery: ${r.delivery} needs a durable ledger, and ledger.url ${raw.ledger.url} keeps everything in memory (a restart loses every stored delivery); use embedded:PATH on a persistent volume, or postgres://…`);
+  const adminToken = raw.adminToken === undefined ? null : readSecret(raw.adminToken, 'adminToken', envs, problems, warnings, files);
+  if (adminToken !== null && adminToken.length < 16) problems.push('adminToken: at least 16 characters (it guards replay and cancel of every stored delivery); generate one, e.g. openssl rand -hex 32');
   if (problems.length) throw new ConfigError(problems);
+  // A spooled delivery is answered 2xx only once stored; on SQLite that needs a sync at every commit.
+  const spooling = routes.some((r) => r.delivery !== 'sync');
 
   const config: Config = {
     file,
@@ -431,12 +517,13 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     bodyLimit,
     logLevel: raw.logLevel,
     upstream: { url: upstreamUrl!, timeoutMs, unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
-    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },
+    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError, ...(spooling ? { synchronous: 'full' as const } : {}) },
     limits: { store, unverified: unverified!, tenants },
     routes,
     knownTenants: known,
     secretFiles: [...files.keys()],
     schemaFiles: [...payloads.files.keys()],
+    adminToken,
   };
   return { config: deepFreeze(config), warnings, digests: new Map([...files, ...payloads.files]) };
 }

@@ -55,6 +55,26 @@ export const JwtSchema = Type.Object(
   Strict,
 );
 
+// The spool's settings (CONTRACT.md, Spool). Top level: the defaults for every spool route, with
+// defaults; per route: any key of it, no defaults (the top level's apply).
+const spoolProperties = (withDefaults: boolean) => {
+  const d = <T>(v: T) => (withDefaults ? { default: v } : {});
+  return {
+    acceptStatus: Type.Integer({ minimum: 200, maximum: 299, description: 'answered to the provider once the delivery is stored', ...d(200) }),
+    concurrency: Type.Integer({ minimum: 1, maximum: 1000, description: 'deliveries in flight to the upstream, per replica', ...d(4) }),
+    tenantRate: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Rate('deliveries per second to the upstream per tenant'))),
+    retry: Type.Array(Type.String({ pattern: DURATION }), { maxItems: 50, description: 'waits after each failed attempt, each ±20 % jitter; then dead', ...d(['5s', '5m', '30m', '2h', '5h', '10h', '10h']) }),
+    maxAge: Type.String({ pattern: DURATION, description: 'a delivery not done by then is dead (at most ledger.retention)', ...d('72h') }),
+    keepDelivered: Type.String({ pattern: DURATION, description: 'how long delivered deliveries keep their bytes', ...d('24h') }),
+    keepDead: Type.String({ pattern: DURATION, description: 'how long dead and cancelled deliveries keep their bytes', ...d('7d') }),
+    maxPending: Type.Integer({ minimum: 1, description: 'pending + delivering deliveries of the route; over it: 503 spool_full', ...d(100000) }),
+    tenantMaxPending: Type.Integer({ minimum: 1, description: 'the same for one tenant of the route', ...d(10000) }),
+    resign: Type.Boolean({ description: 'timestamped HMAC schemes: a delivery dispatched later than the route\'s tolerance after it was signed gets fresh signature headers', ...d(true) }),
+  };
+};
+export const SpoolSchema = Type.Object(spoolProperties(true), { ...Strict, default: {} });
+export const RouteSpoolSchema = Type.Partial(Type.Object(spoolProperties(false)), Strict);
+
 export const RouteSchema = Type.Object(
   {
     path: Type.String({ pattern: '^/', description: 'exact path, or with :params' }),
@@ -80,6 +100,8 @@ export const RouteSchema = Type.Object(
         Strict,
       ),
     ),
+    delivery: Type.Union([Type.Literal('sync'), Type.Literal('spool'), Type.Literal('hybrid')], { default: 'sync', description: 'sync: forward while the provider waits; spool: store, answer, deliver when the upstream can take it; hybrid: forward now, store what the upstream fails' }),
+    spool: Type.Optional(RouteSpoolSchema),
   },
   Strict,
 );
@@ -131,6 +153,8 @@ export const ConfigSchema = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    adminToken: Type.Optional(Type.String({ minLength: 1, description: 'bearer token for /spool on the admin listener: env:NAME, file:PATH, or a literal' })),
+    spool: SpoolSchema,
     routes: Type.Array(RouteSchema, { minItems: 1 }),
   },
   Strict,

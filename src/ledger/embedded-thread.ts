@@ -9,7 +9,7 @@ import { BatchingLedger, errorFrom, type Answer, type BatchTimes, type Op } from
 import { embeddedPath, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 import type { errSummary } from '../errors.js';
 
-export type WorkerInit = Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs'>;
+export type WorkerInit = Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs' | 'synchronous'>;
 
 type Ask =
   | { t: 'batch'; ops: Op[]; times: BatchTimes }
@@ -149,7 +149,7 @@ export class ThreadedEmbeddedLedger extends BatchingLedger {
 /** Opens the embedded ledger in its own thread; rejects as the in-thread open would throw. */
 export async function openThreadedEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: () => number, batch?: BatchMode): Promise<ThreadedEmbeddedLedger> {
   validateOptions(opts);
-  const thread = new LedgerThread({ url: opts.url, migrate: opts.migrate, ...(opts.retryBudgetMs !== undefined ? { retryBudgetMs: opts.retryBudgetMs } : {}) }, log);
+  const thread = new LedgerThread({ url: opts.url, migrate: opts.migrate, ...(opts.retryBudgetMs !== undefined ? { retryBudgetMs: opts.retryBudgetMs } : {}), ...(opts.synchronous ? { synchronous: opts.synchronous } : {}) }, log);
   await thread.start();
   return new ThreadedEmbeddedLedger(thread, opts, log, now, batch);
 }

@@ -39,7 +39,7 @@ function privateFile(path: string): void {
   }
 }
 
-export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database {
+export function openSqlite(url: string, busyTimeoutMs = 2000, synchronous: 'normal' | 'full' = 'normal'): Database.Database {
   const path = embeddedPath(url);
   if (path) privateFile(path);
   const db = new Database(path ?? ':memory:');
@@ -47,15 +47,16 @@ export function openSqlite(url: string, busyTimeoutMs = 2000): Database.Database
     // WAL: readers never block the writer. synchronous=NORMAL is the setting SQLite recommends with
     // WAL: no corruption on a crash, but the last commits may be lost on power loss (docs/ledger.md).
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // FULL when a route spools: its 2xx says the delivery survived, power loss included (docs/spool.md).
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   }
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
   return db;
 }
 
 /** Opens the database of `opts.url`, migrated (or checked to be at the latest schema). */
-export function openMigratedSqlite(opts: Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs'>): Database.Database {
-  const db = openSqlite(opts.url, opts.retryBudgetMs ?? 2000);
+export function openMigratedSqlite(opts: Pick<LedgerOptions, 'url' | 'migrate' | 'retryBudgetMs' | 'synchronous'>): Database.Database {
+  const db = openSqlite(opts.url, opts.retryBudgetMs ?? 2000, opts.synchronous);
   try {
     // An in-memory ledger has nothing to keep: it always starts at the latest schema.
     if (opts.migrate || !embeddedPath(opts.url)) migrateSqlite(db);

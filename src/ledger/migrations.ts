@@ -14,7 +14,7 @@ import type Database from 'better-sqlite3';
 export interface Migration {
   version: number;
   name: string;
-  /** statements, `{ledger}` standing for the (schema-qualified) ledger table */
+  /** statements, `{ledger}`, `{spool}`, `{spool_body}`, `{spool_pause}` standing for the (schema-qualified) tables */
   postgres: string[];
   cockroachdb: string[];
   sqlite: string[];
@@ -33,6 +33,37 @@ const LEDGER_COLUMNS = `
   created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
   updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
   expires_at  TIMESTAMPTZ NOT NULL`;
+
+// The spool (src/spool, shared/spool.md §c.3): a delivery row keyed by the ledger's key hash (a key
+// is spooled at most once), small and updated on every attempt; the request's bytes in a write-once
+// table beside it (state updates never rewrite them); pauses as a few rows read by every claim.
+const SPOOL_COLUMNS = `
+  key_hash    BYTEA       NOT NULL PRIMARY KEY,
+  key         TEXT        NOT NULL,
+  route       TEXT        NOT NULL,
+  tenant      TEXT        NOT NULL,
+  state       TEXT        NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'dead', 'cancelled')),
+  owner       UUID        NULL,
+  next_at     TIMESTAMPTZ NOT NULL,
+  attempts    INT4        NOT NULL DEFAULT 0,
+  replays     INT4        NOT NULL DEFAULT 0,
+  last_status INT4        NULL,
+  last_error  TEXT        NULL,
+  received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+  expires_at  TIMESTAMPTZ NULL`;
+const SPOOL_BODY_COLUMNS = `
+  key_hash BYTEA NOT NULL PRIMARY KEY,
+  method   TEXT  NOT NULL,
+  path     TEXT  NOT NULL,
+  headers  BYTEA NOT NULL,
+  body     BYTEA NOT NULL,
+  meta     TEXT  NULL`;
+const SPOOL_PAUSE_COLUMNS = `
+  route     TEXT        NOT NULL,
+  tenant    TEXT        NOT NULL DEFAULT '*',
+  paused_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (route, tenant)`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -62,6 +93,57 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at  INTEGER NOT NULL
       ) WITHOUT ROWID`,
       `CREATE INDEX IF NOT EXISTS hookgate_ledger_expires_at ON hookgate_ledger (expires_at)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'spool tables',
+    postgres: [
+      `CREATE TABLE IF NOT EXISTS {spool} (${SPOOL_COLUMNS}\n)`,
+      // claimable = pending and due, or delivering with its lease run out: one partial index serves both
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_due ON {spool} (route, next_at) WHERE state IN ('pending', 'delivering')`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON {spool} (expires_at) WHERE expires_at IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON {spool} (received_at)`,
+      `CREATE TABLE IF NOT EXISTS {spool_body} (${SPOOL_BODY_COLUMNS}\n)`,
+      `CREATE TABLE IF NOT EXISTS {spool_pause} (${SPOOL_PAUSE_COLUMNS}\n)`,
+      // a queue table churns: vacuum it sooner than the default 20 % of dead rows (shared/spool.md §b.2)
+      `ALTER TABLE {spool} SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000)`,
+    ],
+    cockroachdb: [
+      `CREATE TABLE IF NOT EXISTS {spool} (${SPOOL_COLUMNS}\n)`,
+      // time-ordered index keys pile onto one range: hash-sharded (CockroachDB >= 22.1)
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_due ON {spool} (next_at) USING HASH`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON {spool} (expires_at) USING HASH`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON {spool} (received_at) USING HASH`,
+      `CREATE TABLE IF NOT EXISTS {spool_body} (${SPOOL_BODY_COLUMNS}\n)`,
+      `CREATE TABLE IF NOT EXISTS {spool_pause} (${SPOOL_PAUSE_COLUMNS}\n)`,
+    ],
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS hookgate_spool (
+        key_hash    BLOB    NOT NULL PRIMARY KEY,
+        key         TEXT    NOT NULL,
+        route       TEXT    NOT NULL,
+        tenant      TEXT    NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'dead', 'cancelled')),
+        owner       TEXT    NULL,
+        next_at     INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        replays     INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER NULL,
+        last_error  TEXT    NULL,
+        received_at INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NULL
+      ) WITHOUT ROWID`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_due ON hookgate_spool (route, next_at) WHERE state IN ('pending', 'delivering')`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON hookgate_spool (received_at)`,
+      `CREATE TABLE IF NOT EXISTS hookgate_spool_body (
+        key_hash BLOB NOT NULL PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL, meta TEXT NULL
+      ) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS hookgate_spool_pause (
+        route TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '*', paused_at INTEGER NOT NULL, PRIMARY KEY (route, tenant)
+      ) WITHOUT ROWID`,
     ],
   },
 ];
@@ -99,6 +181,9 @@ export async function migrateSql(
     ledger: qualified(opts.schema, 'hookgate_ledger'),
     version: qualified(opts.schema, 'hookgate_schema_version'),
     lock: qualified(opts.schema, 'hookgate_migration_lock'),
+    spool: qualified(opts.schema, 'hookgate_spool'),
+    spool_body: qualified(opts.schema, 'hookgate_spool_body'),
+    spool_pause: qualified(opts.schema, 'hookgate_spool_pause'),
   };
   const steps = async (query: Query): Promise<MigrationResult> => {
     if (opts.schema) await idempotentDdl(query, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
@@ -108,7 +193,9 @@ export async function migrateSql(
     const from = Number(rows[0]?.v ?? 0);
     for (const m of MIGRATIONS) {
       if (m.version <= from) continue;
-      for (const stmt of m[opts.ddl]) await idempotentDdl(query, stmt.replaceAll('{ledger}', names.ledger));
+      for (const stmt of m[opts.ddl]) {
+        await idempotentDdl(query, stmt.replaceAll('{ledger}', names.ledger).replaceAll('{spool_body}', names.spool_body).replaceAll('{spool_pause}', names.spool_pause).replaceAll('{spool}', names.spool));
+      }
       await query(`INSERT INTO ${names.version} (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`, [m.version, m.name]);
     }
     return { from, to: Math.max(from, LATEST_VERSION) };

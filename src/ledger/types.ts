@@ -51,4 +51,9 @@ export interface LedgerOptions {
    * sweeper) with the DDL the server understands; meant for tests.
    */
   dialect?: 'auto' | 'postgres' | 'cockroachdb';
+  /**
+   * Embedded on disk: `full` syncs the WAL at every commit (set when a route spools: its 2xx promises
+   * the delivery is stored); `normal` (default) may lose the last commits on power loss.
+   */
+  synchronous?: 'normal' | 'full';
 }

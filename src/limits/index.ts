@@ -28,6 +28,8 @@ export interface LimitersHandle {
   limiters: Limiters & { reconfigure(config: Config): void };
   /** `memory`, or the state of the shared store: `shared`, `local` (outage), `starting` */
   state(): 'memory' | SharedStore['state'];
+  /** counts for the spool's `tenantRate` (deliveries to the upstream), shared like the tenant tier */
+  dispatch: LimitStore;
   /** resolves when the store is usable: at once for memory, after the first Redis connection attempt otherwise */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -44,10 +46,12 @@ export function createLimiters(config: Config, deps: LimitersDeps): LimitersHand
   // One memory store a tier: a flood of addresses evicting entries must not reset tenants' counts.
   const localUnverified = memoryStore(entries);
   const localTenants = memoryStore(entries);
+  const localDispatch = memoryStore(entries);
 
   let shared: SharedStore | null = null;
   let unverified: LimitStore = localUnverified;
   let tenants: LimitStore = localTenants;
+  let dispatch: LimitStore = localDispatch;
   if (config.limits.store !== 'memory') {
     const gauge = deps.metrics.limiterStoreUp;
     if (!deps.metrics.registry.getSingleMetric('hookgate_limiter_store_up')) deps.metrics.registry.registerMetric(gauge);
@@ -63,6 +67,7 @@ export function createLimiters(config: Config, deps: LimitersDeps): LimitersHand
     });
     unverified = shared.withFallback(localUnverified);
     tenants = shared.withFallback(localTenants);
+    dispatch = shared.withFallback(localDispatch);
   }
 
   return {
@@ -75,11 +80,12 @@ export function createLimiters(config: Config, deps: LimitersDeps): LimitersHand
         settings = settingsOf(next);
       },
     },
+    dispatch,
     state: () => (shared ? shared.state : 'memory'),
     ready: () => (shared ? shared.ready() : Promise.resolve()),
     async close() {
       await shared?.close();
-      await Promise.all([localUnverified.close(), localTenants.close()]);
+      await Promise.all([localUnverified.close(), localTenants.close(), localDispatch.close()]);
     },
   };
 }

@@ -10,6 +10,8 @@ export interface Delivery {
   verdict?: string;
   secretIndex?: number;
   signedId?: string;
+  /** the signed timestamp (ms) of a timestamped scheme: the spool re-signs late deliveries */
+  signedAt?: number;
   tenant?: string;
   key?: string;
   /** set once the ledger granted the claim */

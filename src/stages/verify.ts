@@ -105,6 +105,7 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
     d.verdict = 'ok';
     d.secretIndex = verdict.secretIndex;
     d.signedId = verdict.id;
+    d.signedAt = verdict.timestamp;
     metrics.secretMatches.inc(matchLabels(verdict.secretIndex));
 
     if (d.tenant === undefined) {

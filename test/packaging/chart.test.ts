@@ -222,6 +222,24 @@ t.test('an on-disk embedded ledger gets a volume and is refused with more than o
   t.equal(byName(podSpec(none).volumes, 'hookgate-data'), undefined, 'no data volume for a postgres ledger');
 });
 
+t.test('a spooling embedded ledger: a PersistentVolumeClaim on request, and a warning while it sits in an emptyDir', async (t) => {
+  const config = { ledger: { url: 'embedded:/var/lib/hookgate/ledger.db' }, routes: [{ ...routes[0], delivery: 'spool' }] };
+  const plain = render(chartDir, { replicaCount: 1, hookgate: { config, secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } } } });
+  if (!ok(t, plain)) return;
+  t.ok(byName(podSpec(plain).volumes, 'hookgate-data')?.emptyDir, 'an emptyDir by default');
+  t.equal(plain.docs.filter((d) => d.kind === 'PersistentVolumeClaim').length, 0);
+  const notes = helm(['install', 'x', chartDir, '--dry-run=client', '--set', 'replicaCount=1', '--set-json', `hookgate=${JSON.stringify({ config, secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } } })}`]);
+  t.match(notes.stdout, /WARNING: a route has delivery: spool \(or hybrid\) on an embedded ledger kept in an emptyDir/);
+  const kept = render(chartDir, { replicaCount: 1, hookgate: { config, persistence: { enabled: true, size: '5Gi', storageClassName: 'fast' }, secrets: { values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } } } });
+  if (!ok(t, kept)) return;
+  const pvc = kept.get('PersistentVolumeClaim');
+  t.equal(pvc.spec.resources.requests.storage, '5Gi');
+  t.equal(pvc.spec.storageClassName, 'fast');
+  t.same(byName(podSpec(kept).volumes, 'hookgate-data')?.persistentVolumeClaim, { claimName: pvc.metadata.name }, 'the pod mounts the claim');
+  const quiet = helm(['install', 'x', chartDir, '--dry-run=client', '--set', 'replicaCount=1,hookgate.persistence.enabled=true', '--set-json', `hookgate.config=${JSON.stringify(config)}`, '--set-json', `hookgate.secrets=${JSON.stringify({ values: secretValues, env: { STRIPE_PREVIOUS: 'stripe-previous' } })}`]);
+  t.notMatch(quiet.stdout, /delivery: spool on an embedded ledger/);
+});
+
 t.test('PodDisruptionBudget, HPA, ServiceMonitor and NetworkPolicy are off by default and render when enabled', async (t) => {
   const off = render(chartDir, values);
   if (!ok(t, off)) return;

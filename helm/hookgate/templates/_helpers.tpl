@@ -347,6 +347,11 @@ httpGet:
     sizeLimit: 64Mi
 {{- if include "hookgate.embeddedLedgerOnDisk" . }}
 - name: hookgate-data
+  {{- if .values.hookgate.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "hookgate.fullname" . }}-data
+  {{- else }}
   {{- toYaml .values.hookgate.dataVolume | nindent 2 }}
+  {{- end }}
 {{- end }}
 {{- end -}}

@@ -1,0 +1,139 @@
+// The last stage of a `delivery: spool` route (CONTRACT.md, Spool): store the delivery and answer
+// `acceptStatus` with `hookgate-outcome: spooled`, only after the ledger key (done, acceptStatus) and
+// the request (method, path, headers in order and case, body bytes) have committed in one statement.
+// Then, when this replica had a free slot, it delivers it at once (dispatcher.ts); otherwise a poll does.
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import { isHandshake } from './handshake.js';
+import type { Config, Route } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import { GatewayError, errSummary } from '../errors.js';
+import { answer } from '../stages/answer.js';
+import { upstreamHeaders } from '../stages/forward.js';
+import { DUPLICATE_BODY } from '../stages/claim.js';
+import { trustFunction } from '../config/trust-proxy.js';
+import type { Spool } from './index.js';
+import { keyHash } from '../ledger/common.js';
+
+export const SPOOLED_BODY = '{"spooled":true}';
+/** Retry-After on spool_full: the dispatcher drains at the upstream's pace, so not at once */
+const FULL_RETRY_S = 30;
+
+/** The path on the upstream, as the synchronous forward builds it. */
+export function upstreamPath(config: Config, route: Route, url: string): string {
+  const base = config.upstream.url.pathname.replace(/\/$/, '');
+  const q = url.indexOf('?');
+  const query = q < 0 ? '' : url.slice(q);
+  return base + (route.forwardTo ?? (q < 0 ? url : url.slice(0, q))) + query;
+}
+
+export interface SpoolStageDeps {
+  config: Config;
+  metrics: Metrics;
+  spool: Spool;
+  /** the synchronous forward of the route (handshakes, and a route without a claim) */
+  forward: RouteHandlerMethod;
+}
+
+export function acceptDelivery(route: Route, deps: SpoolStageDeps): RouteHandlerMethod {
+  const store = storeDelivery(route, deps);
+  return async function accept(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const d = request.hg!;
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    // A handshake's answer is the application's: forwarded while the provider waits, never stored.
+    if (isHandshake(route.provider, request.headers, body)) return deps.forward.call(this, request, reply);
+    // Without a claim (ledger.onError: allow with the ledger down) nothing can be stored durably.
+    if (!d.claim || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
+    return store(request, reply, { dispatch: true });
+  };
+}
+
+/** How a delivery is stored: delivered at once by this replica when it may, or after attempts already spent (hybrid). */
+export interface StoreHow {
+  dispatch: boolean;
+  attempts?: number;
+  delayMs?: number;
+}
+
+/**
+ * Stores the claimed delivery of `request` and answers the provider: acceptStatus spooled once
+ * committed, 503 spool_full / ledger_unavailable otherwise (the claim is then released by the
+ * onResponse safety net, so the provider's retry gets through).
+ */
+export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'>): (request: FastifyRequest, reply: FastifyReply, how: StoreHow) => Promise<FastifyReply> {
+  const { config, spool } = deps;
+  const settings = route.spool!;
+  const trust = trustFunction(config.trustProxy);
+
+  return async function store(request: FastifyRequest, reply: FastifyReply, how: StoreHow) {
+    const d = request.hg!;
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const claim = d.claim!;
+    const key = d.key!;
+    const tenant = d.tenant ?? 'default';
+
+    let over: 'spool' | 'tenant' | null;
+    try {
+      over = await spool.pending.over(route.path, tenant, settings.maxPending, settings.tenantMaxPending);
+    } catch (err) {
+      return unavailable(request, reply, err);
+    }
+    if (over) {
+      spool.metrics?.rejected(route.path, 'spool_full');
+      // The claim stays held: the onResponse safety net releases it, so the provider's retry gets through.
+      return answer(reply, 'spool_full', over === 'tenant' ? `tenant ${tenant} holds as many deliveries as it may in the spool; retry later` : undefined, FULL_RETRY_S);
+    }
+
+    const owner = how.dispatch ? spool.dispatcher.reserve(route) : null;
+    const input = {
+      ...(how.attempts ? { attempts: how.attempts } : {}),
+      ...(how.delayMs ? { delayMs: how.delayMs } : {}),
+      key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
+      route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
+      method: request.method, path: upstreamPath(config, route, request.url), headers: upstreamHeaders(request, trust, []), body,
+      // what re-signing a late delivery needs (never the secret itself)
+      meta: route.signingSecret && d.signedAt !== undefined && d.secretIndex !== undefined
+        ? { secretIndex: d.secretIndex, signedAt: d.signedAt, ...(d.signedId !== undefined ? { id: d.signedId } : {}) }
+        : null,
+    };
+    let result;
+    try {
+      result = await spool.store.accept(input);
+    } catch (err) {
+      if (owner) spool.dispatcher.unreserve(route);
+      // The claim stays held and is released by the onResponse safety net (fenced: if the accept did
+      // land after all, the key is done and the release changes nothing).
+      return unavailable(request, reply, err);
+    }
+    // The claim is settled (done) by the accept, or no longer ours: never release it after this.
+    d.claim = undefined;
+    if (result.state !== 'spooled' || !result.delivering) if (owner) spool.dispatcher.unreserve(route);
+    switch (result.state) {
+      case 'lost':
+        // Our claim's lease ran out and another request holds the key now: it stores the delivery.
+        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', 1);
+      case 'duplicate':
+        d.outcome = 'duplicate';
+        return reply.code(settings.acceptStatus).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+      case 'spooled':
+        spool.pending.added(route.path, tenant);
+        d.outcome = 'spooled';
+        reply.code(settings.acceptStatus).header('hookgate-outcome', 'spooled').header('content-type', 'application/json; charset=utf-8');
+        await reply.send(SPOOLED_BODY);
+        if (result.delivering && owner) {
+          spool.dispatcher.run(route, {
+            keyHash: keyHash(key), key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
+            method: input.method, path: input.path, headers: input.headers, body, meta: input.meta,
+          });
+        }
+        return reply;
+    }
+  };
+
+  function unavailable(request: FastifyRequest, reply: FastifyReply, err: unknown) {
+    deps.metrics.ledgerErrors.inc();
+    spool.metrics?.rejected(route.path, 'ledger_unavailable');
+    request.log.warn({ err: errSummary(err), key: request.hg!.key }, 'spool: storing the delivery failed');
+    const retry = err instanceof GatewayError && err.retryAfterSeconds ? err.retryAfterSeconds : 5;
+    return answer(reply, 'ledger_unavailable', undefined, retry);
+  }
+}

@@ -1,0 +1,83 @@
+// The last stage of a `delivery: hybrid` route: forward while the provider waits, as `sync` does;
+// when the upstream fails (not reached, overloaded, or an answer outside completeOn), store the
+// delivery in the spool instead of failing it back to the provider, and answer acceptStatus
+// `spooled`. The synchronous try counts like a dispatch: a failed answer spends the first attempt,
+// not reached / overloaded spend none and back the route off, and while the route backs off new
+// deliveries are stored at once without a try.
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { Route } from '../config/load.js';
+import type { Pool } from '../stages/upstream-pool.js';
+import { settle, type ClaimDeps } from '../stages/claim.js';
+import { upstreamHeaders } from '../stages/forward.js';
+import { trustFunction } from '../config/trust-proxy.js';
+import { errSummary } from '../errors.js';
+import { isHandshake } from './handshake.js';
+import { storeDelivery, upstreamPath, type SpoolStageDeps } from './accept.js';
+import { classifyError, classifyStatus, nextRetryMs, parseRetryAfter, type DispatchClass } from './schedule.js';
+
+// As the synchronous forward: hop-by-hop fields of the answer are not passed on.
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: Pool; claims: ClaimDeps }): RouteHandlerMethod {
+  const { config, spool, metrics } = deps;
+  const store = storeDelivery(route, deps);
+  const trust = trustFunction(config.trustProxy);
+  const timeout = config.upstream.timeoutMs;
+  const completes = config.upstream.completes;
+
+  return async function hybrid(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const d = request.hg!;
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    if (isHandshake(route.provider, request.headers, body) || !d.claim || d.key === undefined) return deps.forward.call(this, request, reply);
+
+    let cls: DispatchClass = 'not_reached';
+    let error: string | null = 'held: the upstream is not taking deliveries (backing off)';
+    if (spool.dispatcher.healthy(route)) {
+      const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim.attempt)];
+      if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
+      ours.push('hookgate-idempotency-key', d.key);
+      let retryAfter: number | undefined;
+      const started = process.hrtime.bigint();
+      try {
+        const res = await deps.upstream.request({
+          path: upstreamPath(config, route, request.url),
+          method: request.method as 'POST',
+          headers: upstreamHeaders(request, trust, ours),
+          body: body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+        if (completes(res.statusCode)) {
+          // The upstream took it: exactly the synchronous forward's answer.
+          metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          spool.dispatcher.observe(route, 'delivered', undefined, null);
+          await settle(deps.claims, d.key, d.claim, res.statusCode, completes, request.log);
+          d.claim = undefined;
+          d.outcome = 'forwarded';
+          reply.code(res.statusCode);
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
+            reply.header(name, value);
+          }
+          reply.header('hookgate-outcome', 'forwarded');
+          return reply.send(res.body);
+        }
+        retryAfter = parseRetryAfter(res.headers['retry-after'], Date.now());
+        await res.body.dump().catch(() => {});
+        cls = classifyStatus(res.statusCode, completes);
+        error = `status ${res.statusCode}`;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        cls = classifyError(code);
+        error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
+        request.log.warn({ err: errSummary(err) }, 'hybrid: upstream failed; storing the delivery');
+      }
+      metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      spool.dispatcher.observe(route, cls, retryAfter, error);
+    }
+    // Stored for the dispatcher; a failed try spent the first attempt.
+    const spent = cls === 'failed';
+    const delayMs = spent ? nextRetryMs(1, route.spool!.retryMs, Math.random()) ?? 0 : 0;
+    return store(request, reply, { dispatch: false, ...(spent ? { attempts: 1, delayMs } : {}) });
+  };
+}

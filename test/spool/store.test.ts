@@ -1,0 +1,201 @@
+// The store's statements on every dialect: PostgreSQL, the CockroachDB dialect forced on PostgreSQL,
+// and the embedded SQLite file. Fencing: a claim has one winner, a stale owner cannot settle, a stale
+// ledger token cannot accept.
+import t, { type Test } from 'tap';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openLedger } from '../../src/ledger/index.js';
+import { keyHash } from '../../src/ledger/common.js';
+import { openSpoolStore } from '../../src/spool/store/index.js';
+import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
+import type { Ledger } from '../../src/ledger/types.js';
+import { DEFAULT_PG_URL, schemaName, sleep } from '../helpers/ledger-backends.js';
+
+const PG_URL = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
+
+interface Target { name: string; url: string; schema?: string; dialect?: 'postgres' | 'cockroachdb'; cleanup(): Promise<void> }
+
+const targets: Array<() => Target> = [
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-store-'));
+    return { name: 'sqlite', url: `embedded:${join(dir, 'l.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  },
+  ...(['postgres', 'cockroachdb'] as const).map((dialect) => (): Target => {
+    const schema = schemaName(`spool_store_${dialect}`);
+    return {
+      name: `${dialect} dialect on PostgreSQL`, url: PG_URL, schema, dialect,
+      cleanup: async () => {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await c.end();
+      },
+    };
+  }),
+];
+
+function input(key: string, token: string, over: Partial<AcceptInput> = {}): AcceptInput {
+  return {
+    key, ledgerToken: token, acceptStatus: 202, retentionMs: 3_600_000, route: '/r', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000,
+    method: 'POST', path: '/r?x=1', headers: ['Content-Type', 'application/json', 'X-Sig', 'abc'], body: Buffer.from([0, 1, 2, 255]), meta: null, ...over,
+  };
+}
+
+async function claimToken(ledger: Ledger, key: string): Promise<string> {
+  const c = await ledger.claim(key);
+  if (c.state !== 'claimed') throw new Error(`expected a claim, got ${c.state}`);
+  return c.token;
+}
+
+for (const make of targets) {
+  const target = make();
+  t.test(`spool store: ${target.name}`, async (t: Test) => {
+    t.teardown(() => target.cleanup());
+    const opts = { url: target.url, ...(target.schema ? { schema: target.schema } : {}), ...(target.dialect ? { dialect: target.dialect } : {}) };
+    const ledger = await openLedger({ ...opts, retentionMs: 3_600_000, leaseMs: 30_000, cache: 0, migrate: true });
+    t.teardown(() => ledger.close());
+    const store: SpoolStore = await openSpoolStore(opts);
+    t.teardown(() => store.close());
+    if (target.dialect) t.equal(store.backend, target.dialect);
+
+    t.test('accept: one statement marks the ledger key done and stores the bytes; a stale token stores nothing', async (t) => {
+      const token = await claimToken(ledger, 'k1');
+      t.same(await store.accept(input('k1', randomUUID())), { state: 'lost' }, 'not our claim: nothing stored');
+      t.equal(await store.get('k1'), undefined);
+      const r = await store.accept(input('k1', token));
+      t.equal(r.state, 'spooled');
+      const again = await ledger.claim('k1');
+      t.same(again.state === 'done' && again.status, 202, 'the ledger answers duplicates with acceptStatus');
+      const row = await store.get('k1');
+      t.match(row, { key: 'k1', route: '/r', tenant: 'acme', state: 'pending', attempts: 0 });
+      const [claimed] = await store.claim([keyHash('k1')], randomUUID(), 30_000);
+      t.same(claimed!.headers, ['Content-Type', 'application/json', 'X-Sig', 'abc'], 'headers in order and case');
+      t.same([...claimed!.body], [0, 1, 2, 255], 'body bytes');
+      t.equal(claimed!.path, '/r?x=1');
+    });
+
+    t.test('accepts of one tick (group commit): each answered for itself, a stale token lost, a key already spooled a duplicate', async (t) => {
+      const tokens = await Promise.all(['g1', 'g2', 'g3'].map((k) => claimToken(ledger, k)));
+      const owner = randomUUID();
+      const results = await Promise.all([
+        store.accept(input('g1', tokens[0]!, { dispatchOwner: owner })),
+        store.accept(input('g2', tokens[1]!, { attempts: 1, delayMs: 60_000 })),
+        store.accept(input('g3', randomUUID())),
+        store.accept(input('k1', randomUUID())),
+      ]);
+      t.match(results, [{ state: 'spooled', delivering: true }, { state: 'spooled', delivering: false }, { state: 'lost' }, { state: 'lost' }]);
+      t.match(await store.get('g2'), { state: 'pending', attempts: 1 });
+      t.ok((await store.get('g2'))!.nextAt > Date.now() + 30_000, 'due after its delay');
+      t.equal(await store.get('g3'), undefined, 'nothing stored without the claim');
+      const [g1] = await store.claim([keyHash('g1')], randomUUID(), 30_000);
+      t.equal(g1, undefined, 'stored delivering under its dispatch owner');
+      t.ok(await store.settle(keyHash('g1'), owner, { state: 'delivered', status: 200, keepMs: 1000 }));
+      const late = await Promise.all([store.accept(input('g3', tokens[2]!)), store.accept(input('g4', await claimToken(ledger, 'g4')))]);
+      t.match(late, [{ state: 'spooled' }, { state: 'spooled' }]);
+    });
+
+    t.test('accept with a dispatch owner stores it delivering, leased to that owner', async (t) => {
+      const token = await claimToken(ledger, 'k2');
+      const owner = randomUUID();
+      const r = await store.accept(input('k2', token, { dispatchOwner: owner }));
+      t.match(r, { state: 'spooled', delivering: true });
+      t.same(await store.claim([keyHash('k2')], randomUUID(), 30_000), [], 'a live lease is not claimable');
+      t.equal(await store.settle(keyHash('k2'), randomUUID(), { state: 'delivered', status: 200, keepMs: 1000 }), false, 'another owner cannot settle');
+      t.equal(await store.settle(keyHash('k2'), owner, { state: 'delivered', status: 200, keepMs: 1000 }), true);
+      t.match(await store.get('k2'), { state: 'delivered', lastStatus: 200 });
+    });
+
+    t.test('concurrent claims of the same due rows: each row has one winner', async (t) => {
+      const keys = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      for (const k of keys) await store.accept(input(k, await claimToken(ledger, k), { route: '/c' }));
+      const hashes = keys.map(keyHash);
+      const results = await Promise.all(Array.from({ length: 4 }, () => store.claim(hashes, randomUUID(), 30_000)));
+      const won = results.flat().map((c) => c.key).sort();
+      t.same(won, [...keys].sort(), 'every row claimed exactly once');
+    });
+
+    t.test('settle: failed spends an attempt and comes due later; not reached spends none; dead is never due', async (t) => {
+      await store.accept(input('s1', await claimToken(ledger, 's1'), { route: '/s' }));
+      const owner = randomUUID();
+      await store.claim([keyHash('s1')], owner, 30_000);
+      t.ok(await store.settle(keyHash('s1'), owner, { state: 'pending', spend: false, delayMs: 0, status: null, error: 'not reached' }));
+      t.match(await store.get('s1'), { state: 'pending', attempts: 0 });
+      const o2 = randomUUID();
+      t.equal((await store.claim([keyHash('s1')], o2, 30_000)).length, 1);
+      t.ok(await store.settle(keyHash('s1'), o2, { state: 'pending', spend: true, delayMs: 60_000, status: 500, error: 'status 500' }));
+      t.match(await store.get('s1'), { state: 'pending', attempts: 1, lastStatus: 500 });
+      t.same(await store.due('/s', 4, 64), [], 'not due before its retry time');
+      t.same(await store.claim([keyHash('s1')], randomUUID(), 30_000), []);
+      await store.accept(input('s2', await claimToken(ledger, 's2'), { route: '/s' }));
+      const o3 = randomUUID();
+      await store.claim([keyHash('s2')], o3, 30_000);
+      t.ok(await store.settle(keyHash('s2'), o3, { state: 'dead', spend: true, status: 500, error: 'status 500', keepMs: 60_000 }));
+      t.same(await store.due('/s', 4, 64), []);
+      t.same((await store.list({ route: '/s', state: 'dead' })).map((d) => d.key), ['s2']);
+    });
+
+    t.test('a lapsed lease is taken over and spends an attempt', async (t) => {
+      await store.accept(input('l1', await claimToken(ledger, 'l1'), { route: '/l' }));
+      await store.claim([keyHash('l1')], randomUUID(), 50);
+      await sleep(120);
+      const [taken] = await store.claim([keyHash('l1')], randomUUID(), 30_000);
+      t.equal(taken?.attempts, 1);
+      t.equal(taken?.takeover, true, 'reported as a takeover');
+      await store.accept(input('l2', await claimToken(ledger, 'l2'), { route: '/l' }));
+      const [fresh] = await store.claim([keyHash('l2')], randomUUID(), 30_000);
+      t.equal(fresh?.takeover, false, 'a pending one is not');
+    });
+
+    t.test('sweep: terminal rows past their keep time go with their bytes; live ones never', async (t) => {
+      for (const k of ['w1', 'w2', 'w3']) await store.accept(input(k, await claimToken(ledger, k), { route: '/w' }));
+      const o = randomUUID();
+      await store.claim([keyHash('w1'), keyHash('w2')], o, 30_000);
+      await store.settle(keyHash('w1'), o, { state: 'delivered', status: 200, keepMs: 1 });
+      await store.settle(keyHash('w2'), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 3_600_000 });
+      await sleep(50);
+      t.equal(await store.sweep(1000), 1, 'only the delivered one whose keep time ran out');
+      t.equal(await store.get('w1'), undefined);
+      t.equal((await store.get('w2'))?.state, 'dead', 'a dead one kept for keepDead');
+      t.equal((await store.get('w3'))?.state, 'pending', 'a live one is never swept');
+      t.equal(await store.byId(keyHash('w1').toString('hex'), true), undefined);
+      // a replay makes a kept delivery live again: no longer sweepable
+      t.ok(await store.replay(keyHash('w2').toString('hex')));
+      t.match(await store.get('w2'), { state: 'pending', attempts: 0, replays: 1 });
+    });
+
+    t.test('expire: pending deliveries past maxAge go dead (a paused route\'s too); delivering and younger ones stay', async (t) => {
+      await store.accept(input('x1', await claimToken(ledger, 'x1'), { route: '/x' }));
+      await store.accept(input('x2', await claimToken(ledger, 'x2'), { route: '/x' }));
+      await store.pause('/x', '*');
+      await sleep(1200);
+      await store.accept(input('x3', await claimToken(ledger, 'x3'), { route: '/x' }));
+      t.equal(await store.expire('/x', 1000, 60_000), 2, 'the two older than 1 s');
+      t.match(await store.get('x1'), { state: 'dead', lastError: 'expired: older than maxAge' });
+      t.match(await store.get('x3'), { state: 'pending' });
+      await store.resume('/x', '*');
+    });
+
+    t.test('due: first tries before replays and retries of the same tenant', async (t) => {
+      for (let i = 0; i < 3; i++) await store.accept(input(`rp${i}`, await claimToken(ledger, `rp${i}`), { route: '/rp' }));
+      const o = randomUUID();
+      await store.claim([0, 1, 2].map((i) => keyHash(`rp${i}`)), o, 30_000);
+      for (let i = 0; i < 3; i++) await store.settle(keyHash(`rp${i}`), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 60_000 });
+      t.equal(await store.replayMany({ route: '/rp', state: 'dead' }, false), 3, 'a bulk replay');
+      await store.accept(input('rp-fresh', await claimToken(ledger, 'rp-fresh'), { route: '/rp' }));
+      const due = await store.due('/rp', 1, 64);
+      t.same(due.map((d) => d.keyHash.toString('hex')), [keyHash('rp-fresh').toString('hex')], 'the fresh delivery goes before the older replays');
+    });
+
+    t.test('due: round-robin input, a few rows per tenant', async (t) => {
+      for (let i = 0; i < 6; i++) await store.accept(input(`fa${i}`, await claimToken(ledger, `fa${i}`), { route: '/f', tenant: 'a' }));
+      await store.accept(input('fb0', await claimToken(ledger, 'fb0'), { route: '/f', tenant: 'b' }));
+      const due = await store.due('/f', 2, 64);
+      t.same(due.map((d) => d.tenant).sort(), ['a', 'a', 'b']);
+      const counts = await store.pendingCounts();
+      t.same(counts.filter((c) => c.route === '/f').sort((x, y) => x.tenant.localeCompare(y.tenant)), [{ route: '/f', tenant: 'a', n: 6 }, { route: '/f', tenant: 'b', n: 1 }]);
+    });
+  });
+}
