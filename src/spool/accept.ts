@@ -2,6 +2,7 @@
 // `acceptStatus` with `hookgate-outcome: spooled`, only after the ledger key (done, acceptStatus) and
 // the request (method, path, headers in order and case, body bytes) have committed in one statement.
 // Then, when this replica had a free slot, it delivers it at once (dispatcher.ts); otherwise a poll does.
+import { upstreamTarget } from '../stages/request-target.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { isHandshake } from './handshake.js';
 import type { Config, Route } from '../config/load.js';
@@ -17,14 +18,6 @@ import { keyHash } from '../ledger/common.js';
 export const SPOOLED_BODY = '{"spooled":true}';
 /** Retry-After on spool_full: the dispatcher drains at the upstream's pace, so not at once */
 const FULL_RETRY_S = 30;
-
-/** The path on the upstream, as the synchronous forward builds it. */
-export function upstreamPath(config: Config, route: Route, url: string): string {
-  const base = config.upstream.url.pathname.replace(/\/$/, '');
-  const q = url.indexOf('?');
-  const query = q < 0 ? '' : url.slice(q);
-  return base + (route.forwardTo ?? (q < 0 ? url : url.slice(0, q))) + query;
-}
 
 export interface SpoolStageDeps {
   config: Config;
@@ -63,6 +56,7 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
   const { config, spool } = deps;
   const settings = route.spool!;
   const trust = trustFunction(config.trustProxy);
+  const target = upstreamTarget(config.upstream.url, route);
 
   return async function store(request: FastifyRequest, reply: FastifyReply, how: StoreHow) {
     const d = request.hg!;
@@ -89,7 +83,7 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
       ...(how.delayMs ? { delayMs: how.delayMs } : {}),
       key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
       route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
-      method: request.method, path: upstreamPath(config, route, request.url), headers: upstreamHeaders(request, trust, []), body,
+      method: request.method, path: target(request.params as Record<string, string>, request.url), headers: upstreamHeaders(request, trust, []), body,
       // what re-signing a late delivery needs (never the secret itself)
       meta: route.signingSecret && d.signedAt !== undefined && d.secretIndex !== undefined
         ? { secretIndex: d.secretIndex, signedAt: d.signedAt, ...(d.signedId !== undefined ? { id: d.signedId } : {}) }

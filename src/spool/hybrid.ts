@@ -12,7 +12,8 @@ import { upstreamHeaders } from '../stages/forward.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import { errSummary } from '../errors.js';
 import { isHandshake } from './handshake.js';
-import { storeDelivery, upstreamPath, type SpoolStageDeps } from './accept.js';
+import { storeDelivery, type SpoolStageDeps } from './accept.js';
+import { upstreamTarget } from '../stages/request-target.js';
 import { classifyError, classifyStatus, nextRetryMs, parseRetryAfter, type DispatchClass } from './schedule.js';
 
 // As the synchronous forward: hop-by-hop fields of the answer are not passed on.
@@ -22,6 +23,7 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
   const { config, spool, metrics } = deps;
   const store = storeDelivery(route, deps);
   const trust = trustFunction(config.trustProxy);
+  const target = upstreamTarget(config.upstream.url, route);
   const timeout = config.upstream.timeoutMs;
   const completes = config.upstream.completes;
 
@@ -40,7 +42,7 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
       const started = process.hrtime.bigint();
       try {
         const res = await deps.upstream.request({
-          path: upstreamPath(config, route, request.url),
+          path: target(request.params as Record<string, string>, request.url),
           method: request.method as 'POST',
           headers: upstreamHeaders(request, trust, ours),
           body: body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,

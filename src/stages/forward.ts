@@ -10,7 +10,7 @@ import { settle } from './claim.js';
 import { errSummary } from '../errors.js';
 import { answer } from './answer.js';
 import { trustFunction, trustedChain, type TrustFn } from '../config/trust-proxy.js';
-import { upstreamPath } from './request-target.js';
+import { upstreamTarget } from './request-target.js';
 import { childSpan, traceHeaders } from '../observability/tracing.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus what undici computes itself (length) or refuses (expect). */
@@ -65,19 +65,15 @@ export interface ForwardDeps {
 
 export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMethod {
   const { config, upstream, metrics } = deps;
-  const base = config.upstream.url.pathname.replace(/\/$/, '');
   const timeout = config.upstream.timeoutMs;
   const completes = config.upstream.completes;
   const monitor = config.mode === 'monitor';
   const trust = trustFunction(config.trustProxy);
-  const target = upstreamPath(route);
+  const target = upstreamTarget(config.upstream.url, route);
 
   return async function forward(request: FastifyRequest, reply: FastifyReply) {
     const d = request.hg!;
-    // Never the raw target (src/stages/request-target.ts); the query as received, since URL-signed
-    // schemes (Twilio) sign it and handlers that verify by themselves must see the same bytes.
-    const q = request.url.indexOf('?');
-    const path = base + target(request.params as Record<string, string>) + (q < 0 ? '' : request.url.slice(q));
+    const path = target(request.params as Record<string, string>, request.url);
     const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim?.attempt ?? 1)];
     if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
     if (d.key !== undefined) ours.push('hookgate-idempotency-key', d.key);

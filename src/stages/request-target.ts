@@ -57,6 +57,21 @@ export function upstreamPath(route: Pick<Route, 'path' | 'forwardTo'>): (params:
   return (params) => path.replace(PARAM, (_, name: string) => encodeURIComponent(params[name] ?? ''));
 }
 
+/**
+ * The whole upstream request target of a delivery, built once per route: the upstream URL's path, the
+ * route's path with its parameters (never the raw target), and the query as received (URL-signed
+ * schemes such as Twilio sign it, and handlers that verify by themselves must see the same bytes).
+ * The synchronous forward and the spool both use it, so a stored delivery goes where a forward would.
+ */
+export function upstreamTarget(upstreamUrl: URL, route: Pick<Route, 'path' | 'forwardTo'>): (params: Readonly<Record<string, string | undefined>>, url: string) => string {
+  const base = upstreamUrl.pathname.replace(/\/$/, '');
+  const path = upstreamPath(route);
+  return (params, url) => {
+    const q = url.indexOf('?');
+    return base + path(params) + (q < 0 ? '' : url.slice(q));
+  };
+}
+
 /** The first stage after the method: a target, Host and parameters the forward can use, or 400. */
 export function checkRouteTarget(route: Route): onRequestHookHandler {
   const names = paramNames(route.path);

@@ -254,3 +254,22 @@ t.test('a reload cannot add the first spool route (it needs a restart) and says 
   const r = await send(gw, '{"still":"sync"}');
   t.same([r.status, r.outcome], [200, 'forwarded'], 'the old configuration still serves');
 });
+
+// issue 13's path rule holds for stored deliveries too: the spool keeps the path the forward would
+// use (the route's path with its parameters re-encoded, the query as received), never the raw target.
+t.test('a spooled delivery goes to the route\'s path with its parameters, never the raw request target', async (t) => {
+  const backend = await embeddedBackend();
+  t.teardown(() => backend.cleanup());
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const gw = await gateway(t, backend, up.url, { path: '/p/:kind/gh' });
+  const body = JSON.stringify({ ref: 'refs/heads/main', spooled: 'param' });
+  const r = await send(gw, body, '/p/pu%73h/gh?x=1');
+  t.same([r.status, r.outcome], [200, 'spooled']);
+  await until('the delivery reaches the upstream', () => up.received.length === 1);
+  t.equal(up.received[0]!.url, '/p/push/gh?x=1', 'the route\'s path, the parameter re-encoded, the query as received');
+  t.equal(up.received[0]!.body.toString(), body);
+  const climb = await send(gw, body, '/p/..%2F..%2Fadmin/gh');
+  t.same([climb.status, climb.outcome], [400, 'malformed'], 'a parameter hiding a slash is refused before anything is stored');
+  t.equal((await gw.spool!.store.list({ route: '/p/:kind/gh' })).length, 1, 'nothing else was stored');
+});
