@@ -92,7 +92,7 @@ t.test('every metric and outcome the alerts and the dashboard name exists in a r
   const names = metricNames(exprs);
   t.ok(names.includes('hookgate_requests_total') && names.length >= 12, `the extraction finds the names (${names.length})`);
 
-  const outcomes = new Set(['forwarded', 'duplicate', ...Object.keys(CATALOGUE)]);
+  const outcomes = new Set(['forwarded', 'duplicate', 'spooled', 'handshake', ...Object.keys(CATALOGUE)]);
   for (const o of outcomeValues(exprs)) t.ok(outcomes.has(o), `outcome ${o} is a hookgate-outcome code`);
 
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-addons-'));
@@ -102,6 +102,7 @@ t.test('every metric and outcome the alerts and the dashboard name exists in a r
   const secret = 'whsec_addons_0123456789';
   const file = join(dir, 'hookgate.yaml');
   // A Redis store, so hookgate_limiter_store_up is registered (it is absent with the memory store).
+  // The second route spools: its metrics exist only where a route spools.
   writeFileSync(file, `listen: 127.0.0.1:0
 admin: 127.0.0.1:0
 upstream:
@@ -117,6 +118,12 @@ routes:
     provider: stripe
     tenant: acme
     secrets: [env:ADDONS_SECRET]
+  # a spool route, so the spool's metrics (named by its alerts) are registered
+  - path: /spooled
+    provider: stripe
+    tenant: acme
+    secrets: [env:ADDONS_SECRET]
+    delivery: spool
 `);
   const p = spawnHookgate(t, ['run', '--config', file], { ADDONS_SECRET: secret });
   const { traffic, admin } = await p.started();
