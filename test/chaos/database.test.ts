@@ -8,17 +8,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openLedger } from '../../src/ledger/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { pgTarget, schemaName } from '../helpers/ledger-backends.js';
+import { schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { account, CHAOS_ENV, CHAOS_ROUTE, pick, runProvider, sleep, startChaosApp, type ChaosApp } from './simulator.js';
 import { assertExactlyOnce, internalErrors } from './replicas.js';
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable: the database chaos scenarios need one (the fault proxy speaks TCP)');
-  t.pass('skipped without a PostgreSQL server');
-} else {
-  const pgUrl = tgt.url;
+// The fault proxy sits between the gateways and the PostgreSQL server: without the server, the file fails.
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
   const u = new URL(pgUrl);
   const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
   t.teardown(() => admin.end());

@@ -1,5 +1,4 @@
-// Three in-process gateway replicas on one shared ledger (PostgreSQL when reachable, else the
-// PGlite fallback of the ledger tests), in front of a chaos app; replicas as `hookgate run`
+// Three in-process gateway replicas on one shared ledger (the PostgreSQL server), in front of a chaos app; replicas as `hookgate run`
 // subprocesses for the scenarios that SIGKILL one, and the kill loop they share.
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +12,8 @@ import type { Config } from '../../src/config/load.js';
 import { createLimiters, type LimitersDeps, type LimitersHandle } from '../../src/limits/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { pgCluster, pgTarget, schemaName, type LedgerCluster } from '../helpers/ledger-backends.js';
+import { pgCluster, schemaName, type LedgerCluster } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { CHAOS_ENV, CHAOS_ROUTE, report, sleep, trailOf, type Accounting, type ChaosApp, type ProviderRun } from './simulator.js';
 
 export interface Replicas {
@@ -34,7 +34,9 @@ export interface ReplicaOptions {
   limits?: Record<string, unknown>;
 }
 
-export async function startReplicas(t: Test, tag: string, appUrl: string, o: ReplicaOptions = {}): Promise<Replicas> {
+/** null when the PostgreSQL server cannot be reached (the test has then failed, or been skipped). */
+export async function startReplicas(t: Test, tag: string, appUrl: string, o: ReplicaOptions = {}): Promise<Replicas | null> {
+  if (!(await requirePostgres(t))) return null;
   const cluster = await pgCluster(`chaos_${tag}`);
   const leaseMs = o.leaseMs ?? 2_000;
   const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], ...(o.limits ? { limits: o.limits } : {}) }, CHAOS_ENV);
@@ -167,20 +169,20 @@ export interface PgSchema {
 
 /**
  * A fresh schema name on the PostgreSQL server for `hookgate run` subprocesses to share (they create
- * it when they migrate), dropped at the end; undefined when no server is reachable (a subprocess
- * cannot use the PGlite fallback).
+ * it when they migrate), dropped at the end; undefined when the server cannot be reached (the test
+ * has then failed, or been skipped with HOOKGATE_TEST_ALLOW_SKIP=1: test/helpers/services.ts).
  */
 export async function sharedPgSchema(t: Test, tag: string): Promise<PgSchema | undefined> {
-  const tgt = await pgTarget();
-  if (tgt.kind !== 'postgres') return undefined;
+  const url = await requirePostgres(t);
+  if (!url) return undefined;
   const schema = schemaName(tag);
-  const admin = new pg.Pool({ connectionString: tgt.url, max: 1 });
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
   t.teardown(async () => {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await admin.end();
   });
   return {
-    url: tgt.url,
+    url,
     schema,
     rows: async () => {
       const { rows } = await admin.query(`SELECT status, count(*)::int AS n FROM "${schema}".hookgate_ledger GROUP BY status`);

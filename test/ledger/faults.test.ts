@@ -1,7 +1,7 @@
 // The retry and ambiguity paths for real: a TCP proxy between node-postgres and PostgreSQL answers
 // chosen ledger statements with 40001 / 40003, cuts the connection after a statement committed, or
 // takes the database away. Run with both runtime dialects (PostgreSQL, and CockroachDB's forced on
-// PostgreSQL: the statements and retry paths are shared). Needs the real server: PGlite has no socket.
+// PostgreSQL: the statements and retry paths are shared). Needs the PostgreSQL server: without it, the file fails.
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { openLedger, type LedgerHooks } from '../../src/ledger/index.js';
@@ -9,14 +9,11 @@ import type { ClaimResult, Ledger, LedgerOptions } from '../../src/ledger/types.
 import { GatewayError } from '../../src/errors.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { newKey, pgTarget, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { newKey, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable (and HOOKGATE_TEST_PG_URL not set): the fault-proxy tests need one');
-  t.pass('skipped without a PostgreSQL server');
-} else {
-  const pgUrl = tgt.url;
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
   const u = new URL(pgUrl);
   const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
   const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });
