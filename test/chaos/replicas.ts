@@ -5,6 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import Database from 'better-sqlite3';
+import type { Ledger } from '../../src/ledger/types.js';
+import { keyHash } from '../../src/ledger/common.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { metricsText, sample } from '../helpers/limits.js';
 import type { PrivateRedis } from '../helpers/redis-server.js';
@@ -165,6 +168,8 @@ export interface PgSchema {
   schema: string;
   /** ledger rows in the schema, by status (what the replicas left there) */
   rows(): Promise<Record<string, number>>;
+  /** the keys (hashes) of the rows still `processing`, read directly from the server */
+  unsettled(): Promise<string[]>;
 }
 
 /**
@@ -187,6 +192,10 @@ export async function sharedPgSchema(t: Test, tag: string): Promise<PgSchema | u
     rows: async () => {
       const { rows } = await admin.query(`SELECT status, count(*)::int AS n FROM "${schema}".hookgate_ledger GROUP BY status`);
       return Object.fromEntries(rows.map((r: { status: string; n: number }) => [r.status, r.n]));
+    },
+    unsettled: async () => {
+      const { rows } = await admin.query(`SELECT encode(key_hash, 'hex') AS h FROM "${schema}".hookgate_ledger WHERE status = 'processing'`);
+      return rows.map((r: { h: string }) => r.h);
     },
   };
 }
@@ -253,19 +262,70 @@ export async function startProcessReplicas(t: Test, appUrl: string, o: ProcessRe
   };
 }
 
+/** A ledger key as the ledger stores it (hex of its hash): what the kill snapshots hold. */
+export const hashOf = (key: string): string => keyHash(key).toString('hex');
+
+/** A ledger that records the keys whose settle (complete or release) failed past its retries. */
+export interface RecordingLedger extends Ledger {
+  readonly settleFailed: Set<string>;
+}
+
 /**
- * Settles that failed past the ledger's retry budget (the claim stays `processing` until its lease
- * runs out): docs/ledger.md's second way into the crash-after-upstream window.
+ * Wraps a replica's ledger so that a settle failing past the ledger's retry budget (the claim then
+ * stays `processing` until its lease runs out: docs/ledger.md's second way into the
+ * crash-after-upstream window) is known by its key, from the ledger's own answer.
  */
-export function settleFailures(gws: TestGateway[], lines: string[] = []): number {
-  const msg = 'ledger settle failed';
-  return gws.reduce((n, gw) => n + gw.logs.filter((l) => String(l.msg ?? '').startsWith(msg)).length, 0) + lines.filter((l) => l.includes(msg)).length;
+export function recordingSettles(inner: Ledger): RecordingLedger {
+  const settleFailed = new Set<string>();
+  const settle = <T>(key: string, p: Promise<T>): Promise<T> => p.catch((err) => { settleFailed.add(hashOf(key)); throw err; });
+  return {
+    get backend() { return inner.backend; },
+    settleFailed,
+    claim: (k) => inner.claim(k),
+    ...(inner.cached ? { cached: (k: string) => inner.cached!(k) } : {}),
+    complete: (k, tok, s) => settle(k, inner.complete(k, tok, s)),
+    release: (k, tok) => settle(k, inner.release(k, tok)),
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * The keys a `hookgate run` subprocess reported a failed ledger operation for, read from the
+ * structured fields of its log lines (a warning or worse carrying `key` and `err`), never from their
+ * wording. Failed claims are among them: they are answered 503 and never forwarded, so they can only
+ * widen the window, never hide a double.
+ */
+export function ledgerFailureKeys(lines: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const line of lines) {
+    let l: { level?: number; key?: unknown; err?: unknown };
+    try { l = JSON.parse(line); } catch { continue; }
+    if ((l.level ?? 0) >= 40 && typeof l.key === 'string' && l.err) out.add(hashOf(l.key));
+  }
+  return out;
+}
+
+/** The rows of an embedded ledger file still `processing` (claimed, not settled), as key hashes. */
+export function embeddedUnsettled(file: string): () => Promise<string[]> {
+  return async () => {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare(`SELECT lower(hex(key_hash)) AS h FROM hookgate_ledger WHERE status = 'processing'`).all() as { h: string }[]).map((r) => r.h);
+    } finally {
+      db.close();
+    }
+  };
 }
 
 export interface Killer {
   readonly killed: number;
-  /** app requests received but not yet answered at the moments of the kills (what a kill can double) */
-  readonly inFlightAtKills: number;
+  /**
+   * The keys (hashes) whose ledger row was still `processing` right after a kill: claimed, not
+   * settled. Only a delivery among them that the app processed can be doubled by the kill (its
+   * gateway died between the upstream's answer and the complete); measured, not estimated.
+   */
+  readonly unsettledAtKills: Set<string>;
   /** when the last restarted process was ready */
   readonly lastRestart: number;
   /** stop after the current kill/restart; resolves when the loop is done */
@@ -275,18 +335,19 @@ export interface Killer {
 /**
  * Kills and restarts a replica `kills` times, `everyMs` apart, `downMs` dead each time, while
  * deliveries flow: `kill(k)` and `restart(k)` get the kill's number (pick a slot from it).
+ * `unsettled()` reads the ledger's `processing` rows, right after each kill (well within the lease,
+ * so no takeover has settled one of them yet).
  */
-export function startKiller(app: ChaosApp, o: { kills: number; everyMs: number; downMs: number; kill: (k: number) => Promise<void>; restart: (k: number) => Promise<void> }): Killer {
+export function startKiller(o: { kills: number; everyMs: number; downMs: number; kill: (k: number) => Promise<void>; restart: (k: number) => Promise<void>; unsettled: () => Promise<Iterable<string>> }): Killer {
   let done = false;
-  const state = { killed: 0, inFlightAtKills: 0, lastRestart: 0 };
+  const state = { killed: 0, unsettledAtKills: new Set<string>(), lastRestart: 0 };
   const loop = (async () => {
     for (let k = 0; k < o.kills && !done; k++) {
       await sleep(o.everyMs);
       if (done) break;
-      const before = app.inFlight;
       await o.kill(k);
       state.killed++;
-      state.inFlightAtKills += before;
+      for (const h of await o.unsettled()) state.unsettledAtKills.add(h);
       await sleep(o.downMs);
       await o.restart(k);
       state.lastRestart = Date.now();
@@ -294,11 +355,23 @@ export function startKiller(app: ChaosApp, o: { kills: number; everyMs: number; 
   })();
   return {
     get killed() { return state.killed; },
-    get inFlightAtKills() { return state.inFlightAtKills; },
+    get unsettledAtKills() { return state.unsettledAtKills; },
     get lastRestart() { return state.lastRestart; },
     stop: async () => {
       done = true;
       await loop;
     },
   };
+}
+
+/**
+ * The crash-after-upstream window, asserted from what was measured: an event may be processed twice
+ * only if the app processed it while its ledger row was unsettled at a kill, or while its settle
+ * failed (`window`, key hashes). Everything else is exactly once, as everywhere.
+ */
+export function assertDoublesInWindow(t: Test, a: Accounting, run: ProviderRun, app: ChaosApp, window: Set<string>, what: string): void {
+  const exposed = new Set(run.sent.filter((id) => (app.processed.get(id) ?? 0) > 0 && app.keys.has(id) && window.has(hashOf(app.keys.get(id)!))));
+  assertExactlyOnce(t, a, run, exposed.size);
+  t.same(a.doubledIds.filter((id) => !exposed.has(id)), [], `every doubled event was exposed to the window (${what})`);
+  t.comment(`doubled ${a.doubled} of ${exposed.size} events exposed to the window (${what})`);
 }
