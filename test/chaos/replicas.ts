@@ -70,7 +70,7 @@ export interface ReplicaLimiter {
   handle: LimitersHandle;
   metrics: ReturnType<typeof createMetrics>;
   /** what the limiter logged: `warn` when it fell back to local limits, `info` when Redis was back */
-  logs: { level: 'warn' | 'info'; msg: string }[];
+  logs: { level: 'warn' | 'info'; msg: string; fields: Record<string, unknown> }[];
 }
 
 /** One replica's limiters and metrics, as `hookgate run` builds them (the gateway then gets both). */
@@ -78,8 +78,8 @@ export async function startReplicaLimiter(config: Config): Promise<ReplicaLimite
   const metrics = createMetrics({ defaultMetrics: false });
   const logs: ReplicaLimiter['logs'] = [];
   const log = {
-    warn: (_f: object, msg: string) => void logs.push({ level: 'warn', msg }),
-    info: (_f: object, msg: string) => void logs.push({ level: 'info', msg }),
+    warn: (fields: Record<string, unknown>, msg: string) => void logs.push({ level: 'warn', msg, fields }),
+    info: (fields: Record<string, unknown>, msg: string) => void logs.push({ level: 'info', msg, fields }),
   } as unknown as LimitersDeps['log'];
   const handle = createLimiters(config, { metrics, log });
   await handle.ready();
@@ -135,10 +135,11 @@ export function redisOutage(redis: PrivateRedis, lims: ReplicaLimiter[], gws: Te
 export async function assertLimiterFellBackAndRecovered(t: Test, lims: ReplicaLimiter[], gws: TestGateway[], out: RedisOutage): Promise<void> {
   t.ok(out.allFellBack, 'every replica fell back to local limits while Redis was down');
   t.same(out.upWhileDown, lims.map(() => 0), 'hookgate_limiter_store_up went to 0 on every replica');
-  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && /unreachable; limits are per replica/.test(x.msg))), 'each replica logged the fallback line');
+  // The lines by their level and fields (the store and, going down, the error), not their wording.
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && x.fields.store !== undefined && x.fields.err !== undefined)), 'each replica logged a warning naming the store and its error');
   t.ok(out.allRecovered, `every replica went back to the shared store once Redis was up again (after ${out.sharedAgainMs ?? '—'} ms)`);
   t.same(out.upAfter, lims.map(() => 1), 'hookgate_limiter_store_up back to 1 on every replica');
-  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && /reachable again/.test(x.msg))), 'each replica logged the recovery line');
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && x.fields.store !== undefined)), 'each replica logged the recovery, naming the store');
   const local = await Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_errors_total')));
   t.ok(local.some((n) => n > 0), `limit decisions made locally during the outage (hookgate_limiter_store_errors_total ${local.join('/')})`);
 }

@@ -39,6 +39,15 @@ if (pgUrl) {
       };
       const row = async (key: string) => (await admin.query(
         `SELECT status, owner::text AS owner, attempt, resp_status FROM "${schema}".hookgate_ledger WHERE key_hash = $1`, [keyHash(key)])).rows[0];
+      /** Polls (bounded) until the key's lease has run out in database time. */
+      const leaseOver = async (key: string) => {
+        for (let i = 0; i < 200; i++) {
+          const { rows } = await admin.query(`SELECT lease_until <= now() AS over FROM "${schema}".hookgate_ledger WHERE key_hash = $1`, [keyHash(key)]);
+          if (rows[0]?.over) return true;
+          await sleep(10);
+        }
+        return false;
+      };
       const claimed = (t: Test, r: ClaimResult) => {
         t.equal(r.state, 'claimed', 'claimed');
         if (r.state !== 'claimed') throw new Error(`expected claimed, got ${JSON.stringify(r)}`);
@@ -150,7 +159,7 @@ if (pgUrl) {
         const b = await open(t);
         const key = newKey();
         const stale = claimed(t, await a.claim(key));
-        await sleep(150);
+        t.ok(await leaseOver(key), 'the first lease ran out');
         const fresh = claimed(t, await b.claim(key));
         t.equal(fresh.attempt, 2, 'taken over after the lease');
         proxy.addRule({ match: 'hookgate:complete', action: { kind: 'error', code: '40003' } });
@@ -204,7 +213,7 @@ if (pgUrl) {
         const b = await open(t, { cache: 0 });
         const stale = newKey();
         const old = claimed(t, await a.claim(stale));
-        await sleep(200);
+        t.ok(await leaseOver(stale), 'the first lease ran out');
         const fresh = claimed(t, await b.claim(stale));
         const keys = [newKey(), newKey()];
         const cs = (await Promise.all(keys.map((k) => a.claim(k)))).map((r) => claimed(t, r));
