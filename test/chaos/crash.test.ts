@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { openLedger } from '../../src/ledger/index.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { account, CHAOS_ENV, CHAOS_ROUTE, pick, runProvider, startChaosApp } from './simulator.js';
-import { assertDoublesInWindow, embeddedUnsettled, internalErrors, ledgerFailureKeys, recordingSettles, sharedPgSchema, startKiller, startProcessReplicas, type RecordingLedger } from './replicas.js';
+import { assertDoublesInWindow, embeddedUnsettled, HIGH_LIMITS, internalErrors, ledgerFailureKeys, recordingSettles, sharedPgSchema, startKiller, startProcessReplicas, type RecordingLedger } from './replicas.js';
 
 const concurrency = 6;
 
@@ -31,7 +31,7 @@ t.test('a replica SIGKILLed and restarted while deliveries flow (embedded ledger
   const ledgerFile = join(dir, 'ledger.db');
   const ledgerUrl = `embedded:${ledgerFile}`;
   const procs = await startProcessReplicas(t, app.url, { n: 1, ledgerUrl, lease: '1s' });
-  const config = testConfig({ upstream: { url: app.url, timeout: '10s' }, ledger: { lease: '1s' }, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
+  const config = testConfig({ upstream: { url: app.url, timeout: '10s' }, ledger: { lease: '1s' }, limits: HIGH_LIMITS, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
   const gws: TestGateway[] = [];
   const ledgers: RecordingLedger[] = [];
   for (let i = 0; i < 2; i++) {

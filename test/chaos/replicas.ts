@@ -42,7 +42,9 @@ export async function startReplicas(t: Test, tag: string, appUrl: string, o: Rep
   if (!(await requirePostgres(t))) return null;
   const cluster = await pgCluster(`chaos_${tag}`);
   const leaseMs = o.leaseMs ?? 2_000;
-  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], ...(o.limits ? { limits: o.limits } : {}) }, CHAOS_ENV);
+  // Each replica gets the memory limiter `hookgate run` builds, with limits far above the chaos rates
+  // unless the scenario brings its own: a 429 is not the fault under test here.
+  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], limits: o.limits ?? HIGH_LIMITS }, CHAOS_ENV);
   const gws: TestGateway[] = [];
   const limiters: ReplicaLimiter[] = [];
   t.teardown(async () => {
@@ -235,6 +237,7 @@ export async function startProcessReplicas(t: Test, appUrl: string, o: ProcessRe
     'admin: 127.0.0.1:0',
     `upstream: { url: ${JSON.stringify(appUrl)}, timeout: ${o.upstreamTimeout ?? '10s'} }`,
     `ledger: { ${ledger.join(', ')} }`,
+    `limits: { unverified: ${HIGH_LIMITS.unverified}, tenants: { "*": ${HIGH_LIMITS.tenants['*']} } }`,
     'routes:',
     '  - { path: /hooks, provider: standard, tenant: acme, secrets: [env:CHAOS_SECRET] }',
     '',
