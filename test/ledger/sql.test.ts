@@ -84,7 +84,17 @@ t.test('with the PostgreSQL server', async (t) => {
       const c = await crdb.claim(key);
       if (c.state === 'claimed') await crdb.complete(key, c.token, 200);
     }
-    await new Promise((r) => setTimeout(r, 400)); // past retention, and several sweep intervals
+    // The witness: a postgres-runtime ledger on a schema of its own, sweeping every 50 ms too, with a
+    // row written after those. Once its sweeper has deleted that row, a sweeper in the cockroachdb
+    // runtime would have deleted the older rows as well.
+    const witnessSchema = fresh('sweep_witness');
+    const witness = await openSqlLedger(pgDriver(url), { ...opts, schema: witnessSchema, sweepIntervalMs: 50 });
+    t.teardown(() => witness.close());
+    const wk = newKey('witness');
+    const wc = await witness.claim(wk);
+    if (wc.state === 'claimed') await witness.complete(wk, wc.token, 200);
+    const witnessCount = async () => (await admin.query(`SELECT count(*)::int AS n FROM "${witnessSchema}".hookgate_ledger`)).rows[0].n as number;
+    t.ok(await eventually(async () => ((await witnessCount()) === 0 ? true : undefined), 200, 25), 'the witness swept its expired row');
     t.equal(await count(), 20, 'the cockroachdb runtime deleted nothing itself');
     t.equal((await crdb.claim(newKey('other'))).state, 'claimed');
     await crdb.close();
