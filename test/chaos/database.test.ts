@@ -8,17 +8,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openLedger } from '../../src/ledger/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { pgTarget, schemaName } from '../helpers/ledger-backends.js';
+import { schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { account, CHAOS_ENV, CHAOS_ROUTE, pick, runProvider, sleep, startChaosApp, type ChaosApp } from './simulator.js';
-import { assertExactlyOnce, internalErrors } from './replicas.js';
+import { assertExactlyOnce, HIGH_LIMITS, internalErrors } from './replicas.js';
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable: the database chaos scenarios need one (the fault proxy speaks TCP)');
-  t.pass('skipped without a PostgreSQL server');
-} else {
-  const pgUrl = tgt.url;
+// The fault proxy sits between the gateways and the PostgreSQL server: without the server, the file fails.
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
   const u = new URL(pgUrl);
   const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
   t.teardown(() => admin.end());
@@ -29,7 +27,7 @@ if (tgt.kind !== 'postgres') {
     const schema = schemaName(`chaos_db_${tag}`);
     const app = await startChaosApp();
     const leaseMs = 2_000;
-    const config = testConfig({ upstream: { url: app.url }, ledger: { lease: `${leaseMs}ms`, onError: 'reject' }, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
+    const config = testConfig({ upstream: { url: app.url }, ledger: { lease: `${leaseMs}ms`, onError: 'reject' }, limits: HIGH_LIMITS, routes: [CHAOS_ROUTE] }, CHAOS_ENV);
     const gws: TestGateway[] = [];
     for (let i = 0; i < 3; i++) {
       const ledger = await openLedger({ url: proxy.url(pgUrl), schema, retentionMs: 600_000, leaseMs, cache: 1000, migrate: true, retryBudgetMs: 1_000, sweepIntervalMs: 0, poolSize: 4 });

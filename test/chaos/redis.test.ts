@@ -15,6 +15,7 @@ t.test('Redis (the limit store) killed and restarted while deliveries flow', asy
   const app = await startChaosApp();
   t.teardown(() => app.close());
   const r = await startReplicas(t, 'redis', app.url, { limits: { store: redis.url, ...HIGH_LIMITS } });
+  if (!r) return;
   t.same(r.limiters.map((l) => l.handle.state()), ['shared', 'shared', 'shared'], 'the replicas start on the shared store');
 
   // Deliveries before, during and after the outage: the provider stops only `afterMs` after Redis is back.

@@ -1,11 +1,13 @@
-// Three in-process gateway replicas on one shared ledger (PostgreSQL when reachable, else the
-// PGlite fallback of the ledger tests), in front of a chaos app; replicas as `hookgate run`
+// Three in-process gateway replicas on one shared ledger (the PostgreSQL server), in front of a chaos app; replicas as `hookgate run`
 // subprocesses for the scenarios that SIGKILL one, and the kill loop they share.
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import Database from 'better-sqlite3';
+import type { Ledger } from '../../src/ledger/types.js';
+import { keyHash } from '../../src/ledger/common.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { metricsText, sample } from '../helpers/limits.js';
 import type { PrivateRedis } from '../helpers/redis-server.js';
@@ -13,7 +15,8 @@ import type { Config } from '../../src/config/load.js';
 import { createLimiters, type LimitersDeps, type LimitersHandle } from '../../src/limits/index.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { pgCluster, pgTarget, schemaName, type LedgerCluster } from '../helpers/ledger-backends.js';
+import { pgCluster, schemaName, type LedgerCluster } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { CHAOS_ENV, CHAOS_ROUTE, report, sleep, trailOf, type Accounting, type ChaosApp, type ProviderRun } from './simulator.js';
 
 export interface Replicas {
@@ -34,10 +37,14 @@ export interface ReplicaOptions {
   limits?: Record<string, unknown>;
 }
 
-export async function startReplicas(t: Test, tag: string, appUrl: string, o: ReplicaOptions = {}): Promise<Replicas> {
+/** null when the PostgreSQL server cannot be reached (the test has then failed, or been skipped). */
+export async function startReplicas(t: Test, tag: string, appUrl: string, o: ReplicaOptions = {}): Promise<Replicas | null> {
+  if (!(await requirePostgres(t))) return null;
   const cluster = await pgCluster(`chaos_${tag}`);
   const leaseMs = o.leaseMs ?? 2_000;
-  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], ...(o.limits ? { limits: o.limits } : {}) }, CHAOS_ENV);
+  // Each replica gets the memory limiter `hookgate run` builds, with limits far above the chaos rates
+  // unless the scenario brings its own: a 429 is not the fault under test here.
+  const config = testConfig({ upstream: { url: appUrl, ...o.upstream }, ledger: { lease: `${leaseMs}ms` }, routes: [CHAOS_ROUTE], limits: o.limits ?? HIGH_LIMITS }, CHAOS_ENV);
   const gws: TestGateway[] = [];
   const limiters: ReplicaLimiter[] = [];
   t.teardown(async () => {
@@ -65,7 +72,7 @@ export interface ReplicaLimiter {
   handle: LimitersHandle;
   metrics: ReturnType<typeof createMetrics>;
   /** what the limiter logged: `warn` when it fell back to local limits, `info` when Redis was back */
-  logs: { level: 'warn' | 'info'; msg: string }[];
+  logs: { level: 'warn' | 'info'; msg: string; fields: Record<string, unknown> }[];
 }
 
 /** One replica's limiters and metrics, as `hookgate run` builds them (the gateway then gets both). */
@@ -73,8 +80,8 @@ export async function startReplicaLimiter(config: Config): Promise<ReplicaLimite
   const metrics = createMetrics({ defaultMetrics: false });
   const logs: ReplicaLimiter['logs'] = [];
   const log = {
-    warn: (_f: object, msg: string) => void logs.push({ level: 'warn', msg }),
-    info: (_f: object, msg: string) => void logs.push({ level: 'info', msg }),
+    warn: (fields: Record<string, unknown>, msg: string) => void logs.push({ level: 'warn', msg, fields }),
+    info: (fields: Record<string, unknown>, msg: string) => void logs.push({ level: 'info', msg, fields }),
   } as unknown as LimitersDeps['log'];
   const handle = createLimiters(config, { metrics, log });
   await handle.ready();
@@ -130,10 +137,11 @@ export function redisOutage(redis: PrivateRedis, lims: ReplicaLimiter[], gws: Te
 export async function assertLimiterFellBackAndRecovered(t: Test, lims: ReplicaLimiter[], gws: TestGateway[], out: RedisOutage): Promise<void> {
   t.ok(out.allFellBack, 'every replica fell back to local limits while Redis was down');
   t.same(out.upWhileDown, lims.map(() => 0), 'hookgate_limiter_store_up went to 0 on every replica');
-  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && /unreachable; limits are per replica/.test(x.msg))), 'each replica logged the fallback line');
+  // The lines by their level and fields (the store and, going down, the error), not their wording.
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'warn' && x.fields.store !== undefined && x.fields.err !== undefined)), 'each replica logged a warning naming the store and its error');
   t.ok(out.allRecovered, `every replica went back to the shared store once Redis was up again (after ${out.sharedAgainMs ?? '—'} ms)`);
   t.same(out.upAfter, lims.map(() => 1), 'hookgate_limiter_store_up back to 1 on every replica');
-  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && /reachable again/.test(x.msg))), 'each replica logged the recovery line');
+  t.ok(lims.every((l) => l.logs.some((x) => x.level === 'info' && x.fields.store !== undefined)), 'each replica logged the recovery, naming the store');
   const local = await Promise.all(gws.map(async (g) => sample(await metricsText(g), 'hookgate_limiter_store_errors_total')));
   t.ok(local.some((n) => n > 0), `limit decisions made locally during the outage (hookgate_limiter_store_errors_total ${local.join('/')})`);
 }
@@ -163,28 +171,34 @@ export interface PgSchema {
   schema: string;
   /** ledger rows in the schema, by status (what the replicas left there) */
   rows(): Promise<Record<string, number>>;
+  /** the keys (hashes) of the rows still `processing`, read directly from the server */
+  unsettled(): Promise<string[]>;
 }
 
 /**
  * A fresh schema name on the PostgreSQL server for `hookgate run` subprocesses to share (they create
- * it when they migrate), dropped at the end; undefined when no server is reachable (a subprocess
- * cannot use the PGlite fallback).
+ * it when they migrate), dropped at the end; undefined when the server cannot be reached (the test
+ * has then failed, or been skipped with HOOKGATE_TEST_ALLOW_SKIP=1: test/helpers/services.ts).
  */
 export async function sharedPgSchema(t: Test, tag: string): Promise<PgSchema | undefined> {
-  const tgt = await pgTarget();
-  if (tgt.kind !== 'postgres') return undefined;
+  const url = await requirePostgres(t);
+  if (!url) return undefined;
   const schema = schemaName(tag);
-  const admin = new pg.Pool({ connectionString: tgt.url, max: 1 });
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
   t.teardown(async () => {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await admin.end();
   });
   return {
-    url: tgt.url,
+    url,
     schema,
     rows: async () => {
       const { rows } = await admin.query(`SELECT status, count(*)::int AS n FROM "${schema}".hookgate_ledger GROUP BY status`);
       return Object.fromEntries(rows.map((r: { status: string; n: number }) => [r.status, r.n]));
+    },
+    unsettled: async () => {
+      const { rows } = await admin.query(`SELECT encode(key_hash, 'hex') AS h FROM "${schema}".hookgate_ledger WHERE status = 'processing'`);
+      return rows.map((r: { h: string }) => r.h);
     },
   };
 }
@@ -223,6 +237,7 @@ export async function startProcessReplicas(t: Test, appUrl: string, o: ProcessRe
     'admin: 127.0.0.1:0',
     `upstream: { url: ${JSON.stringify(appUrl)}, timeout: ${o.upstreamTimeout ?? '10s'} }`,
     `ledger: { ${ledger.join(', ')} }`,
+    `limits: { unverified: ${HIGH_LIMITS.unverified}, tenants: { "*": ${HIGH_LIMITS.tenants['*']} } }`,
     'routes:',
     '  - { path: /hooks, provider: standard, tenant: acme, secrets: [env:CHAOS_SECRET] }',
     '',
@@ -251,19 +266,70 @@ export async function startProcessReplicas(t: Test, appUrl: string, o: ProcessRe
   };
 }
 
+/** A ledger key as the ledger stores it (hex of its hash): what the kill snapshots hold. */
+export const hashOf = (key: string): string => keyHash(key).toString('hex');
+
+/** A ledger that records the keys whose settle (complete or release) failed past its retries. */
+export interface RecordingLedger extends Ledger {
+  readonly settleFailed: Set<string>;
+}
+
 /**
- * Settles that failed past the ledger's retry budget (the claim stays `processing` until its lease
- * runs out): docs/ledger.md's second way into the crash-after-upstream window.
+ * Wraps a replica's ledger so that a settle failing past the ledger's retry budget (the claim then
+ * stays `processing` until its lease runs out: docs/ledger.md's second way into the
+ * crash-after-upstream window) is known by its key, from the ledger's own answer.
  */
-export function settleFailures(gws: TestGateway[], lines: string[] = []): number {
-  const msg = 'ledger settle failed';
-  return gws.reduce((n, gw) => n + gw.logs.filter((l) => String(l.msg ?? '').startsWith(msg)).length, 0) + lines.filter((l) => l.includes(msg)).length;
+export function recordingSettles(inner: Ledger): RecordingLedger {
+  const settleFailed = new Set<string>();
+  const settle = <T>(key: string, p: Promise<T>): Promise<T> => p.catch((err) => { settleFailed.add(hashOf(key)); throw err; });
+  return {
+    get backend() { return inner.backend; },
+    settleFailed,
+    claim: (k) => inner.claim(k),
+    ...(inner.cached ? { cached: (k: string) => inner.cached!(k) } : {}),
+    complete: (k, tok, s) => settle(k, inner.complete(k, tok, s)),
+    release: (k, tok) => settle(k, inner.release(k, tok)),
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * The keys a `hookgate run` subprocess reported a failed ledger operation for, read from the
+ * structured fields of its log lines (a warning or worse carrying `key` and `err`), never from their
+ * wording. Failed claims are among them: they are answered 503 and never forwarded, so they can only
+ * widen the window, never hide a double.
+ */
+export function ledgerFailureKeys(lines: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const line of lines) {
+    let l: { level?: number; key?: unknown; err?: unknown };
+    try { l = JSON.parse(line); } catch { continue; }
+    if ((l.level ?? 0) >= 40 && typeof l.key === 'string' && l.err) out.add(hashOf(l.key));
+  }
+  return out;
+}
+
+/** The rows of an embedded ledger file still `processing` (claimed, not settled), as key hashes. */
+export function embeddedUnsettled(file: string): () => Promise<string[]> {
+  return async () => {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare(`SELECT lower(hex(key_hash)) AS h FROM hookgate_ledger WHERE status = 'processing'`).all() as { h: string }[]).map((r) => r.h);
+    } finally {
+      db.close();
+    }
+  };
 }
 
 export interface Killer {
   readonly killed: number;
-  /** app requests received but not yet answered at the moments of the kills (what a kill can double) */
-  readonly inFlightAtKills: number;
+  /**
+   * The keys (hashes) whose ledger row was still `processing` right after a kill: claimed, not
+   * settled. Only a delivery among them that the app processed can be doubled by the kill (its
+   * gateway died between the upstream's answer and the complete); measured, not estimated.
+   */
+  readonly unsettledAtKills: Set<string>;
   /** when the last restarted process was ready */
   readonly lastRestart: number;
   /** stop after the current kill/restart; resolves when the loop is done */
@@ -273,18 +339,19 @@ export interface Killer {
 /**
  * Kills and restarts a replica `kills` times, `everyMs` apart, `downMs` dead each time, while
  * deliveries flow: `kill(k)` and `restart(k)` get the kill's number (pick a slot from it).
+ * `unsettled()` reads the ledger's `processing` rows, right after each kill (well within the lease,
+ * so no takeover has settled one of them yet).
  */
-export function startKiller(app: ChaosApp, o: { kills: number; everyMs: number; downMs: number; kill: (k: number) => Promise<void>; restart: (k: number) => Promise<void> }): Killer {
+export function startKiller(o: { kills: number; everyMs: number; downMs: number; kill: (k: number) => Promise<void>; restart: (k: number) => Promise<void>; unsettled: () => Promise<Iterable<string>> }): Killer {
   let done = false;
-  const state = { killed: 0, inFlightAtKills: 0, lastRestart: 0 };
+  const state = { killed: 0, unsettledAtKills: new Set<string>(), lastRestart: 0 };
   const loop = (async () => {
     for (let k = 0; k < o.kills && !done; k++) {
       await sleep(o.everyMs);
       if (done) break;
-      const before = app.inFlight;
       await o.kill(k);
       state.killed++;
-      state.inFlightAtKills += before;
+      for (const h of await o.unsettled()) state.unsettledAtKills.add(h);
       await sleep(o.downMs);
       await o.restart(k);
       state.lastRestart = Date.now();
@@ -292,11 +359,23 @@ export function startKiller(app: ChaosApp, o: { kills: number; everyMs: number; 
   })();
   return {
     get killed() { return state.killed; },
-    get inFlightAtKills() { return state.inFlightAtKills; },
+    get unsettledAtKills() { return state.unsettledAtKills; },
     get lastRestart() { return state.lastRestart; },
     stop: async () => {
       done = true;
       await loop;
     },
   };
+}
+
+/**
+ * The crash-after-upstream window, asserted from what was measured: an event may be processed twice
+ * only if the app processed it while its ledger row was unsettled at a kill, or while its settle
+ * failed (`window`, key hashes). Everything else is exactly once, as everywhere.
+ */
+export function assertDoublesInWindow(t: Test, a: Accounting, run: ProviderRun, app: ChaosApp, window: Set<string>, what: string): void {
+  const exposed = new Set(run.sent.filter((id) => (app.processed.get(id) ?? 0) > 0 && app.keys.has(id) && window.has(hashOf(app.keys.get(id)!))));
+  assertExactlyOnce(t, a, run, exposed.size);
+  t.same(a.doubledIds.filter((id) => !exposed.has(id)), [], `every doubled event was exposed to the window (${what})`);
+  t.comment(`doubled ${a.doubled} of ${exposed.size} events exposed to the window (${what})`);
 }

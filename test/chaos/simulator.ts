@@ -36,6 +36,8 @@ export interface ChaosApp {
   readonly received: Map<string, number>;
   /** requests the app processed and answered 2xx, per event id: what "delivered" means */
   readonly processed: Map<string, number>;
+  /** the ledger key the gateway forwarded with each event id (its hookgate-idempotency-key header) */
+  readonly keys: Map<string, string>;
   /** requests received and not yet answered or dropped (what a gateway killed now could double) */
   readonly inFlight: number;
   /** the decision for each request (default: process it) */
@@ -57,6 +59,7 @@ export async function startChaosApp(opts: { hangMs?: number } = {}): Promise<Cha
     url: '',
     received: new Map(),
     processed: new Map(),
+    keys: new Map(),
     inFlight: 0,
     decide: () => ({ kind: 'ok' }),
     async stop() {
@@ -83,6 +86,8 @@ export async function startChaosApp(opts: { hangMs?: number } = {}): Promise<Cha
     req.on('end', () => {
       const id = String(req.headers['webhook-id'] ?? '');
       bump(app.received, id);
+      const key = req.headers['hookgate-idempotency-key'];
+      if (typeof key === 'string') app.keys.set(id, key);
       (app as { inFlight: number }).inFlight++;
       res.once('close', () => (app as { inFlight: number }).inFlight--);
       const d = app.decide(id);

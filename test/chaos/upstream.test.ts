@@ -14,6 +14,7 @@ t.test('upstream answering 500 at random', async (t) => {
   const rate = 0.3;
   app.decide = () => (Math.random() < rate ? { kind: 'fail', status: 500 } : { kind: 'ok' });
   const r = await startReplicas(t, 'u500', app.url);
+  if (!r) return;
   const run = await runProvider({ targets: r.urls, count: pick(60, 600), concurrency: 8, prefix: prefix('u500') });
   const a = account('upstream 500 at random (30%)', run, app);
   assertExactlyOnce(t, a, run);
@@ -26,6 +27,7 @@ t.test('upstream hanging past upstream.timeout (300ms)', async (t) => {
   t.teardown(() => app.close());
   app.decide = () => (Math.random() < 0.2 ? { kind: 'hang' } : { kind: 'ok' });
   const r = await startReplicas(t, 'hang', app.url, { upstream: { timeout: '300ms' } });
+  if (!r) return;
   const run = await runProvider({ targets: r.urls, count: pick(40, 300), concurrency: 8, prefix: prefix('hang') });
   const a = account('upstream hanging past the 300ms timeout (20%)', run, app);
   assertExactlyOnce(t, a, run);
@@ -37,6 +39,7 @@ t.test('upstream refusing connections for a while', async (t) => {
   const app = await startChaosApp();
   t.teardown(() => app.close());
   const r = await startReplicas(t, 'refuse', app.url);
+  if (!r) return;
   const downMs = pick(1_000, 5_000);
   let faultEnd = 0;
   const fault = (async () => {
@@ -59,7 +62,8 @@ t.test('replica clocks skewed by -60 s, 0 and +60 s (tolerance 5m), with random 
   const app = await startChaosApp();
   t.teardown(() => app.close());
   app.decide = () => (Math.random() < 0.2 ? { kind: 'fail', status: 500 } : { kind: 'ok' });
-  const r: Replicas = await startReplicas(t, 'skew', app.url, { skewMs: [-60_000, 0, 60_000] });
+  const r = await startReplicas(t, 'skew', app.url, { skewMs: [-60_000, 0, 60_000] });
+  if (!r) return;
   const run = await runProvider({ targets: r.urls, count: pick(60, 600), concurrency: 8, prefix: prefix('skew') });
   const a = account('clocks skewed ±60 s, 20% upstream 500', run, app);
   assertExactlyOnce(t, a, run);

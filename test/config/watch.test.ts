@@ -43,8 +43,10 @@ async function setup(t: Test, routeSecrets: (secretDir: string) => string[], ini
   const root = mkdtempSync(join(tmpdir(), 'hookgate-watch-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const secrets = kubeVolume(join(root, 'secrets'), initial);
+  // Limits far above the rate: the rotation test sends as fast as it can, and a 429 there would be the
+  // limiter (as `hookgate run` builds it) doing its job, not a lost delivery.
   const yaml = (secretRefs: string[], extra = '') =>
-    `upstream:\n  url: ${up.url}\nroutes:\n  - path: /webhooks/stripe\n    provider: stripe\n    tenant: acme\n    secrets: [${secretRefs.join(', ')}]\n${extra}`;
+    `upstream:\n  url: ${up.url}\nlimits:\n  unverified: 1000000/m\n  tenants: { "*": 1000000/m }\nroutes:\n  - path: /webhooks/stripe\n    provider: stripe\n    tenant: acme\n    secrets: [${secretRefs.join(', ')}]\n${extra}`;
   const config = kubeVolume(join(root, 'config'), { 'hookgate.yaml': yaml(routeSecrets(secrets.dir)) });
   const file = config.path('hookgate.yaml');
   const log = createLogger('silent');
@@ -196,8 +198,13 @@ t.test('the folder watch: only the watched files count, editor-style renames too
   t.equal(seen.length, 1, 'a write-and-rename over the file is seen while the churn goes on');
   t.same(seen[0], [file]);
   w.close();
+  // A second watcher on the same file is the witness: once it has seen the write, the closed one
+  // would have too.
+  const witnessed: string[][] = [];
+  const witness = watchFiles({ files: () => [file], onChange: (changed) => void witnessed.push(changed), debounceMs: 50, pollMs: 0 });
+  t.teardown(() => witness.close());
   writeFileSync(file, 'three');
-  await sleep(200);
+  t.ok(await until(() => witnessed.length === 1), 'the witness saw the write');
   t.equal(seen.length, 1, 'nothing after close');
 });
 
@@ -208,16 +215,19 @@ t.test('the slow poll notices a change the watch would miss', async (t) => {
   const file = join(dir, 'a', 'secret');
   writeFileSync(file, 'one');
   const seen: string[][] = [];
+  // Each poll asks for the file list (to re-watch): counting those calls counts the polls.
+  let asked = 0;
+  const polls = (n: number) => { const from = asked; return until(() => asked >= from + n + 1); };
   // A debounce longer than the test: only the poll can call onChange.
-  const w = watchFiles({ files: () => [file], onChange: (changed) => void seen.push(changed), debounceMs: 3_600_000, pollMs: 50 });
+  const w = watchFiles({ files: () => (asked++, [file]), onChange: (changed) => void seen.push(changed), debounceMs: 3_600_000, pollMs: 50 });
   t.teardown(() => w.close());
-  await sleep(120);
+  t.ok(await polls(2), 'two polls ran');
   t.equal(seen.length, 0, 'nothing changed, nothing reported');
   writeFileSync(file, 'two');
   t.ok(await until(() => seen.length === 1), 'the poll compared the content and reported it');
   t.same(seen[0], [file]);
   writeFileSync(file, 'two'); // same content: a touch is not a change
-  await sleep(200);
+  t.ok(await polls(2), 'two more polls ran');
   t.equal(seen.length, 1, 'same content, no reload');
 });
 

@@ -5,6 +5,7 @@ import Stripe from 'stripe';
 import { sign as githubSign } from '@octokit/webhooks-methods';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
+import { scrape } from '../helpers/metrics.js';
 
 const stripe = new Stripe('sk_test_dummy');
 const STRIPE_SECRET = 'whsec_test_forwarding_0123456789';
@@ -92,10 +93,20 @@ t.test('forwarding', async (t) => {
   });
 
   t.test('the request is counted by route, provider, tenant and outcome', async (t) => {
-    const res = await request(`${gw.adminUrl}/metrics`);
-    const text = await res.body.text();
-    t.match(text, /hookgate_requests_total\{route="\/webhooks\/stripe",provider="stripe",tenant="acme",outcome="forwarded"\} 1/);
-    t.match(text, /hookgate_requests_total\{route="\/webhooks\/:tenant\/github",provider="github",tenant="other",outcome="signature_invalid"\} 1/);
+    // Its own deliveries, counted from before to after: no other subtest's traffic matters.
+    const forwarded = { route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded' };
+    const refused = { route: '/webhooks/:tenant/github', provider: 'github', tenant: 'other', outcome: 'signature_invalid' };
+    const before = await scrape(gw.adminUrl);
+    const payload = JSON.stringify({ id: `evt_count_${Date.now()}_${Math.random().toString(36).slice(2)}` });
+    const ok = await request(`${gw.url}/webhooks/stripe`, { method: 'POST', headers: { 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }) }, body: payload });
+    t.equal(ok.statusCode, 201);
+    await ok.body.dump();
+    const bad = await request(`${gw.url}/webhooks/globex/github`, { method: 'POST', headers: { 'x-hub-signature-256': await githubSign(GITHUB_SECRET, '{}') }, body: '{}' });
+    t.equal(bad.statusCode, 401);
+    await bad.body.dump();
+    const after = await scrape(gw.adminUrl);
+    t.equal((after.get('hookgate_requests_total', forwarded) ?? 0) - (before.get('hookgate_requests_total', forwarded) ?? 0), 1, 'one more forwarded, by route, provider and tenant');
+    t.equal((after.get('hookgate_requests_total', refused) ?? 0) - (before.get('hookgate_requests_total', refused) ?? 0), 1, "one more refused; an unknown tenant is labelled 'other'");
   });
 });
 

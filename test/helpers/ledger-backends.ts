@@ -1,11 +1,11 @@
 // Test backends for the ledger suite. A "cluster" is one ledger database; each `replica()` is a
 // ledger instance of its own against it (its own pool, connection and LRU), as gateway replicas are.
 //
-// PostgreSQL: the server at HOOKGATE_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test),
-// in SERIALIZABLE, a schema of its own per test file, dropped at the end. When the variable is not
-// set and nothing answers there, PGlite (in process, dev-only) stands in so `npm test` still runs
-// the suite on a bare machine; when it IS set, an unreachable server fails the tests.
-// HOOKGATE_TEST_PG=pglite forces the fallback.
+// PostgreSQL: the server at HOOKGATE_TEST_PG_URL (test/helpers/services.ts; default
+// postgres://postgres@127.0.0.1:5432/test), in SERIALIZABLE, a schema of its own per test file,
+// dropped at the end. Files call requirePostgres(t) first: an unreachable server fails them.
+// PGlite is a backend of its own (pgliteCluster, test/ledger/pglite.test.ts), never a stand-in for
+// the server: it has one connection, so it runs no race test.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,32 +22,9 @@ import { migrateSqlite, type Query } from '../../src/ledger/migrations.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { unavailable } from '../../src/ledger/retry.js';
 
-export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+import { PG_URL } from './services.js';
 
-export type PgTarget = { kind: 'postgres'; url: string } | { kind: 'pglite' };
-
-let target: Promise<PgTarget> | undefined;
-
-/** Where the PostgreSQL tests run: the real server, or PGlite when none is reachable and none was asked for. */
-export function pgTarget(): Promise<PgTarget> {
-  target ??= (async (): Promise<PgTarget> => {
-    if (process.env.HOOKGATE_TEST_PG === 'pglite') return { kind: 'pglite' };
-    const explicit = process.env.HOOKGATE_TEST_PG_URL;
-    const url = explicit || DEFAULT_PG_URL;
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return { kind: 'postgres', url };
-    } catch (err) {
-      if (explicit) throw new Error(`HOOKGATE_TEST_PG_URL is set but PostgreSQL there cannot be reached: ${(err as Error).message}`);
-      return { kind: 'pglite' };
-    } finally {
-      await c.end().catch(() => {});
-    }
-  })();
-  return target;
-}
+export { PG_URL };
 
 export const BASE_OPTIONS: LedgerOptions = {
   url: 'embedded',
@@ -58,7 +35,13 @@ export const BASE_OPTIONS: LedgerOptions = {
   sweepIntervalMs: 0,
 };
 
-export interface LedgerRow { status: string; owner: string; attempt: number; resp_status: number | null; live: boolean }
+export interface LedgerRow {
+  status: string; owner: string; attempt: number; resp_status: number | null;
+  /** within retention */
+  live: boolean;
+  /** the claim's lease has not run out yet (database time) */
+  leased: boolean;
+}
 
 export interface Replica extends Ledger {
   /** database operations (SQL: statements; embedded: ledger calls) this replica has made */
@@ -70,6 +53,8 @@ export interface Replica extends Ledger {
 export interface LedgerCluster {
   readonly name: string;
   readonly kind: 'postgres' | 'pglite' | 'embedded-memory' | 'embedded-file';
+  /** false where claims cannot run concurrently (PGlite: one connection), so race tests would prove nothing */
+  readonly concurrent: boolean;
   replica(opts?: Partial<LedgerOptions>, hooks?: LedgerHooks): Promise<Replica>;
   /** the row as stored, read directly */
   row(key: string): Promise<LedgerRow | undefined>;
@@ -128,39 +113,46 @@ export function schemaName(tag: string): string {
   return `hg_${tag.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
 }
 
-/** PostgreSQL (or the PGlite fallback) as a cluster; one schema for the file. */
+/** PostgreSQL at PG_URL as a cluster; one schema for the file. Call requirePostgres(t) before. */
 export async function pgCluster(tag: string, base: Partial<LedgerOptions> = {}): Promise<LedgerCluster> {
-  const tgt = await pgTarget();
+  const url = PG_URL;
   const schema = schemaName(tag);
   const opened: Ledger[] = [];
+  const admin = new pg.Pool({ connectionString: url, max: 2 });
+  return {
+    name: 'postgres (SERIALIZABLE)',
+    kind: 'postgres',
+    concurrent: true,
+    async replica(o = {}, hooks = {}) {
+      const opts = { ...BASE_OPTIONS, ...base, ...o, url, schema };
+      const counted = countingDriver(pgDriver(url, { poolSize: opts.poolSize ?? 5 }));
+      const inner = await openSqlLedger(counted.driver, opts, hooks.onRetry ? { onRetry: hooks.onRetry } : {});
+      const r = asReplica(inner, counted.calls, counted.cut, opts, hooks);
+      opened.push(r);
+      return r;
+    },
+    async row(key) {
+      const { rows } = await admin.query(
+        `SELECT status, owner::text AS owner, attempt, resp_status, expires_at > now() AS live, lease_until > now() AS leased FROM "${schema}".hookgate_ledger WHERE key_hash = $1`,
+        [keyHash(key)]);
+      return rows[0] as LedgerRow | undefined;
+    },
+    async close() {
+      for (const l of opened) await l.close().catch(() => {});
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+      await admin.end();
+    },
+  };
+}
 
-  if (tgt.kind === 'postgres') {
-    const admin = new pg.Pool({ connectionString: tgt.url, max: 2 });
-    return {
-      name: 'postgres (SERIALIZABLE)',
-      kind: 'postgres',
-      async replica(o = {}, hooks = {}) {
-        const opts = { ...BASE_OPTIONS, ...base, ...o, url: tgt.url, schema };
-        const counted = countingDriver(pgDriver(tgt.url, { poolSize: opts.poolSize ?? 5 }));
-        const inner = await openSqlLedger(counted.driver, opts, hooks.onRetry ? { onRetry: hooks.onRetry } : {});
-        const r = asReplica(inner, counted.calls, counted.cut, opts, hooks);
-        opened.push(r);
-        return r;
-      },
-      async row(key) {
-        const { rows } = await admin.query(
-          `SELECT status, owner::text AS owner, attempt, resp_status, expires_at > now() AS live FROM "${schema}".hookgate_ledger WHERE key_hash = $1`,
-          [keyHash(key)]);
-        return rows[0] as LedgerRow | undefined;
-      },
-      async close() {
-        for (const l of opened) await l.close().catch(() => {});
-        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-        await admin.end();
-      },
-    };
-  }
-
+/**
+ * PGlite (PostgreSQL compiled to WebAssembly, in process) as a cluster of its own: the SQL ledger's
+ * statements and migrations on a second PostgreSQL build, without a server. One engine, one
+ * connection: replicas take turns, so it is not concurrent and the suite runs no race on it.
+ */
+export async function pgliteCluster(tag: string, base: Partial<LedgerOptions> = {}): Promise<LedgerCluster> {
+  const schema = schemaName(tag);
+  const opened: Ledger[] = [];
   // PGlite: one in-process engine; each replica gets a driver over it (it has one connection).
   const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create();
@@ -171,8 +163,9 @@ export async function pgCluster(tag: string, base: Partial<LedgerOptions> = {}):
   };
   const driver = (): SqlDriver => ({ query: q, withConnection: (fn) => fn(q), end: async () => {} });
   return {
-    name: 'postgres (PGlite fallback, SERIALIZABLE)',
+    name: 'pglite (in process, one connection, SERIALIZABLE)',
     kind: 'pglite',
+    concurrent: false,
     async replica(o = {}, hooks = {}) {
       const opts = { ...BASE_OPTIONS, ...base, ...o, url: 'postgres://pglite/', schema };
       const counted = countingDriver(driver());
@@ -183,7 +176,7 @@ export async function pgCluster(tag: string, base: Partial<LedgerOptions> = {}):
     },
     async row(key) {
       const { rows } = await q(
-        `SELECT status, owner::text AS owner, attempt, resp_status, expires_at > now() AS live FROM "${schema}".hookgate_ledger WHERE key_hash = $1`,
+        `SELECT status, owner::text AS owner, attempt, resp_status, expires_at > now() AS live, lease_until > now() AS leased FROM "${schema}".hookgate_ledger WHERE key_hash = $1`,
         [keyHash(key)]);
       return rows[0] as LedgerRow | undefined;
     },
@@ -204,6 +197,9 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
     return {
       name: 'embedded (memory)',
       kind: 'embedded-memory',
+      // One connection, as in `hookgate run` (embedded in memory is one process): claims interleave
+      // there exactly as they do in production, so the races are the product's own.
+      concurrent: true,
       async replica(o = {}, hooks = {}) {
         const opts = { ...BASE_OPTIONS, ...base, ...o, url: 'embedded' };
         const inner = new EmbeddedLedger(db, opts);
@@ -230,6 +226,7 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
     // worker and connection on the one file, like separate processes.
     name: 'embedded (file, WAL, worker thread)',
     kind: 'embedded-file',
+    concurrent: true,
     async replica(o = {}, hooks = {}) {
       const opts = { ...BASE_OPTIONS, ...base, ...o, url };
       const counted = countingLedger(await openThreadedEmbeddedLedger(opts));
@@ -250,10 +247,11 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
 }
 
 function sqliteRow(db: Database.Database, key: string): LedgerRow | undefined {
-  const r = db.prepare('SELECT status, owner, attempt, resp_status, expires_at > ? AS live FROM hookgate_ledger WHERE key_hash = ?').get(Date.now(), keyHash(key)) as
-    | { status: string; owner: string; attempt: number; resp_status: number | null; live: number }
+  const now = Date.now();
+  const r = db.prepare('SELECT status, owner, attempt, resp_status, expires_at > ? AS live, lease_until > ? AS leased FROM hookgate_ledger WHERE key_hash = ?').get(now, now, keyHash(key)) as
+    | { status: string; owner: string; attempt: number; resp_status: number | null; live: number; leased: number }
     | undefined;
-  return r ? { ...r, live: r.live === 1 } : undefined;
+  return r ? { ...r, live: r.live === 1, leased: r.leased === 1 } : undefined;
 }
 
 /** Polls `fn` until it returns a value, at most `tries` times, `everyMs` apart. */

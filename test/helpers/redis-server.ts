@@ -1,6 +1,7 @@
 // A private redis-server on a free port, for tests that stop and restart Redis (never the shared one).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
+import { missing, REDIS_URL, requireRedisUrl, type Skippable } from './services.js';
 
 export async function freePort(): Promise<number> {
   const srv = createServer();
@@ -56,54 +57,49 @@ export function privateRedis(port: number): PrivateRedis {
   };
 }
 
-/**
- * The shared Redis of the tests (HOOKGATE_TEST_REDIS_URL, default redis://127.0.0.1:6379). When the
- * variable is set (always in CI) an unreachable server fails the test; when it is not and nothing
- * answers (a bare machine), the test is skipped with the reason, as the PostgreSQL suite falls back.
- */
-export const SHARED_REDIS_URL = process.env.HOOKGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The shared Redis of the tests: test/helpers/services.ts (HOOKGATE_TEST_REDIS_URL). */
+export const SHARED_REDIS_URL = REDIS_URL;
 
-let reachable: Promise<boolean> | undefined;
-function sharedReachable(): Promise<boolean> {
-  reachable ??= new Promise((resolve) => {
-    const { hostname, port } = new URL(SHARED_REDIS_URL);
-    const s = connect(Number(port || 6379), hostname || '127.0.0.1');
-    s.setTimeout(2000, () => (s.destroy(), resolve(false)));
-    s.once('connect', () => (s.end(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-  return reachable;
+/** False (the test failed, or skipped with HOOKGATE_TEST_ALLOW_SKIP=1) when the shared Redis cannot be reached. */
+export async function requireRedis(t: Skippable): Promise<boolean> {
+  return (await requireRedisUrl(t)) !== null;
 }
 
-/** False (and the test marked skipped) when no shared Redis is here and none was asked for. */
-export async function requireRedis(t: { plan(n: number, reason?: string): void }): Promise<boolean> {
-  if (await sharedReachable()) return true;
-  if (process.env.HOOKGATE_TEST_REDIS_URL) throw new Error(`HOOKGATE_TEST_REDIS_URL is set but Redis there cannot be reached`);
-  t.plan(0, `no Redis at ${SHARED_REDIS_URL} (set HOOKGATE_TEST_REDIS_URL to require one)`);
-  return false;
-}
-
-/** Whether a redis-server binary is on the PATH (for tests that only add a Redis fault when they can). */
+/** Whether a redis-server binary is on the PATH. */
 export function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** False (and the test marked skipped) when no redis-server binary is installed, unless CI requires Redis. */
-export function requireRedisServer(t: { plan(n: number, reason?: string): void }): boolean {
+/** False (the test failed, or skipped with HOOKGATE_TEST_ALLOW_SKIP=1) when no redis-server binary is installed. */
+export function requireRedisServer(t: Skippable): boolean {
   if (redisServerInstalled()) return true;
-  if (process.env.HOOKGATE_TEST_REDIS_URL) throw new Error('redis-server is not installed, but this run requires Redis (HOOKGATE_TEST_REDIS_URL is set)');
-  t.plan(0, 'redis-server is not installed');
-  return false;
+  return missing(t, 'redis-server', '', 'not on the PATH');
 }
 
 /**
- * A private redis-server started on a free port and SIGKILLed at the test's end; null (and the test
- * marked skipped) when redis-server is not installed and the run does not require Redis.
+ * A private redis-server, started: redis-server cannot listen on port 0 and report the port, so a free
+ * port is picked and, should another process bind it first, the start is tried again on another.
  */
-export async function startPrivateRedis(t: { plan(n: number, reason?: string): void; teardown(fn: () => unknown): void }): Promise<PrivateRedis | null> {
+export async function launchPrivateRedis(): Promise<PrivateRedis> {
+  for (let attempt = 1; ; attempt++) {
+    const redis = privateRedis(await freePort());
+    try {
+      await redis.start();
+      return redis;
+    } catch (err) {
+      await redis.kill();
+      if (attempt >= 5 || !/in use|bind/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/**
+ * A private redis-server SIGKILLed at the test's end; null (the test failed, or skipped with
+ * HOOKGATE_TEST_ALLOW_SKIP=1) when redis-server is not installed.
+ */
+export async function startPrivateRedis(t: Skippable & { teardown(fn: () => unknown): void }): Promise<PrivateRedis | null> {
   if (!requireRedisServer(t)) return null;
-  const redis = privateRedis(await freePort());
+  const redis = await launchPrivateRedis();
   t.teardown(() => redis.kill());
-  await redis.start();
   return redis;
 }

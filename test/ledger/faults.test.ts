@@ -1,7 +1,7 @@
 // The retry and ambiguity paths for real: a TCP proxy between node-postgres and PostgreSQL answers
 // chosen ledger statements with 40001 / 40003, cuts the connection after a statement committed, or
 // takes the database away. Run with both runtime dialects (PostgreSQL, and CockroachDB's forced on
-// PostgreSQL: the statements and retry paths are shared). Needs the real server: PGlite has no socket.
+// PostgreSQL: the statements and retry paths are shared). Needs the PostgreSQL server: without it, the file fails.
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { openLedger, type LedgerHooks } from '../../src/ledger/index.js';
@@ -9,14 +9,11 @@ import type { ClaimResult, Ledger, LedgerOptions } from '../../src/ledger/types.
 import { GatewayError } from '../../src/errors.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { newKey, pgTarget, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { newKey, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable (and HOOKGATE_TEST_PG_URL not set): the fault-proxy tests need one');
-  t.pass('skipped without a PostgreSQL server');
-} else {
-  const pgUrl = tgt.url;
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
   const u = new URL(pgUrl);
   const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
   const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });
@@ -42,6 +39,15 @@ if (tgt.kind !== 'postgres') {
       };
       const row = async (key: string) => (await admin.query(
         `SELECT status, owner::text AS owner, attempt, resp_status FROM "${schema}".hookgate_ledger WHERE key_hash = $1`, [keyHash(key)])).rows[0];
+      /** Polls (bounded) until the key's lease has run out in database time. */
+      const leaseOver = async (key: string) => {
+        for (let i = 0; i < 200; i++) {
+          const { rows } = await admin.query(`SELECT lease_until <= now() AS over FROM "${schema}".hookgate_ledger WHERE key_hash = $1`, [keyHash(key)]);
+          if (rows[0]?.over) return true;
+          await sleep(10);
+        }
+        return false;
+      };
       const claimed = (t: Test, r: ClaimResult) => {
         t.equal(r.state, 'claimed', 'claimed');
         if (r.state !== 'claimed') throw new Error(`expected claimed, got ${JSON.stringify(r)}`);
@@ -153,7 +159,7 @@ if (tgt.kind !== 'postgres') {
         const b = await open(t);
         const key = newKey();
         const stale = claimed(t, await a.claim(key));
-        await sleep(150);
+        t.ok(await leaseOver(key), 'the first lease ran out');
         const fresh = claimed(t, await b.claim(key));
         t.equal(fresh.attempt, 2, 'taken over after the lease');
         proxy.addRule({ match: 'hookgate:complete', action: { kind: 'error', code: '40003' } });
@@ -207,7 +213,7 @@ if (tgt.kind !== 'postgres') {
         const b = await open(t, { cache: 0 });
         const stale = newKey();
         const old = claimed(t, await a.claim(stale));
-        await sleep(200);
+        t.ok(await leaseOver(stale), 'the first lease ran out');
         const fresh = claimed(t, await b.claim(stale));
         const keys = [newKey(), newKey()];
         const cs = (await Promise.all(keys.map((k) => a.claim(k)))).map((r) => claimed(t, r));

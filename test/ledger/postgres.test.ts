@@ -1,7 +1,7 @@
-// The ledger suite against PostgreSQL in SERIALIZABLE (or PGlite when no server is reachable and
-// HOOKGATE_TEST_PG_URL is not set).
+// The ledger suite against the PostgreSQL server (HOOKGATE_TEST_PG_URL) in SERIALIZABLE.
 import t from 'tap';
 import { ledgerSuite } from '../helpers/ledger-suite.js';
 import { pgCluster } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
-ledgerSuite(t, () => pgCluster('postgres_suite'));
+if (await requirePostgres(t)) ledgerSuite(t, () => pgCluster('postgres_suite'));

@@ -1,13 +1,14 @@
 // PostgreSQL-specific behaviour of the SQL ledger: isolation, dialect detection, migrations when
-// several replicas start at once, the sweeper. Needs the real server for what PGlite cannot do
-// (several sessions, a URL).
+// several replicas start at once, the sweeper. Needs the PostgreSQL server (several sessions, a URL):
+// without it these tests fail (test/helpers/services.ts).
 import t from 'tap';
 import pg from 'pg';
 import { migrate, openLedger } from '../../src/ledger/index.js';
 import { detectDialect, openSqlLedger, pgDriver, statements } from '../../src/ledger/sql.js';
 import { MIGRATIONS } from '../../src/ledger/migrations.js';
 import type { LedgerOptions } from '../../src/ledger/types.js';
-import { BASE_OPTIONS, eventually, newKey, pgTarget, schemaName } from '../helpers/ledger-backends.js';
+import { BASE_OPTIONS, eventually, newKey, schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
 t.test('CockroachDB is told apart by version(), not by server_version', async (t) => {
   const answer = (v: string) => async () => ({ rows: [{ v }], rowCount: 1 });
@@ -26,11 +27,9 @@ t.test('the CockroachDB schema uses row-level TTL on expires_at and no secondary
   t.notMatch(all, /AS OF SYSTEM TIME|follower_read|UPSERT/i, 'never follower reads, never blind UPSERT');
 });
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable: session and concurrency tests skipped (the behavioural suite ran on PGlite)');
-} else {
-  const url = tgt.url;
+t.test('with the PostgreSQL server', async (t) => {
+  const url = await requirePostgres(t);
+  if (!url) return;
   const admin = new pg.Pool({ connectionString: url, max: 2 });
   const schemas: string[] = [];
   const fresh = (tag: string) => { const s = schemaName(tag); schemas.push(s); return s; };
@@ -87,7 +86,17 @@ if (tgt.kind !== 'postgres') {
       const c = await crdb.claim(key);
       if (c.state === 'claimed') await crdb.complete(key, c.token, 200);
     }
-    await new Promise((r) => setTimeout(r, 400)); // past retention, and several sweep intervals
+    // The witness: a postgres-runtime ledger on a schema of its own, sweeping every 50 ms too, with a
+    // row written after those. Once its sweeper has deleted that row, a sweeper in the cockroachdb
+    // runtime would have deleted the older rows as well.
+    const witnessSchema = fresh('sweep_witness');
+    const witness = await openSqlLedger(pgDriver(url), { ...opts, schema: witnessSchema, sweepIntervalMs: 50 });
+    t.teardown(() => witness.close());
+    const wk = newKey('witness');
+    const wc = await witness.claim(wk);
+    if (wc.state === 'claimed') await witness.complete(wk, wc.token, 200);
+    const witnessCount = async () => (await admin.query(`SELECT count(*)::int AS n FROM "${witnessSchema}".hookgate_ledger`)).rows[0].n as number;
+    t.ok(await eventually(async () => ((await witnessCount()) === 0 ? true : undefined), 200, 25), 'the witness swept its expired row');
     t.equal(await count(), 20, 'the cockroachdb runtime deleted nothing itself');
     t.equal((await crdb.claim(newKey('other'))).state, 'claimed');
     await crdb.close();
@@ -96,4 +105,4 @@ if (tgt.kind !== 'postgres') {
     const left = await eventually(async () => ((await count()) <= 1 ? await count() : undefined), 100, 50);
     t.ok(left !== undefined && left <= 1, `the postgres ledger's sweeper deleted the expired rows (${left} left)`);
   });
-}
+});

@@ -23,7 +23,8 @@ async function storeUp(r: LimitedGateway): Promise<number | undefined> {
   return m ? Number(m[1]) : undefined;
 }
 const warns = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'warn');
-const recoveries = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'info' && /reachable again/.test(l.msg));
+// The recovery line, by its level and its field (the store), not its wording.
+const recoveries = (r: LimitedGateway) => r.limiterLogs.filter((l) => l.level === 'info' && 'store' in l.fields);
 
 t.test('Redis stopped and started again under two replicas', async (t) => {
   const redis = await startPrivateRedis(t);

@@ -33,14 +33,6 @@ function httpCall(port: number, method: string, path: string, body?: string, hea
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('the production tree installs with npm ci --omit=dev, serves /healthz, forwards, and exits 0 on SIGTERM', async (t) => {
@@ -74,12 +66,12 @@ t.test('the production tree installs with npm ci --omit=dev, serves /healthz, fo
   t.teardown(() => new Promise((r) => upstream.close(r)));
   const upstreamPort = (upstream.address() as AddressInfo).port;
 
-  const [listenPort, adminPort] = [await freePort(), await freePort()];
   const secret = 'whsec_' + 'production-tree-test-secret';
   const configFile = join(app, 'hookgate.yaml');
   writeFileSync(configFile, [
-    `listen: 127.0.0.1:${listenPort}`,
-    `admin: 127.0.0.1:${adminPort}`,
+    // Port 0: the gateway binds and its startup line says where (no port picked here and bound later).
+    'listen: 127.0.0.1:0',
+    'admin: 127.0.0.1:0',
     'upstream:',
     `  url: http://127.0.0.1:${upstreamPort}`,
     '  timeout: 5s',
@@ -104,7 +96,21 @@ t.test('the production tree installs with npm ci --omit=dev, serves /healthz, fo
   // Shown only when an assertion fails.
   const logs = () => ({ gatewayOutput: output.split('\n').slice(-15).join('\n') });
 
-  // Bounded wait for the admin listener (the process may also die: then stop waiting).
+  // Bounded wait for the startup line naming the two listeners (the process may also die: then stop waiting).
+  const listening = (): { traffic: string; admin: string } | undefined => {
+    for (const line of output.split('\n')) {
+      try {
+        const l = JSON.parse(line);
+        if (typeof l.traffic === 'string' && typeof l.admin === 'string') return l;
+      } catch { /* not a JSON line */ }
+    }
+    return undefined;
+  };
+  for (let i = 0; i < 600 && child.exitCode === null && !listening(); i++) await sleep(100);
+  const at = listening();
+  if (!t.ok(at, 'the startup line names the traffic and admin listeners', logs())) return;
+  const listenPort = Number(new URL(at!.traffic).port);
+  const adminPort = Number(new URL(at!.admin).port);
   let health: Answer | undefined;
   for (let i = 0; i < 300 && child.exitCode === null; i++) {
     health = await httpCall(adminPort, 'GET', '/healthz').catch(() => undefined);
