@@ -8,14 +8,14 @@ import { sign } from '@octokit/webhooks-methods';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { pgTarget, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { schemaName, sleep } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { openLedger } from '../../src/ledger/index.js';
 
 const SECRET = 'spool-db-down-secret';
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.pass('skipped without a PostgreSQL server');
-} else {
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
+  const tgt = { url: pgUrl };
   t.test('database down: 503 with Retry-After, never 2xx; afterwards every 2xx is delivered', async (t) => {
     const u = new URL(tgt.url);
     const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });

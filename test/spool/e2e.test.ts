@@ -12,11 +12,12 @@ import { request } from 'undici';
 import { sign } from '@octokit/webhooks-methods';
 import { startUpstream, type Received } from '../helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
-import { DEFAULT_PG_URL, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { schemaName, sleep } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 import { openLedger } from '../../src/ledger/index.js';
 import { ConfigError } from '../../src/config/load.js';
 
-const PG_URL = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
+const PG_URL = (await requirePostgres(t)) ?? '';
 const SECRETS = { A: 'tenant-a-secret', B: 'tenant-b-secret', GH: 'spool-secret' };
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {

@@ -9,14 +9,11 @@ import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
 import type { AcceptInput } from '../../src/spool/store/types.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { pgTarget, schemaName } from '../helpers/ledger-backends.js';
+import { schemaName } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
-const tgt = await pgTarget();
-if (tgt.kind !== 'postgres') {
-  t.comment('no PostgreSQL server reachable (and HOOKGATE_TEST_PG_URL not set): the fault-proxy tests need one');
-  t.pass('skipped without a PostgreSQL server');
-} else {
-  const pgUrl = tgt.url;
+const pgUrl = await requirePostgres(t);
+if (pgUrl) {
   const u = new URL(pgUrl);
   const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
   const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });

@@ -12,9 +12,10 @@ import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
 import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
 import type { Ledger } from '../../src/ledger/types.js';
-import { DEFAULT_PG_URL, schemaName, sleep } from '../helpers/ledger-backends.js';
+import { schemaName, sleep } from '../helpers/ledger-backends.js';
+import { requirePostgres } from '../helpers/services.js';
 
-const PG_URL = process.env.HOOKGATE_TEST_PG_URL || DEFAULT_PG_URL;
+const PG_URL = (await requirePostgres(t)) ?? '';
 
 interface Target { name: string; url: string; schema?: string; dialect?: 'postgres' | 'cockroachdb'; cleanup(): Promise<void> }
 
