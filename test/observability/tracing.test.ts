@@ -240,6 +240,12 @@ routes:
     secrets: [env:TRACING_SECRET]
     delivery: spool
     spool: { retry: [100ms, 100ms, 100ms] }
+  - path: /hybrid
+    provider: stripe
+    tenant: acme
+    secrets: [env:TRACING_SECRET]
+    delivery: hybrid
+    spool: { retry: [100ms, 100ms, 100ms] }
 `);
   return file;
 }
@@ -356,4 +362,25 @@ t.test('spool with tracing off: the stored request\'s traceparent reaches the ap
   await until(() => up.received.length === 1, 'the application received the delivery', 20_000);
   t.equal(up.received[0]!.headers.traceparent, caller, "the caller's traceparent, as stored");
   t.equal(up.received[0]!.headers.tracestate, 'vendor=opaque', 'and its tracestate');
+});
+
+t.test('hybrid: the synchronous try carries the delivery span\'s context; the delivery it stores is dispatched in a span linked to it', async (t) => {
+  const rx = await startReceiver();
+  t.teardown(() => rx.close());
+  const up = await laterUpstream([500]);
+  t.teardown(() => up.close());
+  await up.start();
+  const file = spoolSetup(t, up.url);
+  const p = spawnHookgate(t, ['run', '--config', file], { TRACING_SECRET: SECRET, OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: '50' });
+  const { traffic } = await p.started();
+  t.same(await post(traffic, delivery(`evt_hybrid_${Date.now()}`, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` }), '/hybrid'), { status: 200, outcome: 'spooled' }, 'the 500 is stored, not failed back');
+  await until(() => dispatches(rx).some((s) => s.attributes['hookgate.outcome'] === 'delivered'), 'the stored delivery is dispatched', 30_000);
+  const accepting = rx.spans.find((s) => s.name === 'hookgate.delivery')!;
+  t.equal(accepting.parentSpanId, CALLER_SPAN, "the delivery span under the caller's");
+  t.equal(rx.spans.find((s) => s.name === 'hookgate.forward' && s.parentSpanId === accepting.spanId)?.attributes['http.response.status_code'], 500, 'the synchronous try is its forward span');
+  const all = dispatches(rx);
+  t.equal(all.length, 1, 'one dispatch');
+  assertLinked(t, all, accepting);
+  t.equal(all[0]!.attributes['hookgate.attempt'], 2, 'the synchronous try spent the first attempt');
+  t.same(up.received.map((r) => r.headers.traceparent), [spanCtx(accepting), spanCtx(all[0]!)], 'the try: the delivery span\'s context; the dispatch: its own');
 });
