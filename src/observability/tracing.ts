@@ -226,7 +226,7 @@ function setDeliveryAttributes(span: Span, d: { tenant?: string | undefined; key
   if (status !== undefined && status >= 500 && outcome !== 'forwarded' && active) span.setStatus({ code: active.api.SpanStatusCode.ERROR, message: outcome });
 }
 
-// ---- the spool's hook (src/spool is not merged yet) ---------------------------------------------
+// ---- the spool's dispatches (src/spool/dispatcher.ts) -------------------------------------------
 
 export interface DispatchInfo {
   route: string;
@@ -259,7 +259,9 @@ export function startDispatchTrace(stored: StoredSpanContext | undefined, info: 
   return { span, ctx: a.api.trace.setSpan(a.api.ROOT_CONTEXT, span) };
 }
 
+/** Ends a dispatch span with its outcome (delivered, failed, not_reached, overloaded) and the upstream's status; any but delivered is an error of the span. */
 export function endDispatchTrace(t: DeliveryTrace, outcome: string, status?: number): void {
   setDeliveryAttributes(t.span, {}, outcome, status);
+  if (outcome !== 'delivered' && active) t.span.setStatus({ code: active.api.SpanStatusCode.ERROR, message: outcome });
   t.span.end();
 }

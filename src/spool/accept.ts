@@ -14,6 +14,7 @@ import { DUPLICATE_BODY } from '../stages/claim.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import type { Spool } from './index.js';
 import { keyHash } from '../ledger/common.js';
+import { spanContextOf } from '../observability/tracing.js';
 
 export const SPOOLED_BODY = '{"spooled":true}';
 /** Retry-After on spool_full: the dispatcher drains at the upstream's pace, so not at once */
@@ -88,6 +89,8 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
       meta: route.signingSecret && d.signedAt !== undefined && d.secretIndex !== undefined
         ? { secretIndex: d.secretIndex, signedAt: d.signedAt, ...(d.signedId !== undefined ? { id: d.signedId } : {}) }
         : null,
+      // tracing on: the delivery span's context, so that every later dispatch links to it (survives restarts)
+      ...(d.trace ? { trace: spanContextOf(d.trace) } : {}),
     };
     let result;
     try {
@@ -117,6 +120,7 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
           spool.dispatcher.run(route, {
             keyHash: keyHash(key), key, route: route.path, tenant, owner, attempts: 0, replays: 0, receivedAt: result.receivedAt,
             method: input.method, path: input.path, headers: input.headers, body, meta: input.meta,
+            ...(input.trace ? { trace: input.trace } : {}),
           });
         }
         return reply;

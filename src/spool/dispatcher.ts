@@ -14,6 +14,7 @@ import { pickFair } from './fairness.js';
 import { late, resignHeaders } from './resign.js';
 import type { SpoolMetrics } from './metrics.js';
 import type { LimitStore } from '../limits/store.js';
+import { childSpan, endDispatchTrace, startDispatchTrace, traceHeaders, tracingActive } from '../observability/tracing.js';
 
 export interface DispatcherLog {
   info(obj: object, msg: string): void;
@@ -266,7 +267,10 @@ export class Dispatcher {
     // Late for a handler that checks the signed timestamp itself: fresh signature headers.
     const now = this.now();
     const signed = spool.resign && late(route, row.meta, now) ? resignHeaders(route, row.tenant, row.meta!, row.method, row.body, row.headers, now) : undefined;
-    const headers = [...(signed ?? row.headers),
+    // Tracing on: this try is a `hookgate.dispatch` span of its own trace, linked to the accepting
+    // request's span; the upstream gets the dispatch's traceparent instead of the stored request's.
+    const trace = tracingActive() ? startDispatchTrace(row.trace, { route: route.path, provider: route.provider, tenant: row.tenant, key: row.key, attempt: row.attempts + 1 }) : null;
+    const headers = [...(trace ? withoutTraceContext(signed ?? row.headers) : signed ?? row.headers),
       'hookgate-provider', route.provider,
       'hookgate-tenant', row.tenant,
       'hookgate-idempotency-key', row.key,
@@ -274,6 +278,8 @@ export class Dispatcher {
       'hookgate-delivery', deliveryKind(row.attempts, row.replays),
       'hookgate-received-at', new Date(row.receivedAt).toISOString(),
     ];
+    if (trace) headers.push(...traceHeaders(trace));
+    const span = trace && childSpan(trace, 'hookgate.forward');
     const timeout = config.upstream.timeoutMs;
     let cls: DispatchClass;
     let status: number | null = null;
@@ -299,6 +305,11 @@ export class Dispatcher {
       cls = classifyError(code);
       error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
     }
+    if (span) {
+      if (status !== null) span.setAttribute('http.response.status_code', status);
+      else span.setAttribute('hookgate.outcome', cls);
+      span.end();
+    }
     this.deps.metrics?.dispatched(route.path, cls);
     // One line per try at the upstream, like the delivery line of a synchronous forward (no body, no secret).
     this.deps.log.info({ route: route.path, provider: route.provider, tenant: row.tenant, key: row.key, attempt: row.attempts + 1, delivery: deliveryKind(row.attempts, row.replays), result: cls, status, resigned: !!signed }, 'spool dispatch');
@@ -316,7 +327,14 @@ export class Dispatcher {
         ? { state: 'dead', spend: true, status, error: error ?? 'failed', keepMs: spool.keepDeadMs }
         : { state: 'pending', spend: true, delayMs: wait, status, error };
     }
-    await this.settle(row, how);
+    if (!trace) return this.settle(row, how);
+    const settling = childSpan(trace, 'hookgate.settle', { 'hookgate.settle': how.state });
+    try {
+      await this.settle(row, how);
+    } finally {
+      settling.end();
+      endDispatchTrace(trace, cls, status ?? undefined);
+    }
   }
 
   /** 0 when the tenant may have one more delivery now, else how long until its window resets (ms). */
@@ -354,4 +372,15 @@ export class Dispatcher {
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await Promise.allSettled([...this.running]);
   }
+}
+
+/** The stored request's header pairs without its trace context (the dispatch span's replaces it). */
+function withoutTraceContext(pairs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const lower = pairs[i]!.toLowerCase();
+    if (lower === 'traceparent' || lower === 'tracestate') continue;
+    out.push(pairs[i]!, pairs[i + 1]!);
+  }
+  return out;
 }

@@ -15,6 +15,7 @@ import { isHandshake } from './handshake.js';
 import { storeDelivery, type SpoolStageDeps } from './accept.js';
 import { upstreamTarget } from '../stages/request-target.js';
 import { classifyError, classifyStatus, nextRetryMs, parseRetryAfter, type DispatchClass } from './schedule.js';
+import { childSpan, traceHeaders } from '../observability/tracing.js';
 
 // As the synchronous forward: hop-by-hop fields of the answer are not passed on.
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -38,22 +39,30 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
       const ours = ['hookgate-provider', route.provider, 'hookgate-attempt', String(d.claim.attempt)];
       if (d.tenant !== undefined) ours.push('hookgate-tenant', d.tenant);
       ours.push('hookgate-idempotency-key', d.key);
+      // Tracing on: as the synchronous forward, the upstream gets the delivery span's context.
+      const trace = d.trace;
+      if (trace) ours.push(...traceHeaders(trace));
+      const span = trace && childSpan(trace, 'hookgate.forward');
       let retryAfter: number | undefined;
       const started = process.hrtime.bigint();
       try {
         const res = await deps.upstream.request({
           path: target(request.params as Record<string, string>, request.url),
           method: request.method as 'POST',
-          headers: upstreamHeaders(request, trust, ours),
+          headers: upstreamHeaders(request, trust, ours, trace !== undefined),
           body: body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
           headersTimeout: timeout,
           bodyTimeout: timeout,
         });
+        if (span) {
+          span.setAttribute('http.response.status_code', res.statusCode);
+          span.end();
+        }
         if (completes(res.statusCode)) {
           // The upstream took it: exactly the synchronous forward's answer.
           metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
           spool.dispatcher.observe(route, 'delivered', undefined, null);
-          await settle(deps.claims, d.key, d.claim, res.statusCode, completes, request.log);
+          await settle(deps.claims, d.key, d.claim, res.statusCode, completes, request.log, trace);
           d.claim = undefined;
           d.outcome = 'forwarded';
           reply.code(res.statusCode);
@@ -72,6 +81,10 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
         const code = (err as { code?: string }).code;
         cls = classifyError(code);
         error = `${cls === 'not_reached' ? 'not reached' : 'failed'}: ${code ?? (err as Error).message}`;
+        if (span) {
+          span.setAttribute('hookgate.outcome', cls);
+          span.end();
+        }
         request.log.warn({ err: errSummary(err) }, 'hybrid: upstream failed; storing the delivery');
       }
       metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);

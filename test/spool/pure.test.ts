@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { pickFair } from '../../src/spool/fairness.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, NOT_REACHED_CAP_MS, RETRY_AFTER_MAX_MS } from '../../src/spool/schedule.js';
 import { statusMatcher } from '../../src/config/units.js';
+import { decodeStoredMeta, encodeMeta } from '../../src/spool/store/headers.js';
 
 const tenants = fc.constantFrom('a', 'b', 'c', 'd', 'e');
 const dueRows = fc.array(fc.record({ tenant: tenants, id: fc.nat() }), { maxLength: 60 });
@@ -85,4 +86,18 @@ t.test('failure classes', async (t) => {
   t.equal(deliveryKind(0, 0), 'first');
   t.equal(deliveryKind(2, 0), 'retry');
   t.equal(deliveryKind(0, 1), 'replay');
+});
+
+t.test('the meta column: signing metadata and the accepting span\'s context round-trip; rows written before hold the same JSON; anything malformed is dropped', async (t) => {
+  const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const meta = { secretIndex: 0, signedAt: 1_700_000_000_000, id: 'evt_1' };
+  t.equal(encodeMeta(null, undefined), null, 'neither: NULL, as before');
+  t.equal(encodeMeta(meta, undefined), JSON.stringify(meta), 'signing metadata alone: the JSON stored before tracing existed');
+  t.same(decodeStoredMeta(encodeMeta(meta, undefined)), { meta });
+  t.same(decodeStoredMeta(encodeMeta(null, { traceparent: tp })), { meta: null, trace: { traceparent: tp } });
+  t.same(decodeStoredMeta(encodeMeta(meta, { traceparent: tp, tracestate: 'a=b' })), { meta, trace: { traceparent: tp, tracestate: 'a=b' } });
+  t.same(decodeStoredMeta('{"trace":{"traceparent":"not-a-traceparent"}}'), { meta: null }, 'an unreadable context: no link');
+  t.same(decodeStoredMeta('{"trace":"x","secretIndex":"1","signedAt":2}'), { meta: null });
+  t.same(decodeStoredMeta('not json'), { meta: null });
+  t.same(decodeStoredMeta('null'), { meta: null });
 });

@@ -98,6 +98,21 @@ for (const make of targets) {
       t.match(late, [{ state: 'spooled' }, { state: 'spooled' }]);
     });
 
+    t.test('the accepting span\'s context (tracing on) is stored in the meta column beside the signing metadata and read back with the claim', async (t) => {
+      const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const [a, b, c] = await Promise.all(['tr1', 'tr2', 'tr3'].map((k) => claimToken(ledger, k)));
+      t.match(await Promise.all([
+        store.accept(input('tr1', a!, { trace: { traceparent: tp } })),
+        store.accept(input('tr2', b!, { meta: { secretIndex: 1, signedAt: 1_700_000_000_000, id: 'msg_1' }, trace: { traceparent: tp, tracestate: 'vendor=opaque' } })),
+        store.accept(input('tr3', c!)),
+      ]), [{ state: 'spooled' }, { state: 'spooled' }, { state: 'spooled' }]);
+      const claimed = await store.claim(['tr1', 'tr2', 'tr3'].map((k) => keyHash(k)), randomUUID(), 30_000);
+      const by = (k: string) => claimed.find((r) => r.key === k)!;
+      t.same([by('tr1').meta, by('tr1').trace], [null, { traceparent: tp }], 'the context alone: no signing metadata');
+      t.same([by('tr2').meta, by('tr2').trace], [{ secretIndex: 1, signedAt: 1_700_000_000_000, id: 'msg_1' }, { traceparent: tp, tracestate: 'vendor=opaque' }], 'both, each read back as it was');
+      t.same([by('tr3').meta, by('tr3').trace], [null, undefined], 'untraced: nothing');
+    });
+
     t.test('accept with a dispatch owner stores it delivering, leased to that owner', async (t) => {
       const token = await claimToken(ledger, 'k2');
       const owner = randomUUID();

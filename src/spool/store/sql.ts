@@ -9,7 +9,7 @@ import { qualified } from '../../ledger/migrations.js';
 import { DEFAULT_RETRY, withRetry, type Resolution, type RetryPolicy } from '../../ledger/retry.js';
 import type { SqlDriver } from '../../ledger/sql.js';
 import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
-import { decodeHeaders, decodeMeta, encodeHeaders } from './headers.js';
+import { decodeHeaders, decodeStoredMeta, encodeHeaders, encodeMeta } from './headers.js';
 
 const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
 
@@ -267,7 +267,7 @@ export class SqlSpoolStore implements SpoolStore {
       const params = [
         pick((a) => keyHash(a.key)), pick((a) => a.ledgerToken), pick((a) => a.acceptStatus), pick((a) => a.key), pick((a) => a.route), pick((a) => a.tenant),
         pick((a) => a.dispatchOwner), pick((a) => a.method), pick((a) => a.path), pick((a) => encodeHeaders(a.headers)), pick((a) => a.body),
-        pick((a) => (a.meta ? JSON.stringify(a.meta) : null)), pick((a) => a.attempts ?? 0), pick((a) => a.delayMs ?? 0), retention, lease,
+        pick((a) => encodeMeta(a.meta, a.trace)), pick((a) => a.attempts ?? 0), pick((a) => a.delayMs ?? 0), retention, lease,
       ];
       const rows = (await this.driver.query(this.sql.acceptBatch, params)).rows as Array<{ ord: string; done: boolean; state: string | null; received_ms: number | null }>;
       for (const r of rows) {
@@ -291,7 +291,7 @@ export class SqlSpoolStore implements SpoolStore {
 
   private acceptOne(a: AcceptInput): Promise<AcceptResult> {
     const hash = keyHash(a.key);
-    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null, a.attempts ?? 0, interval(a.delayMs ?? 0)];
+    const params = [hash, a.ledgerToken, a.acceptStatus, interval(a.retentionMs), a.key, a.route, a.tenant, a.dispatchOwner, interval(a.leaseMs), a.method, a.path, encodeHeaders(a.headers), a.body, encodeMeta(a.meta, a.trace), a.attempts ?? 0, interval(a.delayMs ?? 0)];
     return this.run<AcceptResult>('accept', true, async (): Promise<AcceptResult> => {
       const r = (await this.driver.query(this.sql.accept, params)).rows[0] as { done: number; state: string | null; received_ms: number | null };
       if (!r || Number(r.done) === 0) return { state: 'lost' as const };
@@ -329,7 +329,7 @@ export class SqlSpoolStore implements SpoolStore {
       if (!b) continue;
       out.push({
         keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, attempts: Number(r.attempts), replays: Number(r.replays), takeover: !!r.takeover,
-        receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta),
+        receivedAt: Math.round(Number(r.received_ms)), method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, ...decodeStoredMeta(b.meta),
       });
     }
     return out;

@@ -14,7 +14,7 @@ const COLUMNS = 'key_hash, key, route, tenant, state, attempts, replays, last_st
 const FILTER = `(@route IS NULL OR route = @route) AND (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state)
   AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)`;
 const filterParams = (f: SpoolFilter) => ({ route: f.route ?? null, tenant: f.tenant ?? null, state: f.state ?? null, since: f.since ?? null, until: f.until ?? null });
-import { decodeHeaders, decodeMeta, encodeHeaders } from './headers.js';
+import { decodeHeaders, decodeStoredMeta, encodeHeaders, encodeMeta } from './headers.js';
 
 interface Row {
   key_hash: Buffer; key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
@@ -135,7 +135,7 @@ export class SqliteSpoolStore implements SpoolStore {
     const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
     const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
     if (!inserted) return { state: 'duplicate' };
-    this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, a.meta ? JSON.stringify(a.meta) : null);
+    this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, encodeMeta(a.meta, a.trace));
     return { state: 'spooled', delivering: deliver, receivedAt: now };
   }
 
@@ -153,7 +153,7 @@ export class SqliteSpoolStore implements SpoolStore {
         if (!r) continue;
         const b = this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer; meta: string | null } | undefined;
         if (!b) continue;
-        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, takeover: before === 'delivering', attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, meta: decodeMeta(b.meta) });
+        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, takeover: before === 'delivering', attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, ...decodeStoredMeta(b.meta) });
       }
       return out;
     }).immediate());

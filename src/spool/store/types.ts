@@ -2,6 +2,8 @@
 // implementation for PostgreSQL and CockroachDB (sql.ts), one for the embedded SQLite file (sqlite.ts).
 // Every write after a claim is fenced by the claim's owner token, as in the ledger.
 
+import type { StoredSpanContext } from '../../observability/tracing.js';
+
 export type SpoolState = 'pending' | 'delivering' | 'delivered' | 'dead' | 'cancelled';
 
 /** What the accept stage stores: the request as the upstream will receive it, and its ledger claim. */
@@ -27,6 +29,8 @@ export interface AcceptInput {
   body: Buffer;
   /** what re-signing needs (timestamped schemes): never a secret */
   meta: SigningMeta | null;
+  /** the accepting request's delivery span (tracing on): its dispatches are linked to it; stored in the meta column */
+  trace?: StoredSpanContext;
   /** hybrid: attempts already spent by the synchronous try (default 0) and when it is due (default now) */
   attempts?: number;
   delayMs?: number;
@@ -66,6 +70,8 @@ export interface Claimed {
   headers: string[];
   body: Buffer;
   meta: SigningMeta | null;
+  /** the accepting request's delivery span, when it was traced */
+  trace?: StoredSpanContext;
 }
 
 /** How a dispatch ends, as written back (fenced by the owner token). */
