@@ -250,7 +250,7 @@ t.test('a parameter that is a dot segment or hides a slash is refused before ver
 
 t.test('the upstream path is the route\'s path with its parameters, or its forwardTo; the query as received', async (t) => {
   const { up, gw } = await passThroughGateway(t);
-  const body = '{"zen":"canonical"}';
+  // one body a case: the gateway runs with its ledger, and a repeated body on one route is a duplicate
   const cases: [string, string, string][] = [
     ['/p/ac%6De/%67ithub?b=%2F&a=1', ACME, '/p/acme/github?b=%2F&a=1'],
     ['/p/acme/push%20event', ACME, '/p/acme/push%20event'],
@@ -259,6 +259,7 @@ t.test('the upstream path is the route\'s path with its parameters, or its forwa
     ['/hooks/in?x=1', GH, '/legacy/github/hook/?x=1'],
   ];
   for (const [target, secret, expected] of cases) {
+    const body = JSON.stringify({ zen: 'canonical', target });
     const res = await request(`${gw.url}${target}`, { method: 'POST', headers: { 'x-hub-signature-256': await sign(secret, body) }, body });
     t.equal(res.statusCode, 200, `${target} forwarded`);
     await res.body.dump();

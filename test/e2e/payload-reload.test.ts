@@ -45,8 +45,10 @@ t.test('a reload with a changed schema applies to the next delivery', async (t) 
   const live = liveReload(file, gw, log, env, { baseline: loaded.digests, debounceMs: 50, pollMs: 0 });
   t.teardown(() => live.close());
 
+  // a new body each time: the gateway runs with its ledger, and a repeated delivery is a duplicate
+  let n = 0;
   const send = async (kind: string) => {
-    const body = JSON.stringify({ kind });
+    const body = JSON.stringify({ kind, n: n++ });
     const res = await request(`${gw.url}/gh`, { method: 'POST', headers: { 'x-hub-signature-256': await sign(SECRET, body) }, body });
     await res.body.dump();
     return res.statusCode;
