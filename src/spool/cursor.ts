@@ -22,7 +22,3 @@ export function pageOf<T>(rows: T[], limit: number, position: (row: T) => ListPo
   return { rows: page, next: encodeCursor(position(page[limit - 1]!)) };
 }
 
-/** Row i (0-based, oldest first) of a bulk replay is due after this many ms: `perWindow` rows a window. */
-export function replayDelayMs(i: number, perWindow: number, windowMs: number): number {
-  return Math.floor(i / perWindow) * windowMs;
-}
