@@ -62,6 +62,8 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
         since: { type: 'string' },
         until: { type: 'string' },
         limit: { type: 'string' },
+        cursor: { type: 'string' },
+        'per-second': { type: 'string' },
         'dry-run': { type: 'boolean' },
         bytes: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },

@@ -4,15 +4,18 @@ import { ConfigError, loadConfigFile, type Config } from '../config/load.js';
 import { openSpoolStore } from '../spool/store/index.js';
 import type { SpoolStore } from '../spool/store/types.js';
 import { parseFilter } from '../spool/admin.js';
-import { redactHeaders } from '../spool/admin.js';
+import { parsePace, redactHeaders } from '../spool/admin.js';
 import type { Io } from './main.js';
 
 export const SPOOL_USAGE = `usage: hookgate spool VERB --config FILE
   stats                                   counts per route, tenant and state; oldest pending; paused routes
-  ls [--state S] [--route R] [--tenant T] [--since 2h] [--until TIME] [--limit N]
+  ls [--state S] [--route R] [--tenant T] [--since 2h] [--until TIME] [--limit N] [--cursor C]
+                                          newest first; when more follow, the last line is
+                                          "next: --cursor C" (the same filter with it lists the next page)
   show ID [--bytes]                       one delivery (--bytes: the request, signature headers redacted)
   replay ID                               deliver again now (any state but delivering)
-  replay --state S [--route R] [--tenant T] [--since 2h] [--dry-run]   replay all that match
+  replay --state S [--route R] [--tenant T] [--since 2h] [--per-second N] [--dry-run]
+                                          replay all that match, oldest first, N a second (default 100)
   cancel ID                               a pending or dead delivery becomes cancelled
   pause ROUTE [--tenant T] / resume ROUTE [--tenant T]                 stop / restart deliveries
 `;
@@ -24,6 +27,8 @@ export interface SpoolArgs {
   since?: string | undefined;
   until?: string | undefined;
   limit?: string | undefined;
+  cursor?: string | undefined;
+  'per-second'?: string | undefined;
   'dry-run'?: boolean | undefined;
   bytes?: boolean | undefined;
 }
@@ -42,9 +47,11 @@ export async function spoolCommand(file: string, positionals: string[], args: Sp
     return 1;
   }
   const q: Record<string, unknown> = {};
-  for (const k of ['state', 'route', 'tenant', 'since', 'until', 'limit'] as const) if (args[k] !== undefined) q[k] = args[k];
+  for (const k of ['state', 'route', 'tenant', 'since', 'until', 'limit', 'cursor'] as const) if (args[k] !== undefined) q[k] = args[k];
   const filter = parseFilter(q, Date.now());
   if (typeof filter === 'string') return usage(`--${filter}`);
+  const pace = parsePace(args['per-second']);
+  if (typeof pace === 'string') return usage(`--per-second: ${pace.slice(pace.indexOf(':') + 2)}`);
 
   let store: SpoolStore;
   try {
@@ -63,11 +70,14 @@ export async function spoolCommand(file: string, positionals: string[], args: Sp
         for (const p of s.paused) io.out(`paused: ${p.route}${p.tenant === '*' ? '' : ` (tenant ${p.tenant})`}\n`);
         return 0;
       }
-      case 'ls':
-        for (const d of await store.list(filter)) {
+      case 'ls': {
+        const page = await store.page(filter);
+        for (const d of page.deliveries) {
           io.out(`${d.id}\t${d.state}\t${d.attempts}\t${d.lastStatus ?? '-'}\t${d.route}\t${d.tenant}\t${new Date(d.receivedAt).toISOString()}\t${d.key}\n`);
         }
+        if (page.next) io.out(`next: --cursor ${page.next}\n`);
         return 0;
+      }
       case 'show': {
         if (!target) return usage('show needs an ID (see ls)');
         const d = await store.byId(target, !!args.bytes);
@@ -82,7 +92,7 @@ export async function spoolCommand(file: string, positionals: string[], args: Sp
           return (io.err(`hookgate spool: ${target} is not there or is being delivered now\n`), 1);
         }
         if (!filter.state && !filter.route && filter.since === undefined) return usage('replay needs an ID or a filter (--state, --route, --since)');
-        out({ count: await store.replayMany(filter, !!args['dry-run']), dryRun: !!args['dry-run'] });
+        out({ count: await store.replayMany(filter, !!args['dry-run'], pace), dryRun: !!args['dry-run'] });
         return 0;
       }
       case 'cancel': {

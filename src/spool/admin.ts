@@ -5,7 +5,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import type { Spool } from './index.js';
-import type { SpoolFilter, SpoolState } from './store/types.js';
+import { DEFAULT_REPLAY_PACE, type ReplayPace, type SpoolFilter, type SpoolState } from './store/types.js';
+import { decodeCursor } from './cursor.js';
 
 const STATES: readonly SpoolState[] = ['pending', 'delivering', 'delivered', 'dead', 'cancelled'];
 /** header names whose values are credentials or signatures: never shown */
@@ -38,12 +39,25 @@ export function parseFilter(q: Record<string, unknown>, now: number): SpoolFilte
     if (t === undefined) return `${k}: expected an RFC 3339 time or an age like 2h`;
     f[k] = t;
   }
+  if (q.cursor !== undefined) {
+    const after = decodeCursor(String(q.cursor));
+    if (!after) return 'cursor: expected the nextCursor of an earlier answer, unchanged';
+    f.after = after;
+  }
   if (q.limit !== undefined) {
     const n = Number(q.limit);
     if (!Number.isInteger(n) || n < 1 || n > 1000) return 'limit: expected a whole number from 1 to 1000';
     f.limit = n;
   }
   return f;
+}
+
+/** A bulk replay's pace: `perSecond` deliveries made due each second (default 100). */
+export function parsePace(perSecond: unknown): ReplayPace | string {
+  if (perSecond === undefined) return DEFAULT_REPLAY_PACE;
+  const n = Number(perSecond);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) return 'perSecond: expected a whole number from 1 to 10000 (deliveries a bulk replay makes due each second)';
+  return { max: n, windowMs: 1000 };
 }
 
 /** `2h` (that long ago) or an RFC 3339 time, as ms. */
@@ -81,7 +95,8 @@ export function registerSpoolAdmin(admin: FastifyInstance, deps: { spool: Spool;
     scope.get('/spool/deliveries', async (request, reply) => {
       const f = parseFilter(request.query as Record<string, unknown>, now());
       if (typeof f === 'string') return fail(reply, 400, 'bad_request', f);
-      return { deliveries: await spool.store.list(f) };
+      const page = await spool.store.page(f);
+      return { deliveries: page.deliveries, nextCursor: page.next };
     });
 
     scope.get('/spool/deliveries/:id', async (request, reply) => {
@@ -116,7 +131,9 @@ export function registerSpoolAdmin(admin: FastifyInstance, deps: { spool: Spool;
       const body = (request.body ?? {}) as Record<string, unknown>;
       const f = parseFilter(body, now());
       if (typeof f === 'string') return fail(reply, 400, 'bad_request', f);
-      const count = await spool.store.replayMany(f, body.dryRun === true);
+      const pace = parsePace(body.perSecond);
+      if (typeof pace === 'string') return fail(reply, 400, 'bad_request', pace);
+      const count = await spool.store.replayMany(f, body.dryRun === true, pace);
       if (body.dryRun !== true) spool.dispatcher.poke();
       return { count, dryRun: body.dryRun === true };
     });

@@ -88,3 +88,50 @@ routes:
   t.match(check.out, /\/gh .* delivery=spool \(acceptStatus 200, concurrency 4, 1 retries, resign on\)/, 'check shows the route spools');
   t.equal((await runCli(['spool', 'cancel', id!, '--config', file], env)).code, 1, 'a delivered one cannot be cancelled');
 });
+
+t.test('ls pages: --limit 10, then --cursor from the "next:" line, each delivery once while new ones arrive; replay --per-second', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-cli-pages-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'hookgate.yaml');
+  writeFileSync(file, `upstream: { url: "${up.url}" }
+ledger: { url: "embedded:${join(dir, 'ledger.db')}" }
+routes:
+  - { path: /gh, provider: github, tenant: acme, secrets: [env:GH], delivery: spool }
+`);
+  const env = { GH: SECRET };
+  const { config } = loadConfigFile(file, env);
+  const ledger = await openLedger({ url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: 10, migrate: true, synchronous: 'full' });
+  const gw = await startTestGateway(config, { ledger, spoolPollMs: 50 });
+  t.teardown(() => gw.close());
+  const send = async (body: string) => {
+    const res = await request(`${gw.url}/gh`, { method: 'POST', headers: { 'x-hub-signature-256': await sign(SECRET, body), 'content-type': 'application/json' }, body });
+    await res.body.dump();
+    t.equal(res.headers['hookgate-outcome'], 'spooled');
+  };
+  for (let i = 0; i < 25; i++) await send(JSON.stringify({ n: i }));
+
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const ls = await runCli(['spool', 'ls', '--limit', '10', ...(cursor ? ['--cursor', cursor] : []), '--config', file], env);
+    t.equal(ls.code, 0, ls.err);
+    const lines = ls.out.trim().split('\n');
+    const next = lines.at(-1)!.startsWith('next: ') ? lines.pop()!.slice('next: --cursor '.length) : undefined;
+    ids.push(...lines.map((l) => l.split('\t')[0]!));
+    cursor = next;
+    pages++;
+    await send(JSON.stringify({ meanwhile: pages }));
+  } while (cursor && pages < 10);
+  t.equal(pages, 3, '10 + 10 + 5');
+  t.equal(ids.length, 25);
+  t.equal(new Set(ids).size, 25, 'each exactly once');
+  t.equal((await runCli(['spool', 'ls', '--cursor', 'bogus', '--config', file], env)).code, 2, 'a made-up cursor is a usage error');
+
+  const end = Date.now() + 20_000;
+  while ((await gw.spool!.store.list({ state: 'delivered', limit: 100 })).length < 28 && Date.now() < end) await sleep(20);
+  t.same(JSON.parse((await runCli(['spool', 'replay', '--state', 'delivered', '--per-second', '5', '--dry-run', '--config', file], env)).out), { count: 28, dryRun: true });
+  t.equal((await runCli(['spool', 'replay', '--state', 'delivered', '--per-second', 'fast', '--config', file], env)).code, 2, '--per-second is checked');
+});

@@ -1,10 +1,11 @@
-// schedule.ts and fairness.ts are pure: properties over any input.
+// schedule.ts, fairness.ts and cursor.ts are pure: properties over any input.
 import t from 'tap';
 import fc from 'fast-check';
 import { pickFair } from '../../src/spool/fairness.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, NOT_REACHED_CAP_MS, RETRY_AFTER_MAX_MS } from '../../src/spool/schedule.js';
 import { statusMatcher } from '../../src/config/units.js';
 import { decodeStoredMeta, encodeMeta } from '../../src/spool/store/headers.js';
+import { decodeCursor, encodeCursor, pageOf } from '../../src/spool/cursor.js';
 
 const tenants = fc.constantFrom('a', 'b', 'c', 'd', 'e');
 const dueRows = fc.array(fc.record({ tenant: tenants, id: fc.nat() }), { maxLength: 60 });
@@ -100,4 +101,24 @@ t.test('the meta column: signing metadata and the accepting span\'s context roun
   t.same(decodeStoredMeta('{"trace":"x","secretIndex":"1","signedAt":2}'), { meta: null });
   t.same(decodeStoredMeta('not json'), { meta: null });
   t.same(decodeStoredMeta('null'), { meta: null });
+});
+
+t.test('cursor: any position round-trips; anything else is refused; pageOf gives a cursor only when more follow', async (t) => {
+  fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (at, bytes) => {
+    const hash = Buffer.from(bytes);
+    const back = decodeCursor(encodeCursor({ at: String(at), hash }));
+    return back !== undefined && back.at === String(at) && back.hash.equals(hash);
+  }));
+  fc.assert(fc.property(fc.string({ maxLength: 120 }), (s) => {
+    const p = decodeCursor(s);
+    // whatever decodes is a well-formed position (digits, 32 bytes): never raw text into a statement
+    return p === undefined || (/^[0-9]{1,18}$/.test(p.at) && p.hash.length === 32);
+  }));
+  t.equal(decodeCursor(''), undefined);
+  t.equal(decodeCursor(Buffer.from(`1.${'z'.repeat(64)}`).toString('base64url')), undefined);
+  const pos = (n: number) => ({ at: String(n), hash: Buffer.alloc(32, n) });
+  t.same(pageOf([1, 2, 3], 3, pos), { rows: [1, 2, 3], next: null }, 'exactly limit rows (no limit + 1st): the last page');
+  const page = pageOf([5, 4, 3, 2], 3, pos);
+  t.same(page.rows, [5, 4, 3]);
+  t.same(decodeCursor(page.next!), pos(3), 'the cursor names the page\'s last row');
 });

@@ -10,7 +10,8 @@ import pg from 'pg';
 import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
-import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
+import type { AcceptInput, DeliveryRow, ListPosition, SpoolStore } from '../../src/spool/store/types.js';
+import { decodeCursor } from '../../src/spool/cursor.js';
 import type { Ledger } from '../../src/ledger/types.js';
 import { schemaName, sleep } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
@@ -203,6 +204,56 @@ for (const make of targets) {
       await store.accept(input('rp-fresh', await claimToken(ledger, 'rp-fresh'), { route: '/rp' }));
       const due = await store.due('/rp', 1, 64);
       t.same(due.map((d) => d.keyHash.toString('hex')), [keyHash('rp-fresh').toString('hex')], 'the fresh delivery goes before the older replays');
+    });
+
+    t.test('page: 25 deliveries 10 at a time, each exactly once, while new ones arrive (ties on received_at broken by key)', async (t) => {
+      const accept = async (k: string) => store.accept(input(k, await claimToken(ledger, k), { route: '/pg' }));
+      // 15 in one tick (one group-committed statement on PostgreSQL: the same received_at), 10 one by one
+      await Promise.all(Array.from({ length: 15 }, (_, i) => accept(`pg-old${i}`)));
+      for (let i = 0; i < 10; i++) {
+        if (target.name === 'sqlite') await sleep(2); // distinct received_at (ms) on the file, for the order asserted below
+        await accept(`pg-mid${i}`);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const after: ListPosition | undefined = cursor ? decodeCursor(cursor) : undefined;
+        const page: { deliveries: DeliveryRow[]; next: string | null } = await store.page({ route: '/pg', limit: 10, ...(after ? { after } : {}) });
+        pages++;
+        t.ok(page.deliveries.length <= 10);
+        for (let j = 1; j < page.deliveries.length; j++) t.ok(page.deliveries[j - 1]!.receivedAt >= page.deliveries[j]!.receivedAt, 'newest first');
+        seen.push(...page.deliveries.map((d) => d.key));
+        cursor = page.next;
+        // new deliveries arrive between pages: newer than every cursor, so never in a later page
+        await accept(`pg-new${pages}`);
+      } while (cursor && pages < 10);
+      const before = seen.filter((k) => !k.startsWith('pg-new'));
+      t.equal(pages, 3, '10 + 10 + 5');
+      t.equal(new Set(seen).size, seen.length, 'no delivery listed twice');
+      t.same([...before].sort(), [...Array.from({ length: 15 }, (_, i) => `pg-old${i}`), ...Array.from({ length: 10 }, (_, i) => `pg-mid${i}`)].sort(), 'each of the 25 exactly once');
+      t.same(seen.slice(0, 10), Array.from({ length: 10 }, (_, i) => `pg-mid${9 - i}`), 'the first page is the newest ten');
+      t.equal((await store.page({ route: '/pg', limit: 100 })).next, null, 'no cursor on the last page');
+      t.equal(decodeCursor('not-a-cursor'), undefined, 'a made-up cursor is refused');
+    });
+
+    t.test('replayMany: paced by next_at, oldest first, `max` a window; durable (the pace is in the rows)', async (t) => {
+      const o = randomUUID();
+      for (let i = 0; i < 5; i++) {
+        await store.accept(input(`rq${i}`, await claimToken(ledger, `rq${i}`), { route: '/rq' }));
+        if (target.name === 'sqlite') await sleep(2); // distinct received_at (ms) on the file, for the order below
+      }
+      await store.claim([0, 1, 2, 3, 4].map((i) => keyHash(`rq${i}`)), o, 30_000);
+      for (let i = 0; i < 5; i++) await store.settle(keyHash(`rq${i}`), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 60_000 });
+      t.equal(await store.replayMany({ route: '/rq', state: 'dead' }, true, { max: 2, windowMs: 60_000 }), 5, 'dry run: counted');
+      t.equal((await store.list({ route: '/rq', state: 'dead' })).length, 5, 'dry run: nothing changed');
+      t.equal(await store.replayMany({ route: '/rq', state: 'dead' }, false, { max: 2, windowMs: 60_000 }), 5);
+      const due = await store.due('/rq', 10, 64);
+      t.same(due.map((d) => d.keyHash.toString('hex')).sort(), [keyHash('rq0').toString('hex'), keyHash('rq1').toString('hex')].sort(), 'only the oldest two are due now');
+      const rows = await Promise.all([0, 1, 2, 3, 4].map(async (i) => (await store.get(`rq${i}`))!));
+      t.ok(rows.every((r) => r.state === 'pending' && r.replays === 1 && r.attempts === 0), 'all pending, one replay, attempts from 0');
+      const base = rows[0]!.nextAt;
+      t.same(rows.map((r) => Math.round((r.nextAt - base) / 60_000)), [0, 0, 1, 1, 2], 'two a window, oldest first');
     });
 
     t.test('due: round-robin input, a few rows per tenant', async (t) => {

@@ -8,8 +8,9 @@ import { keyHash } from '../../ledger/common.js';
 import { qualified } from '../../ledger/migrations.js';
 import { DEFAULT_RETRY, withRetry, type Resolution, type RetryPolicy } from '../../ledger/retry.js';
 import type { SqlDriver } from '../../ledger/sql.js';
-import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
+import { DEFAULT_REPLAY_PACE, idHash, type ReplayPace, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
 import { decodeHeaders, decodeStoredMeta, encodeHeaders, encodeMeta } from './headers.js';
+import { pageOf } from '../cursor.js';
 
 const interval = (ms: number) => `${Math.max(0, Math.round(ms))} milliseconds`;
 
@@ -137,9 +138,12 @@ SELECT route, tenant, count(*)::INT4 AS n FROM ${S} WHERE state IN ('pending', '
     get: `/* hookgate:spool_get */
 SELECT ${row} FROM ${S} AS s WHERE s.key_hash = $1`,
 
+    // Keyset pages, newest first: $7 received_at in microseconds since the epoch and $8 the key hash
+    // of the previous page's last row (NULL: the first page); `at` is each row's own position.
     list: `/* hookgate:spool_list */
-SELECT ${row} FROM ${S} AS s WHERE ${FILTER}
- ORDER BY s.received_at DESC LIMIT $6`,
+SELECT ${row}, (EXTRACT(EPOCH FROM s.received_at) * 1000000)::INT8::TEXT AS at FROM ${S} AS s WHERE ${FILTER}
+   AND ($7::INT8 IS NULL OR (s.received_at, s.key_hash) < (to_timestamp(0) + $7::INT8 * INTERVAL '1 microsecond', $8::BYTEA))
+ ORDER BY s.received_at DESC, s.key_hash DESC LIMIT $6`,
 
     byId: `/* hookgate:spool_by_id */
 SELECT ${row}, b.method, b.path, b.headers, b.body FROM ${S} AS s LEFT JOIN ${B} AS b ON b.key_hash = s.key_hash WHERE s.key_hash = $1`,
@@ -149,9 +153,13 @@ SELECT ${row}, b.method, b.path, b.headers, b.body FROM ${S} AS s LEFT JOIN ${B}
 UPDATE ${S} SET state = 'pending', attempts = 0, replays = replays + 1, next_at = now(), expires_at = NULL, owner = NULL, updated_at = now()
  WHERE key_hash = $1 AND state <> 'delivering'`,
 
+    // Paced: the matched rows, oldest first, become due $6 a $7 ms window (row i after floor(i / $6)
+    // windows). The pace is in the rows' next_at, so it survives a restart and every replica follows it.
     replayMany: `/* hookgate:spool_replay_many */
-UPDATE ${S} AS s SET state = 'pending', attempts = 0, replays = s.replays + 1, next_at = now(), expires_at = NULL, owner = NULL, updated_at = now()
- WHERE ${FILTER} AND s.state <> 'delivering'`,
+UPDATE ${S} AS s SET state = 'pending', attempts = 0, replays = s.replays + 1, expires_at = NULL, owner = NULL, updated_at = now(),
+       next_at = now() + floor(m.i::FLOAT8 / $6::FLOAT8) * $7::FLOAT8 * INTERVAL '1 millisecond'
+  FROM (SELECT s.key_hash, row_number() OVER (ORDER BY s.received_at, s.key_hash) - 1 AS i FROM ${S} AS s WHERE ${FILTER} AND s.state <> 'delivering') AS m
+ WHERE s.key_hash = m.key_hash AND s.state <> 'delivering'`,
 
     countMany: `/* hookgate:spool_count_many */
 SELECT count(*)::INT4 AS n FROM ${S} AS s WHERE ${FILTER} AND s.state <> 'delivering'`,
@@ -361,8 +369,14 @@ export class SqlSpoolStore implements SpoolStore {
   }
 
   async list(f: SpoolFilter): Promise<DeliveryRow[]> {
-    const rows = await this.run('list', false, async () => (await this.driver.query(this.sql.list, [...filterParams(f), f.limit ?? 100])).rows);
-    return rows.map((r: Row) => deliveryRow(r));
+    return (await this.page(f)).deliveries;
+  }
+
+  async page(f: SpoolFilter): Promise<{ deliveries: DeliveryRow[]; next: string | null }> {
+    const limit = f.limit ?? 100;
+    const rows = await this.run('list', false, async () => (await this.driver.query(this.sql.list, [...filterParams(f), limit + 1, f.after?.at ?? null, f.after?.hash ?? null])).rows);
+    const page = pageOf(rows as Array<Row & { at: string }>, limit, (r) => ({ at: String(r.at), hash: r.key_hash }));
+    return { deliveries: page.rows.map(deliveryRow), next: page.next };
   }
 
   async byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined> {
@@ -381,9 +395,10 @@ export class SqlSpoolStore implements SpoolStore {
     return this.run('replay', true, async () => ((await this.driver.query(this.sql.replay, [hash])).rowCount ?? 0) === 1);
   }
 
-  async replayMany(f: SpoolFilter, dryRun: boolean): Promise<number> {
+  async replayMany(f: SpoolFilter, dryRun: boolean, pace: ReplayPace = DEFAULT_REPLAY_PACE): Promise<number> {
     if (dryRun) return this.run('count', false, async () => Number((await this.driver.query(this.sql.countMany, filterParams(f))).rows[0]?.n ?? 0));
-    return this.run('replay', true, async () => (await this.driver.query(this.sql.replayMany, filterParams(f))).rowCount ?? 0);
+    // Running it twice (an ambiguous error) replays twice: harmless, as for one replay.
+    return this.run('replay', true, async () => (await this.driver.query(this.sql.replayMany, [...filterParams(f), pace.max, pace.windowMs])).rowCount ?? 0);
   }
 
   async cancel(id: string, keepMs: number): Promise<boolean> {

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { keyHash } from '../../ledger/common.js';
 import { openSqlite } from '../../ledger/embedded.js';
 import { unavailable } from '../../ledger/retry.js';
-import { idHash, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
+import { DEFAULT_REPLAY_PACE, idHash, type ReplayPace, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolState, type SpoolStore, type StoredRequest } from './types.js';
 
 const COLUMNS = 'key_hash, key, route, tenant, state, attempts, replays, last_status, last_error, received_at, next_at';
 // @route, @tenant, @state, @since, @until: each NULL for any
@@ -15,6 +15,7 @@ const FILTER = `(@route IS NULL OR route = @route) AND (@tenant IS NULL OR tenan
   AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)`;
 const filterParams = (f: SpoolFilter) => ({ route: f.route ?? null, tenant: f.tenant ?? null, state: f.state ?? null, since: f.since ?? null, until: f.until ?? null });
 import { decodeHeaders, decodeStoredMeta, encodeHeaders, encodeMeta } from './headers.js';
+import { pageOf } from '../cursor.js';
 
 interface Row {
   key_hash: Buffer; key: string; route: string; tenant: string; state: SpoolState; attempts: number; replays: number;
@@ -61,11 +62,16 @@ export class SqliteSpoolStore implements SpoolStore {
         WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
       counts: p(`SELECT route, tenant, count(*) AS n FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route, tenant`),
       get: p(`SELECT ${COLUMNS} FROM hookgate_spool WHERE key_hash = ?`),
-      list: p(`SELECT ${COLUMNS} FROM hookgate_spool WHERE ${FILTER} ORDER BY received_at DESC LIMIT @limit`),
+      // keyset pages, newest first (see the SQL store); received_at is ms here
+      list: p(`SELECT ${COLUMNS} FROM hookgate_spool WHERE ${FILTER} AND (@at IS NULL OR (received_at, key_hash) < (@at, @ahash))
+        ORDER BY received_at DESC, key_hash DESC LIMIT @limit`),
       replay: p(`UPDATE hookgate_spool SET state = 'pending', attempts = 0, replays = replays + 1, next_at = @now, expires_at = NULL, owner = NULL, updated_at = @now
         WHERE key_hash = @hash AND state <> 'delivering'`),
-      replayMany: p(`UPDATE hookgate_spool SET state = 'pending', attempts = 0, replays = replays + 1, next_at = @now, expires_at = NULL, owner = NULL, updated_at = @now
-        WHERE ${FILTER} AND state <> 'delivering'`),
+      // paced by next_at, oldest first: @max a @every ms window (see the SQL store)
+      replayMany: p(`UPDATE hookgate_spool AS s SET state = 'pending', attempts = 0, replays = s.replays + 1, expires_at = NULL, owner = NULL, updated_at = @now,
+          next_at = @now + CAST(m.i / @max AS INTEGER) * @every
+        FROM (SELECT key_hash, row_number() OVER (ORDER BY received_at, key_hash) - 1 AS i FROM hookgate_spool WHERE ${FILTER} AND state <> 'delivering') AS m
+        WHERE s.key_hash = m.key_hash AND s.state <> 'delivering'`),
       countMany: p(`SELECT count(*) AS n FROM hookgate_spool WHERE ${FILTER} AND state <> 'delivering'`),
       cancel: p(`UPDATE hookgate_spool SET state = 'cancelled', expires_at = ?, owner = NULL, updated_at = ? WHERE key_hash = ? AND state IN ('pending', 'dead')`),
       pause: p(`INSERT INTO hookgate_spool_pause (route, tenant, paused_at) VALUES (?, ?, ?) ON CONFLICT (route, tenant) DO NOTHING`),
@@ -182,8 +188,17 @@ export class SqliteSpoolStore implements SpoolStore {
     });
   }
 
-  list(f: SpoolFilter): Promise<DeliveryRow[]> {
-    return this.op('list', () => (this.s.list.all({ ...filterParams(f), limit: f.limit ?? 100 }) as Row[]).map(deliveryRow));
+  async list(f: SpoolFilter): Promise<DeliveryRow[]> {
+    return (await this.page(f)).deliveries;
+  }
+
+  page(f: SpoolFilter): Promise<{ deliveries: DeliveryRow[]; next: string | null }> {
+    const limit = f.limit ?? 100;
+    return this.op('list', () => {
+      const rows = this.s.list.all({ ...filterParams(f), limit: limit + 1, at: f.after ? Number(f.after.at) : null, ahash: f.after?.hash ?? null }) as Row[];
+      const page = pageOf(rows, limit, (r) => ({ at: String(r.received_at), hash: r.key_hash }));
+      return { deliveries: page.rows.map(deliveryRow), next: page.next };
+    });
   }
 
   byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined> {
@@ -203,10 +218,10 @@ export class SqliteSpoolStore implements SpoolStore {
     });
   }
 
-  replayMany(f: SpoolFilter, dryRun: boolean): Promise<number> {
+  replayMany(f: SpoolFilter, dryRun: boolean, pace: ReplayPace = DEFAULT_REPLAY_PACE): Promise<number> {
     return this.op('replay', () => dryRun
       ? (this.s.countMany.get(filterParams(f)) as { n: number }).n
-      : this.s.replayMany.run({ ...filterParams(f), now: this.now() }).changes);
+      : this.s.replayMany.run({ ...filterParams(f), now: this.now(), max: pace.max, every: pace.windowMs }).changes);
   }
 
   cancel(id: string, keepMs: number): Promise<boolean> {

@@ -114,10 +114,15 @@ export interface SpoolStore {
   byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined>;
   /** deliveries (newest first), for the CLI, the admin API and tests */
   list(filter: SpoolFilter): Promise<DeliveryRow[]>;
+  /** one page of them (newest first, `limit` rows, after `filter.after`) and the cursor of the next page (null: the last) */
+  page(filter: SpoolFilter): Promise<{ deliveries: DeliveryRow[]; next: string | null }>;
   /** deliver again now (any state but delivering): pending, attempts 0, one more replay; false when absent or delivering */
   replay(id: string): Promise<boolean>;
-  /** the same for every delivery the filter matches (never delivering ones); the count (`dryRun`: only counted) */
-  replayMany(filter: SpoolFilter, dryRun: boolean): Promise<number>;
+  /**
+   * the same for every delivery the filter matches (never delivering ones); the count (`dryRun`: only
+   * counted). Paced: oldest first, `pace.max` of them due a `pace.windowMs`, by their next_at (durable).
+   */
+  replayMany(filter: SpoolFilter, dryRun: boolean, pace?: ReplayPace): Promise<number>;
   /** a pending or dead delivery becomes cancelled (kept `keepMs`); false otherwise */
   cancel(id: string, keepMs: number): Promise<boolean>;
   /** stops (resumes) dispatch of a route, or of one tenant of it; accepting goes on. Survives restarts. */
@@ -141,7 +146,24 @@ export interface SpoolFilter {
   /** received before (ms) */
   until?: number;
   limit?: number;
+  /** only rows before this position (newest first): the decoded cursor of the previous page */
+  after?: ListPosition;
 }
+
+/** Where a listing stopped: received_at at the store's precision (decimal digits) and the key hash. */
+export interface ListPosition {
+  at: string;
+  hash: Buffer;
+}
+
+/** How fast a bulk replay makes its deliveries due. */
+export interface ReplayPace {
+  max: number;
+  windowMs: number;
+}
+
+/** A bulk replay's default pace: a hundred deliveries a second (fresh ones still go first). */
+export const DEFAULT_REPLAY_PACE: ReplayPace = { max: 100, windowMs: 1000 };
 
 export interface StoredRequest {
   method: string;
