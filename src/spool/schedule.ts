@@ -32,8 +32,12 @@ export function nextRetryMs(spent: number, schedule: readonly number[], random: 
 }
 
 export const BACKOFF_BASE_MS = 1_000;
-/** not reached: probe at least this often, so an application back from a deploy is seen within seconds */
-export const NOT_REACHED_CAP_MS = 5_000;
+/**
+ * not reached: probe at least this often, so an application back from an outage or a deploy gets its
+ * first deliveries within a second or two (CONTRACT.md, Spool). A probe to a closed port is one refused
+ * connect a route a replica, so a short cap costs nothing worth saving.
+ */
+export const NOT_REACHED_CAP_MS = 1_500;
 export const OVERLOADED_CAP_MS = 60_000;
 export const RETRY_AFTER_MAX_MS = 600_000;
 

@@ -151,8 +151,8 @@ t.test('3 replicas on PostgreSQL, the application down while deliveries arrive a
   const gws = await Promise.all([0, 1, 2].map(() => spawnGateway(file, env)));
   t.teardown(() => Promise.all(gws.map((g) => g.kill())));
   // The issue's 200 deliveries. The outage lasts 12 s, not 30: by then every replica's probe interval
-  // has reached its cap (5 s, jittered), the steady state of any longer outage; 18 s more of waiting
-  // would show nothing new.
+  // has long reached its cap (1.5 s, jittered), the steady state of any longer outage; 18 s more of
+  // waiting would show nothing new.
   const bodies = Array.from({ length: 200 }, (_, i) => JSON.stringify({ outage: i }));
   const down = Date.now();
   const answers = await sendAll(bodies, (i) => gws[i % 3]!);
@@ -162,7 +162,8 @@ t.test('3 replicas on PostgreSQL, the application down while deliveries arrive a
   const back = Date.now();
   await up.start();
   await until('the first delivery after the return', () => up.received.length > 0);
-  t.ok(Date.now() - back < 8000, `first delivery ${Date.now() - back} ms after the application returned`);
+  // a bound on the design (probes every ≤ 1.5 s a replica), with room for a loaded machine
+  t.ok(Date.now() - back < 5000, `first delivery ${Date.now() - back} ms after the application returned`);
   await until('all delivered', () => up.received.length >= bodies.length);
   await sleep(500);
   t.same(up.received.map((r) => r.body).sort(), [...bodies].sort(), 'each exactly once');
