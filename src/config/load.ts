@@ -85,8 +85,12 @@ export interface SpoolSettings {
   readonly maxAgeMs: number;
   readonly keepDeliveredMs: number;
   readonly keepDeadMs: number;
+  /** pending + delivering of this route (the top-level value unless the route sets its own) */
   readonly maxPending: number;
   readonly tenantMaxPending: number;
+  /** the top-level bounds, across every route of the spool (CONTRACT.md: "across the spool") */
+  readonly spoolMaxPending: number;
+  readonly spoolTenantMaxPending: number;
   /** re-sign deliveries dispatched later than the route's tolerance after they were signed */
   readonly resign: boolean;
   /** deliveries per window to the upstream, per tenant (`*`: any other); empty: unpaced */
@@ -409,6 +413,8 @@ function spoolSettings(raw: RawRoute, at: string, cfg: RawConfig, problems: stri
     keepDeadMs: parseDuration(s.keepDead),
     maxPending: s.maxPending,
     tenantMaxPending: s.tenantMaxPending,
+    spoolMaxPending: cfg.spool.maxPending,
+    spoolTenantMaxPending: cfg.spool.tenantMaxPending,
     resign: s.resign,
     tenantRate,
   };

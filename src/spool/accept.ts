@@ -68,7 +68,7 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
 
     let over: 'spool' | 'tenant' | null;
     try {
-      over = await spool.pending.over(route.path, tenant, settings.maxPending, settings.tenantMaxPending);
+      over = await spool.pending.over(route.path, tenant, settings);
     } catch (err) {
       return unavailable(request, reply, err);
     }

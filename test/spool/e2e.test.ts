@@ -289,3 +289,27 @@ t.test('a spooled delivery goes to the route\'s path with its parameters, never 
   t.same([climb.status, climb.outcome], [400, 'malformed'], 'a parameter hiding a slash is refused before anything is stored');
   t.equal((await gw.spool!.store.list({ route: '/p/:kind/gh' })).length, 1, 'nothing else was stored');
 });
+
+// CONTRACT.md: maxPending counts "pending + delivering across the spool"; tenantMaxPending "the same
+// for one tenant", so one tenant cannot fill the spool for the others by spreading over routes.
+t.test('the top-level maxPending and tenantMaxPending bound the whole spool, across routes', async (t) => {
+  const backend = await embeddedBackend();
+  t.teardown(() => backend.cleanup());
+  const app = await laterUpstream();
+  t.teardown(() => app.close());
+  const route = (path: string) => ({ path, provider: 'github', tenant: 'acme', secrets: ['env:GH'], delivery: 'spool' });
+  const config = testConfig({
+    upstream: { url: app.url, timeout: '5s' },
+    ledger: { ...backend.ledger, lease: '5s' },
+    spool: { maxPending: 3, tenantMaxPending: 3 },
+    routes: [route('/one'), route('/two')],
+  }, SECRETS);
+  const ledger = await openLedger({ url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: 1000, migrate: true, synchronous: 'full' });
+  const gw = await startTestGateway(config, { ledger, spoolPollMs: 100 });
+  t.teardown(() => gw.close());
+  const outcomes = [];
+  for (const [i, path] of ['/one', '/one', '/two', '/two', '/one'].entries()) outcomes.push((await send(gw, JSON.stringify({ across: i }), path)).outcome);
+  t.same(outcomes, ['spooled', 'spooled', 'spooled', 'spool_full', 'spool_full'], 'the third stored delivery fills the spool, whichever route it came on');
+  await app.start();
+  await until('the held ones delivered', () => app.received.length === 3);
+});
