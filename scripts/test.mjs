@@ -12,10 +12,10 @@ import { Parser } from 'tap-parser';
 
 /**
  * The coverage floor of the whole suite (percent of src/, through the source maps), set a little
- * under what the suite measured when it was introduced. Raise it when coverage rises; never lower it
- * to make a change pass.
+ * under what the suite measured when it was introduced (lines and statements 97.8%, functions 98.5%,
+ * branches 84.7%). Raise it when coverage rises; never lower it to make a change pass.
  */
-const COVERAGE_FLOOR = { lines: 90, statements: 90, functions: 90, branches: 80 };
+const COVERAGE_FLOOR = { lines: 96, statements: 96, functions: 97, branches: 83 };
 
 // Folders are narrowed to their *.test.js files (helpers beside them are not test files); no argument
 // means every test under dist/test. (Named explicitly: tap's defaults exclude dist/.)
