@@ -345,3 +345,19 @@ t.test('vonage: the package proves only the token; hookgate also refuses a chang
   t.ok(vonageVerify(token, VONAGE_SECRET), 'the token alone still verifies in @vonage/jwt');
   t.match(hookgateVerify(c, changed), { ok: false, code: 'signature_invalid' }, 'hookgate compares payload_hash with the body');
 });
+
+t.test('openai: a secret without the whsec_ prefix is its UTF-8 bytes, as the openai package reads it', async (t) => {
+  const raw = 'openai-raw-secret-0123';
+  const c: Case = { ...CASES.find((x) => x.provider === 'openai')!, secret: raw };
+  const accepts = (d: Delivery) => passes(() => openai.webhooks.verifySignature(d.body.toString(), d.headers, raw));
+  const now = Date.now();
+  const id = `msg_raw_${now}`;
+  const ts = String(Math.floor(now / 1000));
+  const theirs: Delivery = { headers: { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${b64hmac(raw, `${id}.${ts}.${BODY.toString()}`, 'base64')}` }, body: BODY };
+  t.ok(await accepts(theirs), 'the package accepts an HMAC keyed with the secret as text');
+  t.match(hookgateVerify(c, theirs), { ok: true }, 'so does hookgate');
+  const mine = await hookgateSign('openai', raw, BODY);
+  t.ok(await accepts(mine), 'the package accepts what hookgate sign makes with it');
+  t.notOk(await accepts(changeBody(mine)), 'and refuses a changed byte');
+  t.match(hookgateVerify(c, changeBody(theirs)), { ok: false, code: 'signature_invalid' });
+});
