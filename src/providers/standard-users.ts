@@ -1,7 +1,8 @@
 // Providers that send Standard Webhooks unchanged (`webhook-*` or `svix-*` headers, `whsec_` secret):
 // the `standard` scheme under their own names, so a route names its provider and the listing links its
 // documentation. Polar, whose secret is a raw string, is a preset instead (presets/timestamped.ts).
-import { standard } from './standard.js';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { signStandard, standard, standardKey } from './standard.js';
 import type { ProviderInfo, Scheme } from './types.js';
 
 const BASE: Omit<ProviderInfo, 'docs'> = {
@@ -22,7 +23,14 @@ export const ansa = user('ansa', 'https://docs.ansa.dev/docs/signature-verificat
 export const clerk = user('clerk', 'https://clerk.com/docs/webhooks/overview', ['Clerk delivers through Svix (svix-* headers); the signing secret is whsec_….']);
 export const goody = user('goody', 'https://developer.ongoody.com/webhooks/webhook-security', ['Goody delivers through Svix (svix-* headers).']);
 export const make = user('make', 'https://developers.make.com/event-subscription/implementation/verify-signatures', ['Make event subscriptions follow Standard Webhooks 1.0 (webhook-* headers, whsec_ secret).']);
-export const openai = user('openai', 'https://platform.openai.com/docs/guides/webhooks');
+// The openai package (webhooks.verifySignature) decodes a whsec_ secret as base64 and uses any other as
+// its UTF-8 bytes; the Standard Webhooks spec would base64-decode both. The official package wins.
+const openaiKey = (secret: string): KeyObject => (secret.startsWith('whsec_') ? standardKey(secret) : createSecretKey(Buffer.from(secret, 'utf8')));
+export const openai: Scheme<unknown> = {
+  ...user('openai', 'https://platform.openai.com/docs/guides/webhooks', ['The secret is whsec_… (base64 after the prefix); one without the prefix is used as its UTF-8 bytes, as the openai package does.']),
+  key: openaiKey,
+  sign: (input) => signStandard(input, 'webhook', openaiKey),
+} as Scheme<unknown>;
 export const orkestapay = user('orkestapay', 'https://docs.orkestapay.com/docs/en/message-verification', ['OrkestaPay delivers through Svix (svix-* headers).']);
 export const replicate = user('replicate', 'https://replicate.com/docs/topics/webhooks/verify-webhook', ['The secret comes from GET /v1/webhooks/default/secret (whsec_…).']);
 export const resend = user('resend', 'https://resend.com/docs/webhooks/verify-webhooks-requests');

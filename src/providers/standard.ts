@@ -59,10 +59,10 @@ export function verifyStandard(headers: IncomingHttpHeaders, body: Buffer, keys:
   return v;
 }
 
-export function signStandard(input: SignInput, prefix: 'webhook' | 'svix' = 'webhook'): Record<string, string> {
+export function signStandard(input: SignInput, prefix: 'webhook' | 'svix' = 'webhook', keyOf: (secret: string) => KeyObject = standardKey): Record<string, string> {
   const ts = String(input.timestamp);
   const id = input.id || `msg_${randomUUID().replaceAll('-', '')}`;
-  const mac = hmac('sha256', standardKey(input.secret), id, '.', ts, '.', input.body).toString('base64');
+  const mac = hmac('sha256', keyOf(input.secret), id, '.', ts, '.', input.body).toString('base64');
   return { [`${prefix}-id`]: id, [`${prefix}-timestamp`]: ts, [`${prefix}-signature`]: `v1,${mac}` };
 }
 
