@@ -8,8 +8,9 @@ import type { MigrationResult } from './migrations.js';
 import { DEFAULT_RETRY, withRetry, type ErrorKind, type RetryPolicy } from './retry.js';
 import { embeddedPath, type LedgerLog } from './common.js';
 
-// Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for embedded
-// (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md, memory).
+// Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for
+// embedded:PATH (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md,
+// memory); `embedded` in memory loads neither (the Map engine).
 const embedded = () => import('./embedded.js');
 const threaded = () => import('./embedded-thread.js');
 const sql = () => import('./sql.js');
