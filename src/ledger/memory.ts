@@ -12,13 +12,6 @@ import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { unavailable } from './retry.js';
 import { checkStatus, newToken, validateOptions } from './common.js';
 
-/** The times one operation runs with (SQLite's BatchTimes): its clock, lease and retention (ms). */
-export interface MapTimes {
-  now: number;
-  leaseMs: number;
-  retentionMs: number;
-}
-
 type Status = 'processing' | 'done' | 'failed';
 
 /** One key's row. A class: one hidden class for every entry, no per-entry shape transitions. */
@@ -33,6 +26,13 @@ export class MapEntry {
     public expiresAt: number,
   ) {}
 }
+
+/**
+ * The owner of a settled (done or failed) entry: no token can settle it again (complete and release
+ * need `processing`) and a takeover brings a new one, so the claim's token need not be held for the
+ * rest of the retention (about 56 bytes a key).
+ */
+const SETTLED = '';
 
 /** How many expired entries one write may remove on its way (amortized: a key is inserted once, removed once). */
 const SWEEP_PER_WRITE = 4;
@@ -66,12 +66,12 @@ export class MapStore {
     return e !== undefined && e.expiresAt > now ? e : undefined;
   }
 
-  claim(key: string, token: string, t: MapTimes): ClaimResult {
-    const now = t.now;
+  // Times are plain arguments (ms), not an object: nothing allocated per operation but its answer.
+  claim(key: string, token: string, now: number, leaseMs: number, retentionMs: number): ClaimResult {
     const e = this.map.get(key);
     if (e === undefined) {
-      const expiresAt = now + t.retentionMs;
-      this.map.set(key, new MapEntry('processing', token, 1, now + t.leaseMs, 0, expiresAt));
+      const expiresAt = now + retentionMs;
+      this.map.set(key, new MapEntry('processing', token, 1, now + leaseMs, 0, expiresAt));
       if (expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
       this.sweep(now, SWEEP_PER_WRITE);
       return { state: 'claimed', token, attempt: 1 };
@@ -82,9 +82,9 @@ export class MapStore {
       e.status = 'processing';
       e.owner = token;
       e.attempt = expired ? 1 : e.attempt + 1;
-      e.leaseUntil = now + t.leaseMs;
+      e.leaseUntil = now + leaseMs;
       e.respStatus = 0;
-      this.extend(key, e, now + t.retentionMs);
+      this.extend(key, e, now + retentionMs);
       this.sweep(now, SWEEP_PER_WRITE);
       return { state: 'claimed', token, attempt: e.attempt };
     }
@@ -99,21 +99,23 @@ export class MapStore {
   }
 
   /** Fenced by the owner token: only the claim that holds the key settles it. */
-  complete(key: string, token: string, status: number, t: MapTimes): boolean {
-    const e = this.live(key, t.now);
+  complete(key: string, token: string, status: number, now: number, retentionMs: number): boolean {
+    const e = this.live(key, now);
     if (e === undefined || e.owner !== token || e.status !== 'processing') return false;
     e.status = 'done';
+    e.owner = SETTLED;
     e.respStatus = status;
-    e.leaseUntil = t.now;
-    this.extend(key, e, t.now + t.retentionMs);
+    e.leaseUntil = now;
+    this.extend(key, e, now + retentionMs);
     return true;
   }
 
-  release(key: string, token: string, t: MapTimes): boolean {
-    const e = this.live(key, t.now);
+  release(key: string, token: string, now: number): boolean {
+    const e = this.live(key, now);
     if (e === undefined || e.owner !== token || e.status !== 'processing') return false;
     e.status = 'failed';
-    e.leaseUntil = t.now;
+    e.owner = SETTLED;
+    e.leaseUntil = now;
     return true;
   }
 
@@ -175,24 +177,20 @@ export class MapLedger implements Ledger {
     }
   }
 
-  private times(): MapTimes {
-    return { now: this.now(), leaseMs: this.opts.leaseMs, retentionMs: this.opts.retentionMs };
-  }
-
   claim(key: string): Promise<ClaimResult> {
     if (this.closed) return Promise.reject(unavailable('claim', new Error('the ledger is closed')));
-    return Promise.resolve(this.store.claim(key, newToken(), this.times()));
+    return Promise.resolve(this.store.claim(key, newToken(), this.now(), this.opts.leaseMs, this.opts.retentionMs));
   }
 
   complete(key: string, token: string, status: number): Promise<boolean> {
     checkStatus(status);
     if (this.closed) return Promise.reject(unavailable('complete', new Error('the ledger is closed')));
-    return Promise.resolve(this.store.complete(key, token, status, this.times()));
+    return Promise.resolve(this.store.complete(key, token, status, this.now(), this.opts.retentionMs));
   }
 
   release(key: string, token: string): Promise<boolean> {
     if (this.closed) return Promise.reject(unavailable('release', new Error('the ledger is closed')));
-    return Promise.resolve(this.store.release(key, token, this.times()));
+    return Promise.resolve(this.store.release(key, token, this.now()));
   }
 
   /**

@@ -96,6 +96,7 @@ async function both(cmds: Cmd[]): Promise<string | undefined> {
       }
       // and the tables agree on every live key: state, owner (by issue number), attempt, status, times
       for (const k of keys) {
+        // the owner only while processing: a settled entry lets go of its token (nothing it can still do)
         const x = sqliteRow(db, k, now, tokens[0]);
         const e = map.store.live(k, now);
         const y = e && { status: e.status, owner: tokens[1].indexOf(e.owner), attempt: e.attempt, resp: e.status === 'done' ? e.respStatus : null, lease: e.leaseUntil, expires: e.expiresAt };
@@ -115,7 +116,7 @@ function sqliteRow(db: Database.Database, key: string, now: number, tokens: stri
   const r = db.prepare('SELECT status, owner, attempt, resp_status, lease_until, expires_at FROM hookgate_ledger WHERE key_hash = ? AND expires_at > ?').get(keyHash(key), now) as
     | { status: string; owner: string; attempt: number; resp_status: number | null; lease_until: number; expires_at: number }
     | undefined;
-  return r && { status: r.status, owner: tokens.indexOf(r.owner), attempt: r.attempt, resp: r.resp_status, lease: r.lease_until, expires: r.expires_at };
+  return r && { status: r.status, owner: r.status === 'processing' ? tokens.indexOf(r.owner) : -1, attempt: r.attempt, resp: r.resp_status, lease: r.lease_until, expires: r.expires_at };
 }
 
 function live(db: Database.Database, now: number): number {
