@@ -38,7 +38,12 @@ export class CachedLedger implements Ledger {
    */
   cached(key: string): ClaimResult | undefined {
     const status = this.lru?.get(key);
-    if (status === undefined) return undefined;
+    if (status === undefined) {
+      // An engine that holds its done keys in memory answers them itself (the Map engine; no LRU then).
+      const hit = this.inner.cached?.(key);
+      if (hit) this.hooks.onCacheHit?.();
+      return hit;
+    }
     this.hooks.onCacheHit?.();
     return { state: 'done', status };
   }

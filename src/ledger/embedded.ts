@@ -1,6 +1,7 @@
-// The embedded ledger: SQLite through better-sqlite3, for one replica (`npm start`, single pod).
-// `embedded` keeps it in memory (lost on restart: duplicates are then remembered only as long as the
-// process lives); `embedded:/path/ledger.db` keeps it on disk in WAL mode.
+// The embedded ledger: SQLite through better-sqlite3, for one replica (single pod).
+// `embedded:/path/ledger.db` keeps it on disk in WAL mode. `embedded` in memory is the Map engine
+// (memory.ts) unless HOOKGATE_LEDGER_MEMORY=sqlite, which opens SQLite in memory here (lost on
+// restart either way); the SQLite engine is also the oracle the Map engine's tests compare it to.
 //
 // Same states, fencing and expiry as the SQL ledger. SQLite is synchronous and has a single writer,
 // so each batch of operations is one IMMEDIATE transaction: nothing can interleave with it, even

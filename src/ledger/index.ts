@@ -8,11 +8,13 @@ import type { MigrationResult } from './migrations.js';
 import { DEFAULT_RETRY, withRetry, type ErrorKind, type RetryPolicy } from './retry.js';
 import { embeddedPath, type LedgerLog } from './common.js';
 
-// Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for embedded
-// (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md, memory).
+// Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for
+// embedded:PATH (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md,
+// memory); `embedded` in memory loads neither (the Map engine).
 const embedded = () => import('./embedded.js');
 const threaded = () => import('./embedded-thread.js');
 const sql = () => import('./sql.js');
+const memory = () => import('./memory.js');
 
 export type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 export { CachedLedger } from './cached.js';
@@ -47,11 +49,21 @@ export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_TH
   return embeddedPath(url) !== undefined;
 }
 
+/**
+ * The engine of `embedded` in memory: a JavaScript Map (default; src/ledger/memory.ts) or SQLite in
+ * memory. HOOKGATE_LEDGER_MEMORY=sqlite is a switch for A/B benchmarks (bench/README.md); it does not
+ * apply to `embedded:PATH`, which is always SQLite on disk.
+ */
+export function memoryEngine(url: string, env = process.env.HOOKGATE_LEDGER_MEMORY): 'map' | 'sqlite' | undefined {
+  if (embeddedPath(url) !== undefined) return undefined;
+  return env === 'sqlite' ? 'sqlite' : 'map';
+}
+
 /** Opens, migrates (unless `migrate: false`) and returns the cached, instrumented ledger. */
 export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): Promise<Ledger> {
   let inner: Ledger;
   if (kindOf(opts.url) === 'embedded') {
-    inner = embeddedThread(opts.url) ? await (await threaded()).openThreadedEmbeddedLedger(opts, hooks.log) : (await embedded()).openEmbeddedLedger(opts, hooks.log);
+    inner = memoryEngine(opts.url) === 'map' ? (await memory()).openMapLedger(opts) : embeddedThread(opts.url) ? await (await threaded()).openThreadedEmbeddedLedger(opts, hooks.log) : (await embedded()).openEmbeddedLedger(opts, hooks.log);
   } else {
     const { pgDriver, openSqlLedger } = await sql();
     const driver = pgDriver(opts.url, {
@@ -64,12 +76,23 @@ export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): 
       ...(hooks.onRetry ? { onRetry: hooks.onRetry } : {}),
     });
   }
-  return new CachedLedger(instrument(inner, hooks), opts.cache, opts.retentionMs, hooks);
+  return frontLedger(inner, opts, hooks);
+}
+
+/**
+ * The instrumented engine behind the hot LRU. An engine that answers done keys synchronously itself
+ * (the Map engine: its table is the memory) gets no LRU: a second copy of its done keys would only
+ * cost memory; its answers still count as cache hits.
+ */
+export function frontLedger(inner: Ledger, opts: Pick<LedgerOptions, 'cache' | 'retentionMs'>, hooks: LedgerHooks = {}): CachedLedger {
+  return new CachedLedger(instrument(inner, hooks), inner.cached ? 0 : opts.cache, opts.retentionMs, hooks);
 }
 
 /** Times each operation and reports failures; answers and errors pass through unchanged. */
 export function instrument(inner: Ledger, hooks: LedgerHooks): Ledger {
   if (!hooks.onOp && !hooks.onError) return inner;
+  // a synchronous answer from memory is no operation: passed through, untimed
+  const cached = inner.cached?.bind(inner);
   // .then instead of an async function: one promise an operation fewer on every delivery.
   const timed = <T>(op: 'claim' | 'complete' | 'release', fn: () => Promise<T>): Promise<T> => {
     const start = process.hrtime.bigint();
@@ -91,6 +114,7 @@ export function instrument(inner: Ledger, hooks: LedgerHooks): Ledger {
   };
   return {
     get backend() { return inner.backend; },
+    ...(cached ? { cached } : {}),
     claim: (key: string): Promise<ClaimResult> => timed('claim', () => inner.claim(key)),
     complete: (key: string, token: string, status: number) => timed('complete', () => inner.complete(key, token, status)),
     release: (key: string, token: string) => timed('release', () => inner.release(key, token)),

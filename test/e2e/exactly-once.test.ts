@@ -1,13 +1,13 @@
 // The heart of the product: across three replicas sharing one ledger, concurrent and replayed
 // duplicates reach the upstream once; a failed delivery is forwarded again on retry; a claim whose
 // gateway was killed is taken over after the lease. The same suite runs on PostgreSQL (SERIALIZABLE)
-// and on the embedded ledger (a file shared by the replicas).
+// and on the embedded ledger (a file shared by the replicas, and the in-memory Map engine).
 import t, { type Test } from 'tap';
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
-import { embeddedCluster, pgCluster, sleep, type LedgerCluster } from '../helpers/ledger-backends.js';
+import { embeddedCluster, mapCluster, pgCluster, sleep, type LedgerCluster } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
 
 const SECRET = 'whsec_' + Buffer.from('exactly-once-secret-0123456789ab').toString('base64');
@@ -149,3 +149,5 @@ t.test('PostgreSQL', async (t) => {
   if (await requirePostgres(t)) await suite(t, () => pgCluster('e2e_exactly_once'));
 });
 t.test('embedded', (t) => suite(t, async () => embeddedCluster('file')));
+// `embedded` in memory (the Map engine): three gateways in one process over one table
+t.test('embedded in memory', (t) => suite(t, async () => mapCluster()));

@@ -10,6 +10,7 @@ import Stripe from 'stripe';
 import { startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { openLedger, CachedLedger } from '../../src/ledger/index.js';
+import { openEmbeddedLedger } from '../../src/ledger/embedded.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { requirePostgres } from '../helpers/pg-service.js';
 import type { Ledger } from '../../src/ledger/types.js';
@@ -49,9 +50,14 @@ async function setup(t: Test, onError: 'allow' | 'reject', ledger: Ledger) {
   return { up, send, ready, metric };
 }
 
-/** An embedded ledger whose database is then closed under its LRU: every ledger call fails, the LRU still answers. */
+/**
+ * An embedded ledger whose database is then closed under its LRU: every ledger call fails, the LRU
+ * still answers. SQLite in memory, as `HOOKGATE_LEDGER_MEMORY=sqlite` opens it: an outage needs a
+ * database to lose, and the Map engine that `embedded` opens by default has none between it and its
+ * table (its done keys go when it closes).
+ */
 async function ledgerThatGoesDown() {
-  const ledger = (await openLedger({ url: 'embedded', ...OPTS })) as CachedLedger;
+  const ledger = new CachedLedger(openEmbeddedLedger({ url: 'embedded', ...OPTS }), OPTS.cache, OPTS.retentionMs);
   return { ledger, down: () => ledger.inner.close() };
 }
 

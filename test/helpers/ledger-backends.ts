@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerOptions } from '../../src/ledger/types.js';
-import { CachedLedger } from '../../src/ledger/cached.js';
-import { instrument, type LedgerHooks } from '../../src/ledger/index.js';
+import { frontLedger, type LedgerHooks } from '../../src/ledger/index.js';
+import { MapLedger, MapStore } from '../../src/ledger/memory.js';
 import { openSqlLedger, pgDriver, type SqlDriver } from '../../src/ledger/sql.js';
 import { EmbeddedLedger } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger } from '../../src/ledger/embedded-thread.js';
@@ -52,7 +52,7 @@ export interface Replica extends Ledger {
 
 export interface LedgerCluster {
   readonly name: string;
-  readonly kind: 'postgres' | 'pglite' | 'embedded-memory' | 'embedded-file';
+  readonly kind: 'postgres' | 'pglite' | 'embedded-memory' | 'embedded-map' | 'embedded-file';
   /** false where claims cannot run concurrently (PGlite: one connection), so race tests would prove nothing */
   readonly concurrent: boolean;
   replica(opts?: Partial<LedgerOptions>, hooks?: LedgerHooks): Promise<Replica>;
@@ -89,9 +89,13 @@ function countingLedger(inner: Ledger): { ledger: Ledger; calls: () => number; c
     calls++;
     return cut ? Promise.reject(unavailable('test', refused())) : fn();
   };
+  // A synchronous answer from the engine's memory (the Map engine) is no database call: not counted,
+  // and not cut (there is no database between it and its table).
+  const cached = inner.cached?.bind(inner);
   return {
     ledger: {
       get backend() { return inner.backend; },
+      ...(cached ? { cached } : {}),
       claim: (k) => gate(() => inner.claim(k)),
       complete: (k, t, s) => gate(() => inner.complete(k, t, s)),
       release: (k, t) => gate(() => inner.release(k, t)),
@@ -104,8 +108,7 @@ function countingLedger(inner: Ledger): { ledger: Ledger; calls: () => number; c
 }
 
 function asReplica(inner: Ledger, calls: () => number, cut: () => void, opts: LedgerOptions, hooks: LedgerHooks): Replica {
-  const cached = new CachedLedger(instrument(inner, hooks), opts.cache, opts.retentionMs, hooks);
-  return Object.assign(cached, { dbCalls: calls, cutDatabase: cut });
+  return Object.assign(frontLedger(inner, opts, hooks), { dbCalls: calls, cutDatabase: cut });
 }
 
 /** A schema name for this test file, unique per run. */
@@ -242,6 +245,40 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
       for (const l of opened) await l.close().catch(() => {});
       reader?.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The Map engine of `embedded` in memory (src/ledger/memory.ts) as a cluster: replicas share one
+ * table, as they share the one SQLite connection of embeddedCluster('memory'); each its own options,
+ * clock and front (LRU or not, as openLedger builds it).
+ */
+export function mapCluster(base: Partial<LedgerOptions> = {}): LedgerCluster & { store: MapStore } {
+  const opened: Ledger[] = [];
+  const store = new MapStore();
+  return {
+    name: 'embedded (memory, Map engine)',
+    kind: 'embedded-map',
+    concurrent: true,
+    store,
+    async replica(o = {}, hooks = {}) {
+      const opts = { ...BASE_OPTIONS, ...base, ...o, url: 'embedded' };
+      const inner = new MapLedger(opts, store, Date.now, false);
+      const counted = countingLedger(inner);
+      const r = asReplica(counted.ledger, counted.calls, counted.cut, opts, hooks);
+      opened.push(r);
+      return r;
+    },
+    async row(key) {
+      const e = store.map.get(key);
+      if (!e) return undefined;
+      const now = Date.now();
+      return { status: e.status, owner: e.owner, attempt: e.attempt, resp_status: e.status === 'done' ? e.respStatus : null, live: e.expiresAt > now, leased: e.leaseUntil > now };
+    },
+    async close() {
+      for (const l of opened) await l.close().catch(() => {});
+      store.clear();
     },
   };
 }

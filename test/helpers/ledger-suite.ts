@@ -2,7 +2,8 @@
 // test/ledger/postgres.test.ts (the PostgreSQL server, SERIALIZABLE), test/ledger/pglite.test.ts
 // (PGlite, in process: no race tests, it has one connection), by
 // test/ledger/cockroach-runtime.test.ts (PostgreSQL with the CockroachDB runtime paths) and by
-// test/ledger/embedded.test.ts (SQLite in memory and on disk).
+// test/ledger/embedded.test.ts (SQLite in memory and on disk) and test/ledger/memory.test.ts (the Map
+// engine of `embedded` in memory).
 import type { Test } from 'tap';
 import { GatewayError } from '../../src/errors.js';
 import type { ClaimResult } from '../../src/ledger/types.js';
