@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import type { Route } from '../config/load.js';
 import type { Pool } from '../stages/upstream-pool.js';
 import { settle, type ClaimDeps } from '../stages/claim.js';
-import { upstreamHeaders } from '../stages/forward.js';
+import { relay, upstreamHeaders } from '../stages/forward.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import { errSummary } from '../errors.js';
 import { isHandshake } from './handshake.js';
@@ -17,8 +17,6 @@ import { upstreamTarget } from '../stages/request-target.js';
 import { classifyError, classifyStatus, nextRetryMs, parseRetryAfter, type DispatchClass } from './schedule.js';
 import { childSpan, traceHeaders } from '../observability/tracing.js';
 
-// As the synchronous forward: hop-by-hop fields of the answer are not passed on.
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: Pool; claims: ClaimDeps }): RouteHandlerMethod {
   const { config, spool, metrics } = deps;
@@ -65,13 +63,7 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
           await settle(deps.claims, d.key, d.claim, res.statusCode, completes, request.log, trace);
           d.claim = undefined;
           d.outcome = 'forwarded';
-          reply.code(res.statusCode);
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
-            reply.header(name, value);
-          }
-          reply.header('hookgate-outcome', 'forwarded');
-          return reply.send(res.body);
+          return relay(reply, res);
         }
         retryAfter = parseRetryAfter(res.headers['retry-after'], Date.now());
         await res.body.dump().catch(() => {});
