@@ -137,6 +137,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
   if (before) {
     run.outcomes = Object.fromEntries(Object.entries(after.outcomes).map(([k, v]) => [k, v - (before.outcomes[k] ?? 0)]).filter(([, v]) => v > 0));
     run.claimsPerS = (after.claims - before.claims) / r.duration;
+    if (cand.afterRun) run.deliveredDuring = (after.dispatches.delivered ?? 0) - (before.dispatches.delivered ?? 0);
   }
   if (pgBefore) {
     const d = {};
@@ -148,6 +149,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
   // bench:spool: wait (untimed) until the spool candidate delivered its backlog, so its dispatcher
   // does not compete with the next candidate's run.
   if (cand.afterRun) Object.assign(run, await cand.afterRun(label));
+  if (run.drainCpuS !== undefined) run.cpuWithBacklogUs = ((cpu + run.drainCpuS) * 1e6) / Math.max(1, r.requests);
   const bad = r.errors + r.timeouts + r.non2xx;
   if (r.requests === 0 || bad > r.requests * 0.001) problems.push(`${cand.name} ${label}: ${r.requests} answered, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`);
   if (run.outcomes && cand.expect) {
@@ -201,7 +203,7 @@ function comparison(meds, refName) {
 function runsTable(runs) {
   return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'main thread/req', 'load (1 min)', 'notes'], runs.map((r) => [
     r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), fmt.us(r.mainUsPerReq), r.load1.toFixed(2),
-    [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : '', r.backlog !== undefined ? `${fmt.int(r.deliveredDuring)} delivered during the run, ${fmt.int(r.backlog)} left at its end (delivered ${r.drainS.toFixed(1)} s later)` : ''].filter(Boolean).join('; '),
+    [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : '', r.backlog !== undefined ? `${fmt.int(r.deliveredDuring)} delivered during the run, ${fmt.int(r.backlog)} left at its end (delivered ${r.drainS.toFixed(1)} s later); CPU/req with that backlog's delivery ${fmt.us(r.cpuWithBacklogUs)}` : ''].filter(Boolean).join('; '),
   ]));
 }
 
@@ -477,19 +479,41 @@ const SPOOL_BOUNDS = { maxPending: 10_000_000, tenantMaxPending: 10_000_000 };
 /** Deliveries a spool gateway answered `spooled` and has not delivered yet, from its counters. */
 const undelivered = (c) => (c.outcomes.spooled ?? 0) - (c.dispatches.delivered ?? 0);
 
-/** Polls a spool gateway until it delivered all it accepted: the seconds it took (NaN on timeout). */
-async function drained(g, what) {
+/**
+ * Waits until a spool gateway has delivered all it accepted, watching the upstream's count (cheap:
+ * the gateway's /metrics reads the spool's depth from the database on every scrape, which would
+ * add to the CPU measured here); the other candidates are idle meanwhile. Returns the backlog at the
+ * start, the seconds until the upstream had it all (NaN on timeout) and the gateway's CPU seconds
+ * meanwhile.
+ */
+async function drained(g, upstream, what) {
   const t0 = Date.now();
+  const cpu0 = cpuSeconds(g.pid);
+  const backlog = undelivered(await gatewayCounters(g.adminUrl));
+  const base = (await ask(upstream.proc, 'stats')).requests;
+  let seconds = NaN;
   for (;;) {
-    const c = await gatewayCounters(g.adminUrl);
-    const left = undelivered(c);
-    if (left <= 0) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > K.drainTimeout * 1000) {
-      problems.push(`${g.name} ${what}: ${left} accepted deliveries not delivered within ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
-      return NaN;
+    const got = (await ask(upstream.proc, 'stats')).requests - base;
+    if (got >= backlog) {
+      seconds = (Date.now() - t0) / 1000;
+      break;
     }
-    await sleep(250);
+    if (Date.now() - t0 > K.drainTimeout * 1000) {
+      problems.push(`${g.name} ${what}: ${backlog - got} of ${backlog} accepted deliveries not delivered within ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
+      break;
+    }
+    await sleep(50);
   }
+  const drainCpuS = cpuSeconds(g.pid) - cpu0;
+  // The counters agree (nothing lost, nothing delivered twice)? The gateway counts a try once it has
+  // read the answer, a moment after the upstream counted it.
+  let left = undelivered(await gatewayCounters(g.adminUrl));
+  for (const until = Date.now() + 5000; left > 0 && Date.now() < until;) {
+    await sleep(100);
+    left = undelivered(await gatewayCounters(g.adminUrl));
+  }
+  if (Number.isFinite(seconds) && left !== 0) problems.push(`${g.name} ${what}: after the backlog, the gateway counts ${left} accepted and not delivered (negative: delivered twice)`);
+  return { backlog, drainS: seconds, drainCpuS };
 }
 
 /**
@@ -583,10 +607,7 @@ async function scenarioSpool() {
         g.delivery = delivery;
         g.expect = delivery === 'spool' ? 'spooled' : 'forwarded';
         if (delivery === 'spool') {
-          g.afterRun = async (label) => {
-            const backlog = undelivered(await gatewayCounters(g.adminUrl));
-            return { backlog, drainS: await drained(g, label) };
-          };
+          g.afterRun = (label) => drained(g, upstream, label);
         }
         gws.push(g);
       }
@@ -598,6 +619,7 @@ async function scenarioSpool() {
       const rs = runs.filter((r) => r.candidate === m.name && r.backlog !== undefined);
       m.backlog = median(rs.map((r) => r.backlog));
       m.drainS = median(rs.map((r) => r.drainS));
+      m.cpuAll = median(rs.map((r) => r.cpuWithBacklogUs));
     }
     // The interleaved candidates are done; the delivery-rate gateways run alone.
     for (const c of cands) await c.stop();
@@ -623,11 +645,12 @@ async function scenarioSpool() {
       { head: 'spool ÷ sync', cell: (m) => { const l = ledgers.find((x) => m.name === `hookgate spool (${x.name})`); return l?.ratio !== undefined ? fmt.ratio(l.ratio) : '–'; } },
       { head: 'left at run end', cell: (m) => (Number.isFinite(m.backlog) ? fmt.int(m.backlog) : '–') },
       { head: 'delivered after', cell: (m) => (Number.isFinite(m.drainS) ? `${m.drainS.toFixed(1)} s` : '–') },
+      { head: 'CPU/req with its delivery', cell: (m) => (Number.isFinite(m.cpuAll) ? fmt.us(m.cpuAll) : '–') },
     ];
     return {
       title: 'Spool: accepted deliveries and delivery rate (`npm run bench:spool`)',
       body: [
-        `The same Stripe route with \`delivery: sync\` (verify, claim, forward, settle while the provider waits) and with \`delivery: spool\` (verify, claim, store the request, answer 200 \`spooled\`; a dispatcher in the same process delivers it to the upstream), each on the embedded file (\`embedded:FILE\`, SQLite, \`synchronous=FULL\` for a spool) and on PostgreSQL${server ? ` ${server} on the same machine (a schema of its own per gateway, dropped at the end)` : ''}. Every request is a new event. An accepted spool delivery is on disk (committed) before its answer. The spool gateways deliver to the upstream while they accept (spool \`concurrency\` 4, the default), so their runs pay for both; after each of their runs the harness waits, untimed, until the backlog left at its end is delivered, so no candidate's run carries another's dispatching.`,
+        `The same Stripe route with \`delivery: sync\` (verify, claim, forward, settle while the provider waits) and with \`delivery: spool\` (verify, claim, store the request, answer 200 \`spooled\`; a dispatcher in the same process delivers it to the upstream), each on the embedded file (\`embedded:FILE\`, SQLite, \`synchronous=FULL\` for a spool) and on PostgreSQL${server ? ` ${server} on the same machine (a schema of its own per gateway, dropped at the end)` : ''}. Every request is a new event. An accepted spool delivery is on disk (committed) before its answer. The spool gateways deliver to the upstream while they accept (spool \`concurrency\` 4, the default), so their runs pay for both; after each of their runs the harness waits, untimed, until the backlog left at its end is delivered, so no candidate's run carries another's dispatching. A spool candidate's CPU/req counts what it delivered during its run; *CPU/req with its delivery* adds the CPU it spent delivering the rest after the run (accept plus delivery of every request of the run).`,
         '', conditions(mach, []), '', '### Targets',
         ...targets,
         '', '### Medians', mediansTable(cmp, spoolCols),
