@@ -556,7 +556,6 @@ async function deliveryRate(ledgerName, ledgerUrl, concurrency) {
   await up.stop();
   const r = {
     ledger: ledgerName, concurrency, n: N, acceptRps: burst.rps, load1,
-    notReached: c1.dispatches.not_reached ?? 0,
     firstS: (st.first - opened) / 1000,
     allS: (st.last - opened) / 1000,
     rate: (N - 1) / Math.max(1e-3, (st.last - st.first) / 1000),
