@@ -476,44 +476,49 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // The spool of every bench:spool gateway: bounds far above any backlog a run can build (a 503
 // spool_full would be a refusal, not a measure), the rest at the defaults unless stated.
 const SPOOL_BOUNDS = { maxPending: 10_000_000, tenantMaxPending: 10_000_000 };
-/** Deliveries a spool gateway answered `spooled` and has not delivered yet, from its counters. */
+/**
+ * Deliveries a spool gateway answered `spooled` and has not delivered yet, from its counters. A
+ * lower bound: a delivery stored and committed whose client hung up before the answer (autocannon
+ * stopping at the end of a run) is not counted `spooled`, and is delivered all the same.
+ */
 const undelivered = (c) => (c.outcomes.spooled ?? 0) - (c.dispatches.delivered ?? 0);
 
 /**
- * Waits until a spool gateway has delivered all it accepted, watching the upstream's count (cheap:
- * the gateway's /metrics reads the spool's depth from the database on every scrape, which would
- * add to the CPU measured here); the other candidates are idle meanwhile. Returns the backlog at the
- * start, the seconds until the upstream had it all (NaN on timeout) and the gateway's CPU seconds
- * meanwhile.
+ * Waits until a spool gateway has delivered all it accepted: first on the upstream's count (cheap:
+ * the gateway's /metrics reads the spool's depth from the database on every scrape, which would add
+ * to the CPU measured here; the other candidates are idle meanwhile), then until the spool holds
+ * nothing pending or delivering. Returns the backlog at the start, the seconds it took (NaN on
+ * timeout) and the gateway's CPU seconds meanwhile.
  */
 async function drained(g, upstream, what) {
   const t0 = Date.now();
   const cpu0 = cpuSeconds(g.pid);
-  const backlog = undelivered(await gatewayCounters(g.adminUrl));
+  const backlog = Math.max(0, undelivered(await gatewayCounters(g.adminUrl)));
   const base = (await ask(upstream.proc, 'stats')).requests;
+  const late = () => Date.now() - t0 > K.drainTimeout * 1000;
   let seconds = NaN;
   for (;;) {
     const got = (await ask(upstream.proc, 'stats')).requests - base;
-    if (got >= backlog) {
-      seconds = (Date.now() - t0) / 1000;
-      break;
-    }
-    if (Date.now() - t0 > K.drainTimeout * 1000) {
+    if (got >= backlog) break;
+    if (late()) {
       problems.push(`${g.name} ${what}: ${backlog - got} of ${backlog} accepted deliveries not delivered within ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
-      break;
+      return { backlog, drainS: seconds, drainCpuS: cpuSeconds(g.pid) - cpu0 };
     }
     await sleep(50);
   }
-  const drainCpuS = cpuSeconds(g.pid) - cpu0;
-  // The counters agree (nothing lost, nothing delivered twice)? The gateway counts a try once it has
-  // read the answer, a moment after the upstream counted it.
-  let left = undelivered(await gatewayCounters(g.adminUrl));
-  for (const until = Date.now() + 5000; left > 0 && Date.now() < until;) {
+  for (;;) {
+    const live = (await gatewayCounters(g.adminUrl)).live;
+    if (live === 0) {
+      seconds = (Date.now() - t0) / 1000;
+      break;
+    }
+    if (late()) {
+      problems.push(`${g.name} ${what}: ${live} deliveries still pending or delivering after ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
+      break;
+    }
     await sleep(100);
-    left = undelivered(await gatewayCounters(g.adminUrl));
   }
-  if (Number.isFinite(seconds) && left !== 0) problems.push(`${g.name} ${what}: after the backlog, the gateway counts ${left} accepted and not delivered (negative: delivered twice)`);
-  return { backlog, drainS: seconds, drainCpuS };
+  return { backlog, drainS: seconds, drainCpuS: cpuSeconds(g.pid) - cpu0 };
 }
 
 /**
@@ -534,7 +539,7 @@ async function deliveryRate(ledgerName, ledgerUrl, concurrency) {
   const cpu0 = cpuSeconds(g.pid);
   const main0 = mainThreadCpuSeconds(g.pid);
   const load1 = loadavg()[0];
-  const up = await startUpstream({ port });
+  const up = await startUpstream({ port, dedup: true });
   const opened = Date.now();
   let st = await ask(up.proc, 'stats');
   while (st.requests < N) {
@@ -551,7 +556,7 @@ async function deliveryRate(ledgerName, ledgerUrl, concurrency) {
   await sleep(500);
   st = await ask(up.proc, 'stats');
   const c1 = await gatewayCounters(g.adminUrl);
-  if (st.requests !== N || (c1.dispatches.delivered ?? 0) !== N) problems.push(`${name}, concurrency ${concurrency}: the upstream got ${st.requests} requests, the gateway counts ${c1.dispatches.delivered ?? 0} delivered, of ${N}`);
+  if (st.requests !== N || st.dupes || (c1.dispatches.delivered ?? 0) !== N) problems.push(`${name}, concurrency ${concurrency}: the upstream got ${st.requests} requests (${st.dupes} of them a key it had seen), the gateway counts ${c1.dispatches.delivered ?? 0} delivered, of ${N}`);
   await g.stop();
   await up.stop();
   const r = {
@@ -593,7 +598,8 @@ async function scenarioSpool() {
   };
   try {
     // No nginx here: the question is spool against sync on the same ledger, with the reference for scale.
-    const upstream = await startUpstream();
+    // dedup: a delivery that reaches the application twice fails the run.
+    const upstream = await startUpstream({ dedup: true });
     const ref = await startBareProxy(upstream.url);
     const ledgers = [{ name: 'embedded:file', url: (tag) => `embedded:${join(dir, `${tag}.db`)}` }, ...(admin ? [{ name: 'postgres', url: pgLedger }] : [])];
     const gws = [];
@@ -622,6 +628,8 @@ async function scenarioSpool() {
     }
     // The interleaved candidates are done; the delivery-rate gateways run alone.
     for (const c of cands) await c.stop();
+    const { dupes } = await ask(upstream.proc, 'stats');
+    if (dupes) problems.push(`the upstream got ${dupes} deliveries whose hookgate-idempotency-key it had seen before`);
     await upstream.stop();
     log(`delivery rate: ${K.spoolBurst} deliveries accepted with the upstream closed, then delivered to a node:http upstream answering 200 at once`);
     const rates = [];
@@ -649,12 +657,12 @@ async function scenarioSpool() {
     return {
       title: 'Spool: accepted deliveries and delivery rate (`npm run bench:spool`)',
       body: [
-        `The same Stripe route with \`delivery: sync\` (verify, claim, forward, settle while the provider waits) and with \`delivery: spool\` (verify, claim, store the request, answer 200 \`spooled\`; a dispatcher in the same process delivers it to the upstream), each on the embedded file (\`embedded:FILE\`, SQLite, \`synchronous=FULL\` for a spool) and on PostgreSQL${server ? ` ${server} on the same machine (a schema of its own per gateway, dropped at the end)` : ''}. Every request is a new event. An accepted spool delivery is on disk (committed) before its answer. The spool gateways deliver to the upstream while they accept (spool \`concurrency\` 4, the default), so their runs pay for both; after each of their runs the harness waits, untimed, until the backlog left at its end is delivered, so no candidate's run carries another's dispatching. A spool candidate's CPU/req counts what it delivered during its run; *CPU/req with its delivery* adds the CPU it spent delivering the rest after the run (accept plus delivery of every request of the run).`,
+        `The same Stripe route with \`delivery: sync\` (verify, claim, forward, settle while the provider waits) and with \`delivery: spool\` (verify, claim, store the request, answer 200 \`spooled\`; a dispatcher in the same process delivers it to the upstream), each on the embedded file (\`embedded:FILE\`, SQLite, \`synchronous=FULL\` for a spool) and on PostgreSQL${server ? ` ${server} on the same machine (a schema of its own per gateway, dropped at the end)` : ''}. Every request is a new event. An accepted spool delivery is on disk (committed) before its answer. The spool gateways deliver to the upstream while they accept (spool \`concurrency\` 4, the default), so their runs pay for both; after each of their runs the harness waits, untimed, until the backlog left at its end is delivered (nothing pending or delivering in the spool), so no candidate's run carries another's dispatching; the upstream checks that no \`hookgate-idempotency-key\` arrives twice. A spool candidate's CPU/req counts what it delivered during its run; *CPU/req with its delivery* adds the CPU it spent delivering the rest after the run (accept plus delivery of every request of the run).`,
         '', conditions(mach, []), '', '### Targets',
         ...targets,
         '', '### Medians', mediansTable(cmp, spoolCols),
         '', '### Delivery rate to a fast upstream',
-        `${fmt.int(K.spoolBurst)} deliveries (\`BENCH_SPOOL_BURST\`) accepted by a fresh spool gateway whose upstream port is closed (not reached: the route backs off, no attempt spent), then the upstream (the same node:http server, 200 at once) opens on that port and the clock runs until it has answered all of them; each exactly once (the upstream's count and the gateway's \`hookgate_spool_dispatches_total{result="delivered"}\` both equal the burst). *First* is the wait for the route's back-off probe (at most about 1.5 s), *rate* counts from the first delivery to the last. \`concurrency\`: the route's deliveries in flight to the upstream (\`BENCH_SPOOL_CONCURRENCY\`); CPU is the gateway's, per delivery, from the open to the last.`,
+        `${fmt.int(K.spoolBurst)} deliveries (\`BENCH_SPOOL_BURST\`) accepted by a fresh spool gateway whose upstream port is closed (not reached: the route backs off, no attempt spent), then the upstream (the same node:http server, 200 at once) opens on that port and the clock runs until it has answered all of them; each exactly once (the upstream's count and the gateway's \`hookgate_spool_dispatches_total{result="delivered"}\` both equal the burst, and no \`hookgate-idempotency-key\` arrives twice). *First* is the wait for the route's back-off probe (at most about 1.5 s), *rate* counts from the first delivery to the last. \`concurrency\`: the route's deliveries in flight to the upstream (\`BENCH_SPOOL_CONCURRENCY\`); CPU is the gateway's, per delivery, from the open to the last.`,
         '',
         table(['ledger', 'concurrency', 'accepted (upstream closed)', 'first delivered after', 'all delivered after', 'deliveries/s', 'CPU/delivery', 'main thread/delivery', 'load (1 min)'], rates.map((r) => [
           r.ledger, r.concurrency, `${fmt.int(r.n)} at ${fmt.int(r.acceptRps)} req/s`, `${r.firstS.toFixed(2)} s`, `${r.allS.toFixed(2)} s`, `**${fmt.int(r.rate)}**`, fmt.us(r.cpuUs), fmt.us(r.mainUs), r.load1.toFixed(2),

@@ -26,9 +26,12 @@ export function scratchDir(tag) {
   return mkdtempSync(join(tmpdir(), `hookgate-bench-${tag}-`));
 }
 
-/** `port`: listen there (bench:spool opens the upstream on the port a gateway already targets). */
-export async function startUpstream({ port: want } = {}) {
-  const proc = start('upstream', process.execPath, [join(LIB, 'upstream.mjs')], { ipc: true, env: want ? { PORT: String(want) } : {} });
+/**
+ * `port`: listen there (bench:spool opens the upstream on the port a gateway already targets);
+ * `dedup`: count deliveries whose hookgate-idempotency-key arrived before (`dupes` in its stats).
+ */
+export async function startUpstream({ port: want, dedup = false } = {}) {
+  const proc = start('upstream', process.execPath, [join(LIB, 'upstream.mjs')], { ipc: true, env: { ...(want ? { PORT: String(want) } : {}), ...(dedup ? { UPSTREAM_DEDUP: '1' } : {}) } });
   const { port } = await message(proc, 'ready');
   return { name: 'upstream', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
 }
@@ -99,6 +102,7 @@ export async function gatewayCounters(adminUrl) {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const outcomes = {};
   const dispatches = {};
+  let live = 0;
   let claims = 0;
   for (const line of text.split('\n')) {
     let m = /^hookgate_requests_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)/.exec(line);
@@ -107,8 +111,11 @@ export async function gatewayCounters(adminUrl) {
     if (m) claims += Number(m[1]);
     m = /^hookgate_spool_dispatches_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)/.exec(line);
     if (m) dispatches[m[1]] = (dispatches[m[1]] ?? 0) + Number(m[2]);
+    m = /^hookgate_spool_depth\{[^}]*state="(?:pending|delivering)"[^}]*\} (\S+)/.exec(line);
+    if (m) live += Number(m[1]);
   }
-  return { outcomes, claims, dispatches };
+  // live: the spool's pending + delivering deliveries (read from the database when scraped)
+  return { outcomes, claims, dispatches, live };
 }
 
 export function nginxBinary() {
