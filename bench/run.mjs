@@ -6,6 +6,7 @@
 //   node bench/run.mjs ledger   npm run bench:ledger  full pipeline on the PostgreSQL ledger vs the bare proxy
 //   node bench/run.mjs memory   npm run bench:memory  RSS idle, after 100k LRU entries, sampled over a run
 //   node bench/run.mjs profile  npm run bench:profile the gateway under load with --cpu-prof; top frames
+//   node bench/run.mjs spool    npm run bench:spool   accepted/s on a spool route vs sync vs the bare proxy; delivery rate
 //
 // Every process it needs (upstream, candidates) is started here, in its own process, and stopped at the
 // end, also on failure or timeout. Needs `npm run build` first (the gateway runs from dist/ through
@@ -18,11 +19,11 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
-import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard } from './lib/proc.mjs';
+import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard, freePort } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/cpuprofile.mjs';
 
-const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile'];
+const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile', 'spool'];
 const scenario = process.argv[2] ?? 'full';
 if (!SCENARIOS.includes(scenario)) {
   console.error(`usage: node bench/run.mjs ${SCENARIOS.join('|')}`);
@@ -48,17 +49,25 @@ const K = {
   memoryFill: num('BENCH_MEMORY_FILL', 100_000),
   memoryRate: num('BENCH_MEMORY_RATE', 0),
   dupIds: num('BENCH_DUP_IDS', 1000),
+  spoolBurst: num('BENCH_SPOOL_BURST', 5000),
+  drainTimeout: num('BENCH_SPOOL_DRAIN_S', 300),
 };
+// bench:spool's delivery-rate runs: one per spool concurrency (deliveries in flight to the upstream).
+const SPOOL_CONCURRENCY = (process.env.BENCH_SPOOL_CONCURRENCY ?? '4,16').split(',').map((x) => Number(x.trim()));
+if (SPOOL_CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1 || c > 1000)) {
+  console.error(`BENCH_SPOOL_CONCURRENCY: expected a comma list of integers 1-1000, got ${process.env.BENCH_SPOOL_CONCURRENCY}`);
+  process.exit(2);
+}
 const OUT = process.env.BENCH_OUT === 'none' ? null : join(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
 const ONLY = process.env.BENCH_CANDIDATES ? new Set(process.env.BENCH_CANDIDATES.split(',').map((s) => s.trim())) : null;
 const WITH_NGINX = process.env.BENCH_NGINX !== '0';
 // on: the full scenario adds `hookgate (embedded, traced)`, the same gateway exporting a span tree per
 // delivery (every one sampled: no traceparent comes in) over OTLP/HTTP to a sink process.
 const TRACING = process.env.BENCH_TRACING === 'on';
-const PG_URL = process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.env.HOOKGATE_BENCH_PG_URL || process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 // The command line that reproduces this run, for the report.
-const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile' }[scenario];
+const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile', spool: 'bench:spool' }[scenario];
 // Paths of other checkouts are this machine's business: the report names their commit instead.
 const rootLabel = (dir) => {
   try {
@@ -81,7 +90,11 @@ for (const root of [GATEWAY_ROOT, COMPARE_ROOT].filter(Boolean)) {
 // Time bound for the whole run: every run plus generous start/stop time.
 const boundS = num('BENCH_TIMEOUT_S', scenario === 'memory'
   ? K.memorySeconds + 600
-  : (K.rounds * 6 + 6) * (K.seconds + 8) + 180);
+  : scenario === 'spool'
+    // 5 candidates, the spool ones waiting after each run until their backlog is delivered (each wait
+    // bounded by BENCH_SPOOL_DRAIN_S), then a burst and its delivery per ledger and concurrency.
+    ? (K.rounds + 1) * 5 * (K.seconds + K.warmup + 8) + (K.rounds + 1) * 2 * K.drainTimeout + 4 * SPOOL_CONCURRENCY.length * (K.drainTimeout + 60) + 180
+    : (K.rounds * 6 + 6) * (K.seconds + 8) + 180);
 const watchdog = guard('bench', boundS, () => {
   drive.current?.stop?.();
   return stopAll();
@@ -124,6 +137,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
   if (before) {
     run.outcomes = Object.fromEntries(Object.entries(after.outcomes).map(([k, v]) => [k, v - (before.outcomes[k] ?? 0)]).filter(([, v]) => v > 0));
     run.claimsPerS = (after.claims - before.claims) / r.duration;
+    if (cand.afterRun) run.deliveredDuring = (after.dispatches.delivered ?? 0) - (before.dispatches.delivered ?? 0);
   }
   if (pgBefore) {
     const d = {};
@@ -132,6 +146,10 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
     const total = Object.values(d).reduce((a, b) => a + b, 0);
     run.roundTripsPerDelivery = total / Math.max(1, r.requests);
   }
+  // bench:spool: wait (untimed) until the spool candidate delivered its backlog, so its dispatcher
+  // does not compete with the next candidate's run.
+  if (cand.afterRun) Object.assign(run, await cand.afterRun(label));
+  if (run.drainCpuS !== undefined) run.cpuWithBacklogUs = ((cpu + run.drainCpuS) * 1e6) / Math.max(1, r.requests);
   const bad = r.errors + r.timeouts + r.non2xx;
   if (r.requests === 0 || bad > r.requests * 0.001) problems.push(`${cand.name} ${label}: ${r.requests} answered, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}, ${r.errors} errors, ${r.timeouts} timeouts`);
   if (run.outcomes && cand.expect) {
@@ -139,7 +157,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 
     const good = run.outcomes[cand.expect] ?? 0;
     if (good < total * 0.999) problems.push(`${cand.name} ${label}: expected outcome ${cand.expect}, got ${JSON.stringify(run.outcomes)}`);
   }
-  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores; main thread ${fmt.us(run.mainUsPerReq)})  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}`);
+  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores; main thread ${fmt.us(run.mainUsPerReq)})  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}${run.backlog !== undefined ? `  backlog ${run.backlog}, delivered ${run.drainS.toFixed(1)} s later` : ''}`);
   return run;
 }
 
@@ -185,7 +203,7 @@ function comparison(meds, refName) {
 function runsTable(runs) {
   return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'main thread/req', 'load (1 min)', 'notes'], runs.map((r) => [
     r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), fmt.us(r.mainUsPerReq), r.load1.toFixed(2),
-    [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : ''].filter(Boolean).join('; '),
+    [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : '', r.backlog !== undefined ? `${fmt.int(r.deliveredDuring)} delivered during the run, ${fmt.int(r.backlog)} left at its end (delivered ${r.drainS.toFixed(1)} s later); CPU/req with that backlog's delivery ${fmt.us(r.cpuWithBacklogUs)}` : ''].filter(Boolean).join('; '),
   ]));
 }
 
@@ -454,11 +472,216 @@ async function scenarioProfile() {
   };
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The spool of every bench:spool gateway: bounds far above any backlog a run can build (a 503
+// spool_full would be a refusal, not a measure), the rest at the defaults unless stated.
+const SPOOL_BOUNDS = { maxPending: 10_000_000, tenantMaxPending: 10_000_000 };
+/**
+ * Deliveries a spool gateway answered `spooled` and has not delivered yet, from its counters. A
+ * lower bound: a delivery stored and committed whose client hung up before the answer (autocannon
+ * stopping at the end of a run) is not counted `spooled`, and is delivered all the same.
+ */
+const undelivered = (c) => (c.outcomes.spooled ?? 0) - (c.dispatches.delivered ?? 0);
+
+/**
+ * Waits until a spool gateway has delivered all it accepted: first on the upstream's count (cheap:
+ * the gateway's /metrics reads the spool's depth from the database on every scrape, which would add
+ * to the CPU measured here; the other candidates are idle meanwhile), then until the spool holds
+ * nothing pending or delivering. Returns the backlog at the start, the seconds it took (NaN on
+ * timeout) and the gateway's CPU seconds meanwhile.
+ */
+async function drained(g, upstream, what) {
+  const t0 = Date.now();
+  const cpu0 = cpuSeconds(g.pid);
+  const backlog = Math.max(0, undelivered(await gatewayCounters(g.adminUrl)));
+  const base = (await ask(upstream.proc, 'stats')).requests;
+  const late = () => Date.now() - t0 > K.drainTimeout * 1000;
+  let seconds = NaN;
+  for (;;) {
+    const got = (await ask(upstream.proc, 'stats')).requests - base;
+    if (got >= backlog) break;
+    if (late()) {
+      problems.push(`${g.name} ${what}: ${backlog - got} of ${backlog} accepted deliveries not delivered within ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
+      return { backlog, drainS: seconds, drainCpuS: cpuSeconds(g.pid) - cpu0 };
+    }
+    await sleep(50);
+  }
+  for (;;) {
+    const live = (await gatewayCounters(g.adminUrl)).live;
+    if (live === 0) {
+      seconds = (Date.now() - t0) / 1000;
+      break;
+    }
+    if (late()) {
+      problems.push(`${g.name} ${what}: ${live} deliveries still pending or delivering after ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
+      break;
+    }
+    await sleep(100);
+  }
+  return { backlog, drainS: seconds, drainCpuS: cpuSeconds(g.pid) - cpu0 };
+}
+
+/**
+ * The delivery rate: a gateway whose upstream port is closed accepts a burst of N deliveries (its
+ * route backs off, nothing is delivered), then the upstream opens on that port and the clock runs
+ * until it has answered all N.
+ */
+async function deliveryRate(ledgerName, ledgerUrl, concurrency) {
+  const port = await freePort();
+  const name = `hookgate spool (${ledgerName})`;
+  const g = await startGateway(`http://127.0.0.1:${port}`, { name, ledger: ledgerUrl, delivery: 'spool', spool: { ...SPOOL_BOUNDS, concurrency } });
+  const N = K.spoolBurst;
+  const burst = await drive(g.url, { amount: N, connections: K.connections });
+  const c0 = await gatewayCounters(g.adminUrl);
+  if (burst.non2xx || burst.errors || burst.timeouts || (c0.outcomes.spooled ?? 0) !== N) {
+    problems.push(`${name} burst: ${JSON.stringify(c0.outcomes)} of ${N}, ${burst.non2xx} non-2xx, ${burst.errors} errors, ${burst.timeouts} timeouts`);
+  }
+  const cpu0 = cpuSeconds(g.pid);
+  const main0 = mainThreadCpuSeconds(g.pid);
+  const load1 = loadavg()[0];
+  const up = await startUpstream({ port, dedup: true });
+  const opened = Date.now();
+  let st = await ask(up.proc, 'stats');
+  while (st.requests < N) {
+    if (Date.now() - opened > K.drainTimeout * 1000) {
+      problems.push(`${name}, concurrency ${concurrency}: ${st.requests} of ${N} delivered within ${K.drainTimeout} s (BENCH_SPOOL_DRAIN_S)`);
+      break;
+    }
+    await sleep(50);
+    st = await ask(up.proc, 'stats');
+  }
+  const cpu = cpuSeconds(g.pid) - cpu0;
+  const mainCpu = mainThreadCpuSeconds(g.pid) - main0;
+  // Anything delivered twice would show as more requests than deliveries, a moment later.
+  await sleep(500);
+  st = await ask(up.proc, 'stats');
+  const c1 = await gatewayCounters(g.adminUrl);
+  if (st.requests !== N || st.dupes || (c1.dispatches.delivered ?? 0) !== N) problems.push(`${name}, concurrency ${concurrency}: the upstream got ${st.requests} requests (${st.dupes} of them a key it had seen), the gateway counts ${c1.dispatches.delivered ?? 0} delivered, of ${N}`);
+  await g.stop();
+  await up.stop();
+  const r = {
+    ledger: ledgerName, concurrency, n: N, acceptRps: burst.rps, load1,
+    firstS: (st.first - opened) / 1000,
+    allS: (st.last - opened) / 1000,
+    rate: (N - 1) / Math.max(1e-3, (st.last - st.first) / 1000),
+    cpuUs: (cpu * 1e6) / N,
+    mainUs: (mainCpu * 1e6) / N,
+  };
+  log(`  ${name} concurrency ${concurrency}: ${N} accepted at ${fmt.int(r.acceptRps)} req/s with the upstream closed; opened: first delivered after ${r.firstS.toFixed(2)} s, all after ${r.allS.toFixed(2)} s; ${fmt.int(r.rate)} deliveries/s from first to last; ${fmt.us(r.cpuUs)} CPU a delivery (main thread ${fmt.us(r.mainUs)})`);
+  return r;
+}
+
+async function scenarioSpool() {
+  const mach = machine();
+  const dir = tempDir('spool');
+  // PostgreSQL unless BENCH_CANDIDATES leaves out both of its candidates.
+  const wantPg = !ONLY || [...ONLY].some((n) => n.includes('(postgres)'));
+  const schemas = [];
+  let admin = null;
+  if (wantPg) {
+    admin = new pg.Client({ connectionString: PG_URL });
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw new Error(`bench:spool needs PostgreSQL at HOOKGATE_BENCH_PG_URL or HOOKGATE_TEST_PG_URL (${PG_URL.replace(/\/\/[^@]*@/, '//…@')}; BENCH_CANDIDATES without the postgres ones skips it): ${err.message}`);
+    }
+  }
+  // Every PostgreSQL gateway gets a schema of its own (a spool gateway's dispatcher would otherwise
+  // deliver another's rows), all dropped at the end.
+  const pgLedger = async (tag) => {
+    const schema = `hookgate_bench_${tag}_${process.pid}_${Date.now().toString(36)}`;
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    schemas.push(schema);
+    const u = new URL(PG_URL);
+    u.searchParams.set('options', `-c search_path=${schema}`);
+    return u.toString();
+  };
+  try {
+    // No nginx here: the question is spool against sync on the same ledger, with the reference for scale.
+    // dedup: a delivery that reaches the application twice fails the run.
+    const upstream = await startUpstream({ dedup: true });
+    const ref = await startBareProxy(upstream.url);
+    const ledgers = [{ name: 'embedded:file', url: (tag) => `embedded:${join(dir, `${tag}.db`)}` }, ...(admin ? [{ name: 'postgres', url: pgLedger }] : [])];
+    const gws = [];
+    for (const l of ledgers) {
+      for (const delivery of ['sync', 'spool']) {
+        const name = `hookgate ${delivery} (${l.name})`;
+        if (ONLY && !ONLY.has(name)) continue;
+        const g = await startGateway(upstream.url, { name, ledger: await l.url(delivery), delivery, spool: SPOOL_BOUNDS });
+        g.ledgerName = l.name;
+        g.delivery = delivery;
+        g.expect = delivery === 'spool' ? 'spooled' : 'forwarded';
+        if (delivery === 'spool') {
+          g.afterRun = (label) => drained(g, upstream, label);
+        }
+        gws.push(g);
+      }
+    }
+    const cands = [ref, ...gws];
+    const runs = await interleaved(cands);
+    const cmp = comparison(medians(cands, runs), ref.name);
+    for (const m of cmp) {
+      const rs = runs.filter((r) => r.candidate === m.name && r.backlog !== undefined);
+      m.backlog = median(rs.map((r) => r.backlog));
+      m.drainS = median(rs.map((r) => r.drainS));
+      m.cpuAll = median(rs.map((r) => r.cpuWithBacklogUs));
+    }
+    // The interleaved candidates are done; the delivery-rate gateways run alone.
+    for (const c of cands) await c.stop();
+    const { dupes } = await ask(upstream.proc, 'stats');
+    if (dupes) problems.push(`the upstream got ${dupes} deliveries whose hookgate-idempotency-key it had seen before`);
+    await upstream.stop();
+    log(`delivery rate: ${K.spoolBurst} deliveries accepted with the upstream closed, then delivered to a node:http upstream answering 200 at once`);
+    const rates = [];
+    for (const l of ledgers) {
+      if (ONLY && !ONLY.has(`hookgate spool (${l.name})`)) continue;
+      for (const c of SPOOL_CONCURRENCY) rates.push(await deliveryRate(l.name, await l.url(`rate${c}`), c));
+    }
+    rmSync(dir, { recursive: true, force: true });
+
+    const targets = [];
+    for (const l of ledgers) {
+      const sync = cmp.find((m) => m.name === `hookgate sync (${l.name})`);
+      const spool = cmp.find((m) => m.name === `hookgate spool (${l.name})`);
+      if (!sync || !spool) continue;
+      l.ratio = spool.rps / sync.rps;
+      targets.push(`- ${l.name}: spool ${fmt.ratio(spool.tput)} the bare proxy's accepted req/s, sync ${fmt.ratio(sync.tput)}; spool ÷ sync **${fmt.ratio(l.ratio)}** — ${verdict(spool.tput >= sync.tput)} (p99: spool ${fmt.ms(spool.p99)}, sync ${fmt.ms(sync.p99)}).`);
+    }
+    const server = admin ? (await admin.query('SHOW server_version')).rows[0].server_version : null;
+    const spoolCols = [
+      { head: 'spool ÷ sync', cell: (m) => { const l = ledgers.find((x) => m.name === `hookgate spool (${x.name})`); return l?.ratio !== undefined ? fmt.ratio(l.ratio) : '–'; } },
+      { head: 'left at run end', cell: (m) => (Number.isFinite(m.backlog) ? fmt.int(m.backlog) : '–') },
+      { head: 'delivered after', cell: (m) => (Number.isFinite(m.drainS) ? `${m.drainS.toFixed(1)} s` : '–') },
+      { head: 'CPU/req with its delivery', cell: (m) => (Number.isFinite(m.cpuAll) ? fmt.us(m.cpuAll) : '–') },
+    ];
+    return {
+      title: 'Spool: accepted deliveries and delivery rate (`npm run bench:spool`)',
+      body: [
+        `The same Stripe route with \`delivery: sync\` (verify, claim, forward, settle while the provider waits) and with \`delivery: spool\` (verify, claim, store the request, answer 200 \`spooled\`; a dispatcher in the same process delivers it to the upstream), each on the embedded file (\`embedded:FILE\`, SQLite, \`synchronous=FULL\` for a spool) and on PostgreSQL${server ? ` ${server} on the same machine (a schema of its own per gateway, dropped at the end)` : ''}. Every request is a new event. An accepted spool delivery is on disk (committed) before its answer. The spool gateways deliver to the upstream while they accept (spool \`concurrency\` 4, the default), so their runs pay for both; after each of their runs the harness waits, untimed, until the backlog left at its end is delivered (nothing pending or delivering in the spool), so no candidate's run carries another's dispatching; the upstream checks that no \`hookgate-idempotency-key\` arrives twice. A spool candidate's CPU/req counts what it delivered during its run; *CPU/req with its delivery* adds the CPU it spent delivering the rest after the run (accept plus delivery of every request of the run).`,
+        '', conditions(mach, []), '', '### Targets',
+        ...targets,
+        '', '### Medians', mediansTable(cmp, spoolCols),
+        '', '### Delivery rate to a fast upstream',
+        `${fmt.int(K.spoolBurst)} deliveries (\`BENCH_SPOOL_BURST\`) accepted by a fresh spool gateway whose upstream port is closed (not reached: the route backs off, no attempt spent), then the upstream (the same node:http server, 200 at once) opens on that port and the clock runs until it has answered all of them; each exactly once (the upstream's count and the gateway's \`hookgate_spool_dispatches_total{result="delivered"}\` both equal the burst, and no \`hookgate-idempotency-key\` arrives twice). *First* is the wait for the route's back-off probe (at most about 1.5 s), *rate* counts from the first delivery to the last. \`concurrency\`: the route's deliveries in flight to the upstream (\`BENCH_SPOOL_CONCURRENCY\`); CPU is the gateway's, per delivery, from the open to the last.`,
+        '',
+        table(['ledger', 'concurrency', 'accepted (upstream closed)', 'first delivered after', 'all delivered after', 'deliveries/s', 'CPU/delivery', 'main thread/delivery', 'load (1 min)'], rates.map((r) => [
+          r.ledger, r.concurrency, `${fmt.int(r.n)} at ${fmt.int(r.acceptRps)} req/s`, `${r.firstS.toFixed(2)} s`, `${r.allS.toFixed(2)} s`, `**${fmt.int(r.rate)}**`, fmt.us(r.cpuUs), fmt.us(r.mainUs), r.load1.toFixed(2),
+        ])),
+        '', '### Every run', runsTable(runs),
+      ].join('\n'),
+    };
+  } finally {
+    await stopAll();
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => undefined);
+    await admin?.end().catch(() => undefined);
+  }
+}
+
 let code = 0;
 try {
   const t0 = Date.now();
   log(`hookgate bench: ${scenario} — ${COMMAND}`);
-  const result = await { full: scenarioFull, dup: scenarioDup, ledger: scenarioLedger, memory: scenarioMemory, profile: scenarioProfile }[scenario]();
+  const result = await { full: scenarioFull, dup: scenarioDup, ledger: scenarioLedger, memory: scenarioMemory, profile: scenarioProfile, spool: scenarioSpool }[scenario]();
   await stopAll();
   if (problems.length) {
     code = 1;

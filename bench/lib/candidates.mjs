@@ -26,8 +26,12 @@ export function scratchDir(tag) {
   return mkdtempSync(join(tmpdir(), `hookgate-bench-${tag}-`));
 }
 
-export async function startUpstream() {
-  const proc = start('upstream', process.execPath, [join(LIB, 'upstream.mjs')], { ipc: true });
+/**
+ * `port`: listen there (bench:spool opens the upstream on the port a gateway already targets);
+ * `dedup`: count deliveries whose hookgate-idempotency-key arrived before (`dupes` in its stats).
+ */
+export async function startUpstream({ port: want, dedup = false } = {}) {
+  const proc = start('upstream', process.execPath, [join(LIB, 'upstream.mjs')], { ipc: true, env: { ...(want ? { PORT: String(want) } : {}), ...(dedup ? { UPSTREAM_DEDUP: '1' } : {}) } });
   const { port } = await message(proc, 'ready');
   return { name: 'upstream', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
 }
@@ -41,9 +45,11 @@ export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
 /**
  * The gateway through its CLI. `ledger`: a ledger URL (embedded, embedded:FILE, postgres://…).
  * Limits are configured far above what the machine can drive, so the limiter runs on every request
- * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import.
+ * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import. `delivery`: the
+ * route's delivery mode (sync when unset); `spool`: the top-level spool block (an object, written as
+ * YAML flow).
  */
-export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir, env = {}, logTo = 'ignore' } = {}) {
+export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir, env = {}, logTo = 'ignore', delivery, spool } = {}) {
   const ownDir = !dir;
   dir ??= scratchDir('gw');
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -65,12 +71,14 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
     '  unverified: 10000000/s',
     '  tenants:',
     '    "*": 10000000/s',
+    ...(spool ? [`spool: ${JSON.stringify(spool)}`] : []),
     'routes:',
     `  - path: ${PATH}`,
     '    provider: stripe',
     '    tenant: acme',
     '    secrets: [env:BENCH_STRIPE_SECRET]',
     '    tolerance: 5m',
+    ...(delivery ? [`    delivery: ${delivery}`] : []),
     '',
   ].join('\n'));
   const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
@@ -86,18 +94,28 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
   };
 }
 
-/** `hookgate_requests_total` by outcome, and the ledger's claim count, from /metrics. */
+/**
+ * `hookgate_requests_total` by outcome, the ledger's claim count and the spool's tries at the
+ * upstream by result (`hookgate_spool_dispatches_total`), from /metrics.
+ */
 export async function gatewayCounters(adminUrl) {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const outcomes = {};
+  const dispatches = {};
+  let live = 0;
   let claims = 0;
   for (const line of text.split('\n')) {
     let m = /^hookgate_requests_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)/.exec(line);
     if (m) outcomes[m[1]] = (outcomes[m[1]] ?? 0) + Number(m[2]);
     m = /^hookgate_ledger_duration_seconds_count\{op="claim"\} (\S+)/.exec(line);
     if (m) claims += Number(m[1]);
+    m = /^hookgate_spool_dispatches_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)/.exec(line);
+    if (m) dispatches[m[1]] = (dispatches[m[1]] ?? 0) + Number(m[2]);
+    m = /^hookgate_spool_depth\{[^}]*state="(?:pending|delivering)"[^}]*\} (\S+)/.exec(line);
+    if (m) live += Number(m[1]);
   }
-  return { outcomes, claims };
+  // live: the spool's pending + delivering deliveries (read from the database when scraped)
+  return { outcomes, claims, dispatches, live };
 }
 
 export function nginxBinary() {
