@@ -29,6 +29,10 @@ async function worker() {
 
 process.on('message', async (m) => {
   if (m?.type === 'go') {
+    // Each go/stop is one measured run: its own counts.
+    for (const k of Object.keys(counts)) delete counts[k];
+    errors = 0;
+    workers.length = 0;
     running = true;
     t0 = performance.now();
     for (let i = 0; i < Number(process.env.CONNECTIONS ?? 50); i++) workers.push(worker());
