@@ -7,6 +7,7 @@
 //   node bench/run.mjs memory   npm run bench:memory  RSS idle, after 100k LRU entries, sampled over a run
 //   node bench/run.mjs profile  npm run bench:profile the gateway under load with --cpu-prof; top frames
 //   node bench/run.mjs spool    npm run bench:spool   accepted/s on a spool route vs sync vs the bare proxy; delivery rate
+//   node bench/run.mjs attack   npm run bench:attack  forged signatures (401), over the per-address limit (429), fairness under a flood (bench/lib/attack.mjs)
 //
 // Every process it needs (upstream, candidates) is started here, in its own process, and stopped at the
 // end, also on failure or timeout. Needs `npm run build` first (the gateway runs from dist/ through
@@ -22,8 +23,9 @@ import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard, freePort } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/cpuprofile.mjs';
+import { scenarioAttack } from './lib/attack.mjs';
 
-const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile', 'spool'];
+const SCENARIOS = ['full', 'dup', 'ledger', 'memory', 'profile', 'spool', 'attack'];
 const scenario = process.argv[2] ?? 'full';
 if (!SCENARIOS.includes(scenario)) {
   console.error(`usage: node bench/run.mjs ${SCENARIOS.join('|')}`);
@@ -67,7 +69,7 @@ const TRACING = process.env.BENCH_TRACING === 'on';
 const PG_URL = process.env.HOOKGATE_BENCH_PG_URL || process.env.HOOKGATE_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 // The command line that reproduces this run, for the report.
-const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile', spool: 'bench:spool' }[scenario];
+const SCRIPT = { full: 'bench', dup: 'bench:dup', ledger: 'bench:ledger', memory: 'bench:memory', profile: 'bench:profile', spool: 'bench:spool', attack: 'bench:attack' }[scenario];
 // Paths of other checkouts are this machine's business: the report names their commit instead.
 const rootLabel = (dir) => {
   try {
@@ -681,7 +683,9 @@ let code = 0;
 try {
   const t0 = Date.now();
   log(`hookgate bench: ${scenario} — ${COMMAND}`);
-  const result = await { full: scenarioFull, dup: scenarioDup, ledger: scenarioLedger, memory: scenarioMemory, profile: scenarioProfile, spool: scenarioSpool }[scenario]();
+  const result = await { full: scenarioFull, dup: scenarioDup, ledger: scenarioLedger, memory: scenarioMemory, profile: scenarioProfile, spool: scenarioSpool,
+    attack: () => scenarioAttack({ K, log, problems, machine, command: COMMAND }),
+  }[scenario]();
   await stopAll();
   if (problems.length) {
     code = 1;

@@ -45,11 +45,11 @@ export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
 /**
  * The gateway through its CLI. `ledger`: a ledger URL (embedded, embedded:FILE, postgres://…).
  * Limits are configured far above what the machine can drive, so the limiter runs on every request
- * but never refuses. `nodeArgs`: e.g. --cpu-prof; `preload`: modules for --import. `delivery`: the
- * route's delivery mode (sync when unset); `spool`: the top-level spool block (an object, written as
- * YAML flow).
+ * but never refuses (`unverified`: another per-address rate, for bench:attack). `nodeArgs`: e.g.
+ * --cpu-prof; `preload`: modules for --import. `delivery`: the route's delivery mode (sync when unset);
+ * `spool`: the top-level spool block (an object, written as YAML flow).
  */
-export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir, env = {}, logTo = 'ignore', delivery, spool } = {}) {
+export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATEWAY_ROOT, ledger = 'embedded', cache = 100000, nodeArgs = [], preload = [], ipc = false, dir, env = {}, logTo = 'ignore', delivery, spool, unverified = '10000000/s' } = {}) {
   const ownDir = !dir;
   dir ??= scratchDir('gw');
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -68,7 +68,7 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
     '  lease: 30s',
     'limits:',
     '  store: memory',
-    '  unverified: 10000000/s',
+    `  unverified: ${unverified}`,
     '  tenants:',
     '    "*": 10000000/s',
     ...(spool ? [`spool: ${JSON.stringify(spool)}`] : []),
