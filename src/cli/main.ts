@@ -107,6 +107,12 @@ export async function cli(argv: string[], io: Io = processIo): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A reader that stops early (`hookgate providers | head`) closes the pipe: that ends the output, not
+  // the process with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const code = await cli(argv);
   // `run` keeps the process alive through its servers and exits on its own after a drain.
   if (code !== -1) process.exitCode = code;

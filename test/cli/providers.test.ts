@@ -3,6 +3,7 @@
 // aliases where a provider has other names), docs/providers.md is exactly what the registry generates,
 // and `hookgate sign` signs every data provider so that it verifies.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,4 +63,15 @@ t.test('hookgate sign output verifies for every data provider', async (t) => {
     const v = s.verify({ method: 'POST', url: '/hook', headers, body: Buffer.from(p.vector.body) }, [s.key(p.vector.secret, opts)], opts, 1_700_000_000_000);
     t.ok(v.ok, `${p.name}: ${JSON.stringify(v)}`);
   }
+});
+
+t.test('a reader that stops early (hookgate providers | head) ends the output: exit 0, no stack trace', async (t) => {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'hookgate.js'), 'providers'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  // close the pipe before anything is read, as `head` does once it has its lines: every write fails
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  t.equal(code, 0, 'exit 0');
+  t.notMatch(err, /EPIPE|at .*\.js/, 'nothing on stderr about the closed pipe');
 });
