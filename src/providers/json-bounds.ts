@@ -1,8 +1,7 @@
 // Bounds checked on bytes nobody has vouched for yet, before a parser builds anything from them.
-// JSON.parse costs far more than reading the bytes when they nest deeply (1 MB of `[[[…` takes
-// ~85 ms, against ~1 ms for the HMAC that would refuse it), so an unsigned body is scanned first.
-// Pure and allocation-free: one pass over the bytes (~1.5 ms a MB at worst), usable on any JSON,
-// valid or not. A byte loop, not indexOf per string: most strings in JSON are short, and a call per
+// JSON.parse costs far more than reading the bytes when they nest deeply, more than the HMAC that
+// would refuse them (docs/benchmarks.md, "Parsing an unsigned body"), so an unsigned body is scanned
+// first. Pure and allocation-free: one pass over the bytes, usable on any JSON, valid or not. A byte loop, not indexOf per string: most strings in JSON are short, and a call per
 // string costs more than the bytes it skips.
 
 export type JsonShapeProblem = 'depth' | 'items';

@@ -1,6 +1,6 @@
 // Answers made before the body is read close the connection after them. Otherwise Node reads and
 // discards whatever the client goes on sending to keep the connection usable (an endless chunked body
-// is read for as long as the client likes: 59 MB in 3 s, on one socket), and the refusal saved
+// is read for as long as the client likes), and the refusal saved
 // nothing. RFC 9112 §9.6: a server that does not read the rest of a message closes the connection.
 import type { FastifyReply } from 'fastify';
 

@@ -315,3 +315,21 @@ export class FaultProxy {
     });
   }
 }
+
+/**
+ * A fault proxy in front of the tests' PostgreSQL at `pgUrl`, an admin pool beside it, and `schema(tag)`
+ * for a fresh schema dropped with the rest at the file's end: the set-up of the fault-proxy suites.
+ */
+export async function proxiedPostgres(t: { teardown(fn: () => unknown): void }, pgUrl: string, schemaName: (tag: string) => string): Promise<{ proxy: FaultProxy; admin: import('pg').Pool; schema(tag: string): string }> {
+  const { default: pg } = await import('pg');
+  const u = new URL(pgUrl);
+  const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
+  const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });
+  const schemas: string[] = [];
+  t.teardown(async () => {
+    await proxy.close();
+    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
+    await admin.end();
+  });
+  return { proxy, admin, schema: (tag) => (schemas.push(schemaName(tag)), schemas.at(-1)!) };
+}

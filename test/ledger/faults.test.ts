@@ -3,31 +3,21 @@
 // takes the database away. Run with both runtime dialects (PostgreSQL, and CockroachDB's forced on
 // PostgreSQL: the statements and retry paths are shared). Needs the PostgreSQL server: without it, the file fails.
 import t, { type Test } from 'tap';
-import pg from 'pg';
 import { openLedger, type LedgerHooks } from '../../src/ledger/index.js';
 import type { ClaimResult, Ledger, LedgerOptions } from '../../src/ledger/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { keyHash } from '../../src/ledger/common.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
+import { proxiedPostgres } from '../helpers/fault-proxy.js';
 import { newKey, schemaName, sleep } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
 
 const pgUrl = await requirePostgres(t);
 if (pgUrl) {
-  const u = new URL(pgUrl);
-  const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
-  const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });
-  const schemas: string[] = [];
-  t.teardown(async () => {
-    await proxy.close();
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const { proxy, admin, schema: freshSchema } = await proxiedPostgres(t, pgUrl, schemaName);
 
   for (const dialect of ['postgres', 'cockroachdb'] as const) {
     t.test(`${dialect} runtime`, async (t) => {
-      const schema = schemaName(`faults_${dialect}`);
-      schemas.push(schema);
+      const schema = freshSchema(`faults_${dialect}`);
       const base: LedgerOptions = {
         url: proxy.url(pgUrl), schema, dialect, retentionMs: 60_000, leaseMs: 5_000, cache: 100, migrate: true,
         retryBudgetMs: 1500, sweepIntervalMs: 0, poolSize: 4,

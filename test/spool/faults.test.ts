@@ -3,31 +3,21 @@
 // spool row, no double claim, no lost settle. Needs the real server.
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
 import type { AcceptInput } from '../../src/spool/store/types.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
+import { proxiedPostgres } from '../helpers/fault-proxy.js';
 import { schemaName } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
 
 const pgUrl = await requirePostgres(t);
 if (pgUrl) {
-  const u = new URL(pgUrl);
-  const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
-  const admin = new pg.Pool({ connectionString: pgUrl, max: 2 });
-  const schemas: string[] = [];
-  t.teardown(async () => {
-    await proxy.close();
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
-    await admin.end();
-  });
+  const { proxy, admin, schema: freshSchema } = await proxiedPostgres(t, pgUrl, schemaName);
 
   for (const dialect of ['postgres', 'cockroachdb'] as const) {
     t.test(`${dialect} dialect`, async (t) => {
-      const schema = schemaName(`spool_faults_${dialect}`);
-      schemas.push(schema);
+      const schema = freshSchema(`spool_faults_${dialect}`);
       const ledger = await openLedger({ url: pgUrl, schema, dialect, retentionMs: 60_000, leaseMs: 30_000, cache: 0, migrate: true, sweepIntervalMs: 0 });
       t.teardown(() => ledger.close());
       const store = await openSpoolStore({ url: proxy.url(pgUrl), schema, dialect, retryBudgetMs: 3000 });
