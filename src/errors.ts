@@ -41,7 +41,9 @@ export function errorBody(code: ErrorCode, message?: string, details?: Record<st
 }
 
 /** An error as a log field or a message between threads: its code and message, never its stack. */
-export function errSummary(err: unknown): { code?: string; message: string } {
-  const e = err as { code?: string; message?: string };
-  return { code: e?.code, message: String(e?.message ?? err) };
+export function errSummary(err: unknown): { code?: string; message: string; cause?: string } {
+  const e = err as { code?: string; message?: string; cause?: { code?: unknown; message?: unknown } };
+  // The driver's error under a ledger_unavailable (40001, ECONNREFUSED, …): what an operator looks for first.
+  const cause = e?.cause ? String(e.cause.code ?? e.cause.message ?? '') : '';
+  return { code: e?.code, message: String(e?.message ?? err), ...(cause ? { cause } : {}) };
 }

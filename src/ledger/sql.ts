@@ -29,14 +29,21 @@ export interface SqlLedgerDeps {
   batch?: BatchMode;
 }
 
-const SERIALIZABLE = '-c default_transaction_isolation=serializable';
+const ISOLATION = {
+  serializable: '-c default_transaction_isolation=serializable',
+  // the backslash keeps the space inside the one option (libpq's `options` syntax)
+  'read committed': '-c default_transaction_isolation=read\\ committed',
+} as const;
 
-/** A pg Pool in SERIALIZABLE isolation, sized and timed out for a sidecar (shared/ledger.md §4.1). */
-export function pgDriver(url: string, opts: { poolSize?: number; statementTimeoutMs?: number; log?: LedgerLog } = {}): SqlDriver & { pool: pg.Pool } {
+/**
+ * A pg Pool in SERIALIZABLE isolation (or, for the spool's dispatch statements on PostgreSQL, READ
+ * COMMITTED), sized and timed out for a sidecar (shared/ledger.md §4.1).
+ */
+export function pgDriver(url: string, opts: { poolSize?: number; statementTimeoutMs?: number; log?: LedgerLog; isolation?: keyof typeof ISOLATION } = {}): SqlDriver & { pool: pg.Pool } {
   const u = new URL(url);
   // Isolation goes in the startup packet, so every pooled session has it before its first statement.
   // node-postgres lets a URL's `options` override the config's, so merge them here.
-  const options = [u.searchParams.get('options') ?? process.env.PGOPTIONS, SERIALIZABLE].filter(Boolean).join(' ');
+  const options = [u.searchParams.get('options') ?? process.env.PGOPTIONS, ISOLATION[opts.isolation ?? 'serializable']].filter(Boolean).join(' ');
   u.searchParams.delete('options');
   const timeout = opts.statementTimeoutMs ?? 2000;
   const pool = new pg.Pool({

@@ -96,7 +96,11 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
     try {
       result = await spool.store.accept(input);
     } catch (err) {
-      if (owner) spool.dispatcher.unreserve(route);
+      if (owner) {
+        spool.dispatcher.unreserve(route);
+        // The answer may be lost with the row stored `delivering` under our token: delivered once the database answers.
+        spool.dispatcher.maybeHeld(route, [keyHash(key)], owner);
+      }
       // The claim stays held and is released by the onResponse safety net (fenced: if the accept did
       // land after all, the key is done and the release changes nothing).
       return unavailable(request, reply, err);

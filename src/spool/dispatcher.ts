@@ -55,6 +55,14 @@ export class Dispatcher {
   /** `route\0tenant` → until when (ms) the tenant's tenantRate window is used up: its rows are not claimed */
   private readonly paced = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
+  /**
+   * Claims (and accepts) whose answer was lost when the database went away mid-statement: the rows
+   * may be ours, leased for a while. Looked up when it answers again, so that they are delivered
+   * then, not after their lease.
+   */
+  private readonly unsure: Array<{ route: string; keyHashes: Buffer[]; owner: string; until: number }> = [];
+  /** Dispatch ends not written (the database went away): written again when it answers, so that a delivered row is not sent again after its lease. */
+  private readonly unsettled: Array<{ row: Pick<Claimed, 'keyHash' | 'owner' | 'key' | 'route' | 'tenant'>; how: Settle; until: number }> = [];
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private polling = false;
@@ -133,6 +141,12 @@ export class Dispatcher {
     this.kick();
   }
 
+  /** a claim or accept under `owner` failed without an answer: it may have landed (see `unsure`) */
+  maybeHeld(route: Route, keyHashes: Buffer[], owner: string): void {
+    if (this.stopped) return;
+    this.unsure.push({ route: route.path, keyHashes, owner, until: this.now() + this.leaseMs() });
+  }
+
   /** delivers a row this replica holds (reserved slot), in the background; `probe`: the one probe of a backing-off route */
   run(route: Route, row: Claimed, probe = false): void {
     const p = this.deliver(route, row, probe).catch((err) => this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: dispatch failed'));
@@ -197,6 +211,7 @@ export class Dispatcher {
     this.again = false;
     let full = false;
     try {
+      await this.recover();
       const now = this.now();
       for (const route of this.deps.config().routes) {
         if (!route.spool || this.stopped) continue;
@@ -237,6 +252,27 @@ export class Dispatcher {
     }
   }
 
+  /** Writes the dispatch ends that failed and delivers the rows of lost claim answers that are ours; throws while the database is away. */
+  private async recover(): Promise<void> {
+    while (this.unsettled.length) {
+      const u = this.unsettled[0]!;
+      // Past its lease another replica may have taken it over; the write is fenced anyway.
+      if (u.until > this.now()) this.settled(u.row, u.how, await this.deps.store.settle(u.row.keyHash, u.row.owner, u.how));
+      this.unsettled.shift();
+    }
+    while (this.unsure.length) {
+      const u = this.unsure[0]!;
+      const route = this.deps.config().routes.find((r) => r.path === u.route && r.spool);
+      // Past its lease, or its route gone: a later claim takes the rows over like a dead replica's.
+      const rows = route && u.until > this.now() ? await this.deps.store.held(u.keyHashes, u.owner) : [];
+      this.unsure.shift();
+      if (!rows.length) continue;
+      this.deps.log.info({ route: u.route, count: rows.length }, 'spool: a claim whose answer was lost had landed; delivering');
+      this.state(u.route).inFlight += rows.length;
+      for (const row of rows) this.run(route!, row);
+    }
+  }
+
   private async claim(route: Route, s: RouteState, n: number): Promise<Claimed[]> {
     const now = this.now();
     const due = (await this.deps.store.due(route.path, n, Math.max(64, n * 8))).filter((d) => {
@@ -246,7 +282,14 @@ export class Dispatcher {
     if (!due.length) return [];
     const { picked, cursor } = pickFair(due, n, s.cursor);
     s.cursor = cursor;
-    return this.deps.store.claim(picked.map((p) => p.keyHash), randomUUID(), this.leaseMs());
+    const hashes = picked.map((p) => p.keyHash);
+    const owner = randomUUID();
+    try {
+      return await this.deps.store.claim(hashes, owner, this.leaseMs());
+    } catch (err) {
+      this.maybeHeld(route, hashes, owner);
+      throw err;
+    }
   }
 
   private async deliver(route: Route, row: Claimed, probe: boolean): Promise<void> {
@@ -352,15 +395,20 @@ export class Dispatcher {
 
   private async settle(row: Claimed, how: Settle): Promise<void> {
     try {
-      const ok = await this.deps.store.settle(row.keyHash, row.owner, how);
-      if (!ok) this.deps.log.warn({ key: row.key }, 'spool: the delivery was taken over by another replica before it was settled');
-      else if (how.state === 'dead') {
-        this.deps.metrics?.dead(row.route);
-        this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
-      }
+      this.settled(row, how, await this.deps.store.settle(row.keyHash, row.owner, how));
     } catch (err) {
-      // Not lost: the lease runs out and a replica delivers it again (the application may see it twice).
-      this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: settling a delivery failed; it is delivered again after its lease');
+      // Written again when the database answers; not lost either way: past its lease a replica delivers it again (the application may see it twice).
+      const { keyHash, owner, key, route, tenant } = row;
+      this.unsettled.push({ row: { keyHash, owner, key, route, tenant }, how, until: this.now() + this.leaseMs() });
+      this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: settling a delivery failed; it is written again when the database answers');
+    }
+  }
+
+  private settled(row: Pick<Claimed, 'key' | 'route' | 'tenant'>, how: Settle, ok: boolean): void {
+    if (!ok) this.deps.log.warn({ key: row.key }, 'spool: the delivery was taken over by another replica before it was settled');
+    else if (how.state === 'dead') {
+      this.deps.metrics?.dead(row.route);
+      this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
     }
   }
 
@@ -371,6 +419,11 @@ export class Dispatcher {
     if (this.sweeper) clearInterval(this.sweeper);
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await Promise.allSettled([...this.running]);
+    // One more try at the ends not yet written (else those rows are delivered again after their lease).
+    while (this.unsettled.length) {
+      const u = this.unsettled.shift()!;
+      await this.deps.store.settle(u.row.keyHash, u.row.owner, u.how).then((ok) => this.settled(u.row, u.how, ok), () => {});
+    }
   }
 }
 

@@ -1,7 +1,8 @@
-// The spool on PostgreSQL and CockroachDB, through the ledger's driver (pool in SERIALIZABLE, the retry
-// loop of retry.ts, owner-token read-backs after an ambiguous error). Both engines run the same
+// The spool on PostgreSQL and CockroachDB, through the ledger's driver (its own pool: SERIALIZABLE on
+// CockroachDB, READ COMMITTED on PostgreSQL, see index.ts; the retry loop of retry.ts, owner-token
+// read-backs after an ambiguous error). Both engines run the same
 // statements: no correctness rests on SKIP LOCKED (CockroachDB's is best-effort, shared/spool.md §b.1);
-// a claim re-checks each row's state and due time in its UPDATE, and SERIALIZABLE (or PostgreSQL's
+// a claim re-checks each row's state and due time in its UPDATE, and SERIALIZABLE (or READ COMMITTED's
 // re-evaluation of a concurrently updated row) leaves exactly one winner. The engines differ only in
 // DDL (migrations.ts: hash-sharded indexes on CockroachDB).
 import { keyHash } from '../../ledger/common.js';
@@ -210,6 +211,8 @@ const deliveryRow = (r: Row): DeliveryRow => ({
   lastStatus: r.last_status === null ? null : Number(r.last_status), lastError: r.last_error, receivedAt: Math.round(Number(r.received_ms)), nextAt: Math.round(Number(r.next_ms)),
 });
 
+type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_ms: number; takeover: boolean };
+
 export class SqlSpoolStore implements SpoolStore {
   private readonly sql: ReturnType<typeof spoolStatements>;
   private readonly policy: RetryPolicy;
@@ -322,10 +325,19 @@ export class SqlSpoolStore implements SpoolStore {
 
   async claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]> {
     if (!keyHashes.length) return [];
-    type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_ms: number; takeover: boolean };
     const rows = await this.run<ClaimRow[]>('claim', true,
       async () => (await this.driver.query(this.sql.claim, [keyHashes, owner, interval(leaseMs)])).rows,
       async () => ({ landed: true, value: (await this.driver.query(this.sql.claimLookup, [keyHashes, owner])).rows }));
+    return this.withBytes(rows, owner);
+  }
+
+  async held(keyHashes: Buffer[], owner: string): Promise<Claimed[]> {
+    if (!keyHashes.length) return [];
+    const rows = await this.run<ClaimRow[]>('claim', false, async () => (await this.driver.query(this.sql.claimLookup, [keyHashes, owner])).rows);
+    return this.withBytes(rows, owner);
+  }
+
+  private async withBytes(rows: ClaimRow[], owner: string): Promise<Claimed[]> {
     if (!rows.length) return [];
     const bytes = await this.run('bytes', false, async () => (await this.driver.query(this.sql.bytes, [rows.map((r) => r.key_hash)])).rows);
     type Bytes = { key_hash: Buffer; method: string; path: string; headers: Buffer; body: Buffer; meta: string | null };

@@ -29,6 +29,8 @@ const deliveryRow = (r: Row): DeliveryRow => ({
 
 const PAUSED = (route: string, tenant: string) => `EXISTS (SELECT 1 FROM hookgate_spool_pause AS p WHERE p.route = ${route} AND p.tenant IN (${tenant}, '*'))`;
 
+type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_at: number };
+
 export class SqliteSpoolStore implements SpoolStore {
   readonly backend = 'embedded' as const;
   private readonly s;
@@ -57,6 +59,7 @@ export class SqliteSpoolStore implements SpoolStore {
           attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
         WHERE s.key_hash = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
         RETURNING key_hash, key, route, tenant, attempts, replays, received_at`),
+      heldOne: p(`SELECT key_hash, key, route, tenant, attempts, replays, received_at FROM hookgate_spool WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
       body: p(`SELECT method, path, headers, body, meta FROM hookgate_spool_body WHERE key_hash = ?`),
       settle: p(`UPDATE hookgate_spool SET state = ?, attempts = attempts + ?, next_at = ?, last_status = ?, last_error = ?, expires_at = ?, updated_at = ?
         WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
@@ -155,14 +158,22 @@ export class SqliteSpoolStore implements SpoolStore {
       const out: Claimed[] = [];
       for (const hash of keyHashes) {
         const before = (this.s.stateOf.get(hash) as { state: string } | undefined)?.state;
-        const r = this.s.claimOne.get(owner, now + leaseMs, now, hash, now) as { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_at: number } | undefined;
-        if (!r) continue;
-        const b = this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer; meta: string | null } | undefined;
-        if (!b) continue;
-        out.push({ keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, takeover: before === 'delivering', attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, ...decodeStoredMeta(b.meta) });
+        const c = this.withBytes(this.s.claimOne.get(owner, now + leaseMs, now, hash, now) as ClaimRow | undefined, owner, before === 'delivering');
+        if (c) out.push(c);
       }
       return out;
     }).immediate());
+  }
+
+  held(keyHashes: Buffer[], owner: string): Promise<Claimed[]> {
+    return this.op('claim', () => keyHashes.flatMap((hash) => this.withBytes(this.s.heldOne.get(hash, owner) as ClaimRow | undefined, owner, false) ?? []));
+  }
+
+  private withBytes(r: ClaimRow | undefined, owner: string, takeover: boolean): Claimed | undefined {
+    if (!r) return undefined;
+    const b = this.s.body.get(r.key_hash) as { method: string; path: string; headers: Buffer; body: Buffer; meta: string | null } | undefined;
+    if (!b) return undefined;
+    return { keyHash: r.key_hash, key: r.key, route: r.route, tenant: r.tenant, owner, takeover, attempts: r.attempts, replays: r.replays, receivedAt: r.received_at, method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body, ...decodeStoredMeta(b.meta) };
   }
 
   settle(hash: Buffer, owner: string, how: Settle): Promise<boolean> {

@@ -104,6 +104,8 @@ export interface SpoolStore {
   due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>>;
   /** claims those of `keyHashes` still due, under `owner` for `leaseMs`; one statement */
   claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]>;
+  /** those of `keyHashes` still delivering under `owner` (a claim or an accept whose answer was lost) */
+  held(keyHashes: Buffer[], owner: string): Promise<Claimed[]>;
   /** writes a dispatch's end; false when the owner no longer holds it (taken over) */
   settle(keyHash: Buffer, owner: string, how: Settle): Promise<boolean>;
   /** pending + delivering rows, per route and tenant (for maxPending, tenantMaxPending) */
