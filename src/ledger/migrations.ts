@@ -100,8 +100,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'spool tables',
     postgres: [
       `CREATE TABLE IF NOT EXISTS {spool} (${SPOOL_COLUMNS}\n)`,
-      // claimable = pending and due, or delivering with its lease run out: one partial index serves both
-      `CREATE INDEX IF NOT EXISTS hookgate_spool_due ON {spool} (route, next_at) WHERE state IN ('pending', 'delivering')`,
+      // claimable = pending and due, or delivering with its lease run out: one partial index serves
+      // both, per tenant, first tries before retries, oldest first (the due query walks it tenant by tenant)
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_ready ON {spool} (route, tenant, (attempts > 0 OR replays > 0), next_at) WHERE state IN ('pending', 'delivering')`,
       `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON {spool} (expires_at) WHERE expires_at IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON {spool} (received_at)`,
       `CREATE TABLE IF NOT EXISTS {spool_body} (${SPOOL_BODY_COLUMNS}\n)`,
@@ -135,7 +136,7 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at  INTEGER NOT NULL,
         expires_at  INTEGER NULL
       ) WITHOUT ROWID`,
-      `CREATE INDEX IF NOT EXISTS hookgate_spool_due ON hookgate_spool (route, next_at) WHERE state IN ('pending', 'delivering')`,
+      `CREATE INDEX IF NOT EXISTS hookgate_spool_ready ON hookgate_spool (route, tenant, (attempts > 0 OR replays > 0), next_at) WHERE state IN ('pending', 'delivering')`,
       `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON hookgate_spool (received_at)`,
       `CREATE TABLE IF NOT EXISTS hookgate_spool_body (

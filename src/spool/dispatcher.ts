@@ -129,7 +129,11 @@ export class Dispatcher {
   reserve(route: Route): string | null {
     if (this.stopped || !route.spool) return null;
     const s = this.state(route.path);
-    if (s.step > 0 || s.inFlight >= route.spool.concurrency) return null;
+    if (s.step > 0 || s.inFlight >= route.spool.concurrency) {
+      // A poll may hold the free slots for its round trip: it runs again when it ends, for this delivery.
+      if (this.polling) this.again = true;
+      return null;
+    }
     s.inFlight++;
     return randomUUID();
   }

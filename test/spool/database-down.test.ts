@@ -72,7 +72,7 @@ if (pgUrl) {
   // never told it holds. Before the fix it waited out that lease; now it is delivered once the
   // database answers, well inside it.
   const LEASE_WAIT_MS = 30_000;
-  const lostAnswer = async (t: Test, tag: string, respond?: Upstream['respond']) => {
+  const lostAnswer = async (t: Test, tag: string, respond?: Upstream['respond'], spoolPollMs = 100) => {
     const u = new URL(tgt.url);
     const proxy = await FaultProxy.start({ host: u.hostname, port: Number(u.port || 5432) });
     t.teardown(() => proxy.close());
@@ -88,7 +88,7 @@ if (pgUrl) {
     const url = proxy.url(tgt.url);
     const config = testConfig({ upstream: { url: up.url, timeout: '60s' }, ledger: { url, schema }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:GH'], delivery: 'spool', spool: { concurrency: 1 } }] }, { GH: SECRET });
     const ledger = await openLedger({ url: tgt.url, schema, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: 0, migrate: true });
-    const gw = await startTestGateway(config, { ledger, spoolPollMs: 100 });
+    const gw = await startTestGateway(config, { ledger, spoolPollMs });
     t.teardown(() => gw.close());
     const send = async (n: number) => {
       const body = JSON.stringify({ n });
@@ -115,7 +115,13 @@ if (pgUrl) {
   };
 
   t.test('an accept whose answer was lost is delivered when the database answers, without the provider sending it again', async (t) => {
-    const { proxy, send, delivered, gw } = await lostAnswer(t, 'spool_lost_accept');
+    // No timed polls (a poll holds the route's one slot during its round trip, and the accept must take
+    // that slot, stored `delivering` under its token, for the answer it loses to matter), and one
+    // delivery first, so that the start's poll is over.
+    const { proxy, send, delivered, states } = await lostAnswer(t, 'spool_lost_accept', undefined, 600_000);
+    t.match(await send(0), { status: 200, outcome: 'spooled' });
+    t.equal(await delivered(0), 1);
+    while ((await states()).some((s) => s !== 'delivered')) await sleep(10);
     const lookups = proxy.addRule({ match: 'hookgate:spool_accept_lookup */', times: 1_000_000, action: { kind: 'error', code: '40001' } });
     const cut = proxy.addRule({ match: 'hookgate:spool_accept */', action: { kind: 'cut-after' } });
     const a = await send(1);
@@ -124,7 +130,6 @@ if (pgUrl) {
     t.match(a, { status: 503, outcome: 'ledger_unavailable' }, 'the provider was told to retry');
     proxy.clearRules();
     t.equal(await delivered(1), 1, 'delivered once, without a retry by the provider and before the lease ran out');
-    t.ok(gw.logs.some((l) => l.msg === 'spool: a claim whose answer was lost had landed; delivering'), 'logged');
   });
 
   t.test('a claim whose answer was lost is delivered when the database answers', async (t) => {

@@ -9,8 +9,10 @@ export type { SpoolStore } from './types.js';
 
 export async function openSpoolStore(opts: Pick<LedgerOptions, 'url' | 'schema' | 'retryBudgetMs' | 'statementTimeoutMs' | 'dialect'>, log?: LedgerLog): Promise<SpoolStore> {
   if (opts.url === 'embedded' || opts.url.startsWith('embedded:')) {
-    const { openSqliteSpool } = await import('./sqlite.js');
-    return openSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
+    // HOOKGATE_SPOOL_THREAD=0: the connection on the event loop's thread (A/B in bench:spool)
+    if (process.env.HOOKGATE_SPOOL_THREAD === '0') return (await import('./sqlite.js')).openSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
+    const { openThreadedSqliteSpool } = await import('./sqlite-thread.js');
+    return openThreadedSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
   }
   const [{ pgDriver, detectDialect }, { SqlSpoolStore }] = await Promise.all([import('../../ledger/sql.js'), import('./sql.js')]);
   // The accepts of a tick (group-committed), beside the dispatcher's claims and settles: as many

@@ -95,6 +95,7 @@ SELECT i.ord, l.status, l.owner = i.ledger_token AS mine, s.state, s.owner = i.o
 
     // Round-robin input: up to $2 due rows a tenant (fairness.ts picks among them), first tries before
     // retries and replays (so a bulk replay or a retry wave never starves fresh deliveries), oldest first.
+    // CockroachDB: ranks every due row of the route (its index is on next_at alone, hash-sharded).
     due: `/* hookgate:spool_due */
 SELECT c.key_hash, c.tenant FROM (
   SELECT s.key_hash, s.tenant, s.next_at, (s.attempts > 0 OR s.replays > 0) AS again,
@@ -102,6 +103,24 @@ SELECT c.key_hash, c.tenant FROM (
     FROM ${S} AS s
    WHERE s.route = $1 AND s.state IN ('pending', 'delivering') AND s.next_at <= now() AND NOT ${paused('s.route', 's.tenant')}
 ) AS c WHERE c.rn <= $2 ORDER BY c.again, c.next_at LIMIT $3`,
+
+    // PostgreSQL: the same answer without ranking the whole backlog. A recursive walk of the ready index
+    // finds each tenant with live rows (one probe a tenant), then each tenant's first $2 due rows come
+    // off the same index in order: a poll costs tenants × log(rows), not the backlog.
+    dueByTenant: `/* hookgate:spool_due_by_tenant */
+WITH RECURSIVE t(tenant) AS (
+  (SELECT s.tenant FROM ${S} AS s WHERE s.route = $1 AND s.state IN ('pending', 'delivering') ORDER BY s.tenant LIMIT 1)
+  UNION ALL
+  SELECT (SELECT s.tenant FROM ${S} AS s WHERE s.route = $1 AND s.state IN ('pending', 'delivering') AND s.tenant > t.tenant ORDER BY s.tenant LIMIT 1)
+    FROM t WHERE t.tenant IS NOT NULL
+)
+SELECT d.key_hash, d.tenant FROM t CROSS JOIN LATERAL (
+  SELECT s.key_hash, s.tenant, s.next_at, (s.attempts > 0 OR s.replays > 0) AS again FROM ${S} AS s
+   WHERE s.route = $1 AND s.tenant = t.tenant AND s.state IN ('pending', 'delivering') AND s.next_at <= now()
+   ORDER BY (s.attempts > 0 OR s.replays > 0), s.next_at LIMIT $2
+) AS d
+ WHERE t.tenant IS NOT NULL AND NOT ${paused('$1', 't.tenant')}
+ ORDER BY d.again, d.next_at LIMIT $3`,
 
     // $1 key hashes, $2 owner, $3 lease. The WHERE re-checks what `due` saw: only still-due rows move.
     // Taking over a lapsed lease spends an attempt: the first try may have reached the application.
@@ -319,7 +338,7 @@ export class SqlSpoolStore implements SpoolStore {
   }
 
   async due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>> {
-    const rows = await this.run('due', false, async () => (await this.driver.query(this.sql.due, [route, perTenant, limit])).rows);
+    const rows = await this.run('due', false, async () => (await this.driver.query(this.backend === 'postgres' ? this.sql.dueByTenant : this.sql.due, [route, perTenant, limit])).rows);
     return rows.map((r: { key_hash: Buffer; tenant: string }) => ({ keyHash: r.key_hash, tenant: r.tenant }));
   }
 

@@ -47,13 +47,13 @@ export class SqliteSpoolStore implements SpoolStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
       bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
-      // first tries before retries and replays, oldest first (see the SQL store)
-      due: p(`SELECT key_hash, tenant FROM (
-          SELECT s.key_hash, s.tenant, s.next_at, (s.attempts > 0 OR s.replays > 0) AS again,
-                 row_number() OVER (PARTITION BY s.tenant ORDER BY (s.attempts > 0 OR s.replays > 0), s.next_at) AS rn
-            FROM hookgate_spool AS s
-           WHERE s.route = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
-        ) WHERE rn <= ? ORDER BY again, next_at LIMIT ?`),
+      // The ready index walked tenant by tenant (see the SQL store's dueByTenant): first tries before
+      // retries and replays, oldest first, without ranking the whole backlog on every poll.
+      firstTenant: p(`SELECT tenant FROM hookgate_spool WHERE route = ? AND state IN ('pending', 'delivering') ORDER BY tenant LIMIT 1`),
+      nextTenant: p(`SELECT tenant FROM hookgate_spool WHERE route = ? AND state IN ('pending', 'delivering') AND tenant > ? ORDER BY tenant LIMIT 1`),
+      dueOfTenant: p(`SELECT key_hash, tenant, next_at, (attempts > 0 OR replays > 0) AS again FROM hookgate_spool
+        WHERE route = ? AND tenant = ? AND state IN ('pending', 'delivering') AND next_at <= ?
+        ORDER BY (attempts > 0 OR replays > 0), next_at LIMIT ?`),
       stateOf: p(`SELECT state FROM hookgate_spool WHERE key_hash = ?`),
       claimOne: p(`UPDATE hookgate_spool AS s SET state = 'delivering', owner = ?, next_at = ?, updated_at = ?,
           attempts = CASE WHEN s.state = 'delivering' THEN s.attempts + 1 ELSE s.attempts END
@@ -149,7 +149,17 @@ export class SqliteSpoolStore implements SpoolStore {
   }
 
   due(route: string, perTenant: number, limit: number): Promise<Array<{ keyHash: Buffer; tenant: string }>> {
-    return this.op('due', () => (this.s.due.all(route, this.now(), perTenant, limit) as Array<{ key_hash: Buffer; tenant: string }>).map((r) => ({ keyHash: r.key_hash, tenant: r.tenant })));
+    return this.op('due', () => {
+      const now = this.now();
+      type Due = { key_hash: Buffer; tenant: string; next_at: number; again: number };
+      const rows: Due[] = [];
+      for (let t = this.s.firstTenant.get(route) as { tenant: string } | undefined; t; t = this.s.nextTenant.get(route, t.tenant) as { tenant: string } | undefined) {
+        if ((this.s.paused.get(route, t.tenant) as { paused: number }).paused) continue;
+        rows.push(...(this.s.dueOfTenant.all(route, t.tenant, now, perTenant) as Due[]));
+      }
+      rows.sort((a, b) => a.again - b.again || a.next_at - b.next_at);
+      return rows.slice(0, limit).map((r) => ({ keyHash: r.key_hash, tenant: r.tenant }));
+    });
   }
 
   claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]> {
