@@ -91,6 +91,8 @@ export interface HmacPreset {
   id?: `json:${string}` | `header:${string}`;
   /** the provider's own delivery-id header, not signed: sign() sends it so a handler sees what it expects */
   idHeader?: string;
+  /** headers the provider sends unchanged on every delivery, which its SDK requires (Box's signature version): sign() sends them */
+  sends?: Readonly<Record<string, string>>;
   vector: Vector;
 }
 
@@ -415,7 +417,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
         }
         case 'positional': value = `${ts}${s.joiner ?? s.separator ?? ','}${sig}`; break;
       }
-      const out: Record<string, string> = { [sigHeader]: value };
+      const out: Record<string, string> = { ...p.sends, [sigHeader]: value };
       if (tsHeader && ts !== undefined) out[tsHeader] = ts;
       if (idHeader) out[idHeader] = input.id;
       if (p.idHeader && input.id) out[p.idHeader] = input.id;

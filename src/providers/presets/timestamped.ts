@@ -12,6 +12,8 @@ export const TIMESTAMPED: readonly HmacPreset[] = [
     signature: { headers: ["box-signature-primary", "box-signature-secondary"], all: true, format: "single", encoding: "base64" },
     timestamp: { header: "box-delivery-timestamp", unit: "iso" },
     idHeader: "box-delivery-id",
+    // box-node-sdk's validateMessage refuses a delivery without them
+    sends: {"box-signature-version": "1", "box-signature-algorithm": "HmacSHA256"},
     notes: ["Box signs with the primary and the secondary key at once: give both as the route's secrets (either matching is enough). Box allows 10 minutes of skew: set tolerance: 10m to match."],
     vector: {
       secret: "SamplePrimaryKey",
