@@ -4,7 +4,7 @@
 // `hookgate sign` makes is accepted by the package's own verifier; (c) one changed byte is refused by both.
 // The packages need no network: every verifier here runs offline on the delivery alone.
 import t from 'tap';
-import { createHash, createHmac, generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { X509Certificate, createHash, createHmac, createPrivateKey, generateKeyPairSync, sign as edSign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { request } from 'undici';
 import Razorpay from 'razorpay';
@@ -14,7 +14,8 @@ import { WorkOS } from '@workos-inc/node';
 import Pusher from 'pusher';
 import Mux from '@mux/mux-node';
 import { verifySignature as vonageVerify } from '@vonage/jwt';
-import { SignJWT, decodeJwt } from 'jose';
+import { CompactSign, SignJWT, decodeJwt } from 'jose';
+import { SignedDataVerifier, Environment as AppleEnvironment } from '@apple/app-store-server-library';
 import Telnyx from 'telnyx';
 import { parse as gocardlessParse } from 'gocardless-nodejs/webhooks';
 import OpenAI from 'openai';
@@ -37,6 +38,8 @@ import { signCommand } from '../../src/cli/sign.js';
 import { providerDefaults } from '../../src/providers/jwt.js';
 import { JWT_PROVIDERS } from '../../src/providers/jwt-providers.js';
 import type { SchemeOptions, Verdict } from '../../src/providers/types.js';
+import type { Fetcher } from '../../src/providers/remote.js';
+import { appleLikeChain } from '../helpers/test-ca.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 
@@ -89,6 +92,12 @@ const passes = async (f: () => unknown): Promise<boolean> => {
 const braintree: any = createRequire(import.meta.url)('braintree');
 const coinbase = createRequire(import.meta.url)('coinbase-commerce-node') as { Webhook: { computeSignature(p: string, s: string): string; verifyEventBody(p: string, h: string, s: string): unknown } };
 
+// Apple signs with a chain to its pinned root: a chain in Apple's shape made for the run stands in for
+// it, trusted by Apple's library (its root certificates argument) and by hookgate (fetcher.trustedRoots, tests only)
+const APPLE_CHAIN = appleLikeChain();
+t.teardown(() => APPLE_CHAIN.close());
+const TRUST = Object.assign(async (): Promise<Buffer> => Buffer.alloc(0), { trustedRoots: [APPLE_CHAIN.root] }) as Fetcher;
+
 const OPTS: SchemeOptions = { toleranceMs: 300_000, publicUrl: null };
 function hookgateVerify(c: Case, d: Delivery): Verdict {
   const s = getScheme(c.provider)!;
@@ -97,7 +106,10 @@ function hookgateVerify(c: Case, d: Delivery): Verdict {
   const opts: SchemeOptions = def ? { ...OPTS, jwt: providerDefaults(def) } : OPTS;
   const keys = [s.key(c.secret, opts)];
   const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return s.verify({ method: 'POST', url: '/hook', headers, body: d.body }, keys, opts, Date.now());
+  const req = { method: 'POST', url: '/hook', headers, body: d.body };
+  // keys that come from outside the delivery (Apple's root): resolved as the verify stage does (synchronously here)
+  const fetched = s.remote ? (s.remote(opts, TRUST).resolve(req, Date.now()) as { material: unknown }).material : undefined;
+  return s.verify(req, keys, opts, Date.now(), fetched);
 }
 
 /** `hookgate sign --provider P --secret S --body -`, its printed headers (and body, where the signature travels in it) parsed back. */
@@ -168,6 +180,13 @@ const resend = new Resend('re_official_packages');
 cloudinary.config({ api_secret: CLOUDINARY_SECRET });
 /** Box's delivery timestamp as Box writes it: RFC 3339 with a zone offset */
 const boxTime = (now: number) => new Date(Math.floor(now / 1000) * 1000 - 7 * 3_600_000).toISOString().slice(0, 19) + '-07:00';
+const APPLE_BUNDLE = 'com.example.app';
+const appleVerifier = new SignedDataVerifier([new X509Certificate(APPLE_CHAIN.root).raw], false, AppleEnvironment.SANDBOX, APPLE_BUNDLE);
+const applePayload = (now: number) => ({ notificationType: 'TEST', notificationUUID: `0f3a6c2e-1b7d-4e8a-9c5f-${String(now).padStart(12, '0').slice(-12)}`, data: { bundleId: APPLE_BUNDLE, environment: 'Sandbox' }, version: '2.0', signedDate: now });
+const appleDer = (pem: string) => new X509Certificate(pem).raw.toString('base64');
+/** One changed character of the token's signature (the second last: the last may only carry padding bits) */
+const changeJwsSignature = (token: string) => token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1);
+
 const svixSigned = (now: number): Delivery => {
   const id = `msg_svix_${now}`;
   return { headers: { 'svix-id': id, 'svix-timestamp': String(Math.floor(now / 1000)), 'svix-signature': new SvixWebhook(WHSEC).sign(id, new Date(now), BODY.toString()) }, body: BODY };
@@ -416,6 +435,25 @@ const CASES: Case[] = [
     },
     accepts: async (d) => cloudinary.utils.verifyNotificationSignature(d.body.toString(), Number(d.headers['x-cld-timestamp']), d.headers['x-cld-signature']!),
   },
+  {
+    provider: 'apple-app-store',
+    secret: APPLE_BUNDLE,
+    signSecret: `${APPLE_CHAIN.leafKey}\n${APPLE_CHAIN.leaf}\n${APPLE_CHAIN.inter}\n${APPLE_CHAIN.root}`,
+    signer: "verify-only package (@apple/app-store-server-library SignedDataVerifier, offline: no OCSP): an ES256 JWS made with jose, its x5c a chain in Apple's shape to a root made for the run, given to both as the trusted root",
+    official: async (now) => {
+      const x5c = [APPLE_CHAIN.leaf, APPLE_CHAIN.inter, APPLE_CHAIN.root].map(appleDer);
+      const jws = await new CompactSign(Buffer.from(JSON.stringify(applePayload(now)))).setProtectedHeader({ alg: 'ES256', x5c }).sign(createPrivateKey(APPLE_CHAIN.leafKey));
+      return { headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ signedPayload: jws })) };
+    },
+    accepts: (d) => passes(() => appleVerifier.verifyAndDecodeNotification(JSON.parse(d.body.toString()).signedPayload)),
+    // hookgate sign's --body is the notification to sign; it writes the {"signedPayload": …} body
+    body: Buffer.from(JSON.stringify(applePayload(Date.now()))),
+    change: (d) => {
+      const { signedPayload } = JSON.parse(d.body.toString()) as { signedPayload: string };
+      return { headers: d.headers, body: Buffer.from(JSON.stringify({ signedPayload: changeJwsSignature(signedPayload) })) };
+    },
+    changeNote: 'a changed byte of the JWS signature',
+  },
 ];
 
 t.test('official packages, both directions', async (t) => {
@@ -426,7 +464,7 @@ t.test('official packages, both directions', async (t) => {
     env[`SECRET_${i}`] = c.secret;
     return { path: `/p/${c.provider}`, provider: c.provider, secrets: [`env:SECRET_${i}`] };
   });
-  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes }, env));
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes }, env), { fetcher: TRUST });
   t.teardown(() => gw.close());
 
   for (const c of CASES) {
