@@ -5,8 +5,9 @@ import { PROVIDER_NAMES, getScheme } from '../providers/index.js';
 import type { ProviderInfo } from '../providers/types.js';
 import type { Io } from './main.js';
 
-/** The route default (config schema): a provider that signs a timestamp is held to it unless the route says otherwise. */
-export const DEFAULT_TOLERANCE = '5m';
+import { DEFAULT_TOLERANCE } from '../config/units.js';
+
+export { DEFAULT_TOLERANCE };
 
 export interface ProviderListing {
   name: string;
@@ -16,7 +17,7 @@ export interface ProviderListing {
   headers: readonly string[];
   signed: string;
   timestamp: string | null;
-  /** the route's default tolerance where a timestamp is signed, else null (nothing bounds a replay but the ledger's retention) */
+  /** the route's default tolerance where a timestamp is signed (the provider's own window, else 5m), else null (nothing bounds a replay but the ledger's retention) */
   tolerance: string | null;
   id: string;
   secret: ProviderInfo['secret'];
@@ -35,7 +36,7 @@ export function providerListing(): ProviderListing[] {
       headers: i.headers,
       signed: i.signed,
       timestamp: i.timestamp,
-      tolerance: i.timestamp ? DEFAULT_TOLERANCE : null,
+      tolerance: i.timestamp ? (i.tolerance ?? DEFAULT_TOLERANCE) : null,
       id: i.id,
       secret: i.secret,
       ...(i.notes?.length ? { notes: i.notes } : {}),

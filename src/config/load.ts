@@ -9,7 +9,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { RawConfig, RawRoute } from './schema.js';
 // Generated from the schema by `npm run schema`: validating needs neither ajv nor TypeBox at run time.
 import { validate as generatedValidate } from './validate-config.generated.js';
-import { parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type Rate } from './units.js';
+import { DEFAULT_TOLERANCE, parseDuration, parseHostPort, parseRate, parseSize, statusMatcher, type Rate } from './units.js';
 import { getScheme, PROVIDER_NAMES, providerForAlias } from '../providers/index.js';
 import type { Coverage, Scheme, SchemeOptions } from '../providers/types.js';
 import type { LedgerOptions } from '../ledger/types.js';
@@ -255,7 +255,9 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
     problems.push(`${at}.tenant: expected a tenant name of ${TENANT_RULE}, or param:NAME, header:NAME or json:PATH; got ${JSON.stringify(raw.tenant)}`);
   const namespace = raw.namespace ?? raw.path;
 
-  const toleranceMs = parseDuration(raw.tolerance);
+  // the route's own, else the window the provider's SDK allows (Box, Cloudinary, ElevenLabs), else the default
+  const tolerance = raw.tolerance ?? scheme?.info?.tolerance ?? DEFAULT_TOLERANCE;
+  const toleranceMs = parseDuration(tolerance);
   const options: SchemeOptions = { toleranceMs, publicUrl: raw.publicUrl ?? null };
   if (raw.provider === 'generic') {
     if (!raw.generic) problems.push(`${at}.generic: is required for provider generic (header, algorithm, encoding, …)`);
@@ -338,7 +340,7 @@ function resolveRoute(raw: RawRoute, i: number, cfg: RawConfig, envs: LoadEnv, p
   // The window is two-sided: a delivery first seen `tolerance` before its signed timestamp is still
   // accepted `tolerance` after it, so its key must be remembered for 2 × tolerance.
   if (parseDuration(cfg.ledger.retention) < 2 * toleranceMs)
-    problems.push(`${at}.tolerance: ${raw.tolerance} accepts a signed timestamp up to ${raw.tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
+    problems.push(`${at}.tolerance: ${tolerance}${raw.tolerance ? '' : ` (${raw.provider}'s default)`} accepts a signed timestamp up to ${tolerance} either side of the clock, so ledger.retention (${cfg.ledger.retention}) must be at least 2 × tolerance, or a replay late in the window finds its key forgotten; raise ledger.retention or lower tolerance`);
 
   const payload = raw.payload && Object.keys(raw.payload).length ? resolvePayload(raw.payload as RawPayload, `${at}.payload`, payloads) : null;
   const firstKey = Array.isArray(keys) ? keys[0] : undefined;

@@ -2,6 +2,7 @@
 // to config/hookgate.schema.json) and the TypeScript type of what the YAML holds.
 import { Type, type Static } from '@sinclair/typebox';
 import { NAMESPACE } from './keys.js';
+import { DEFAULT_TOLERANCE } from './units.js';
 
 const DURATION = '^[0-9]+(ms|s|m|h|d)$';
 const SIZE = '^[0-9]+(b|kb|mb|gb)?$';
@@ -82,7 +83,8 @@ export const RouteSchema = Type.Object(
     methods: Type.Array(Type.String({ pattern: '^[A-Za-z]+$' }), { minItems: 1, default: ['POST'] }),
     tenant: Type.String({ minLength: 1, default: 'default', description: 'a literal, param:NAME, json:PATH or header:NAME' }),
     secrets: Type.Optional(Type.Union([SecretList, Type.Record(Type.String({ minLength: 1 }), SecretList, { minProperties: 1 })])),
-    tolerance: Duration('allowed clock difference for signed timestamps', '5m'),
+    // no schema default: a route without one takes its provider's window (load.ts), else DEFAULT_TOLERANCE
+    tolerance: Type.Optional(Type.String({ pattern: DURATION, description: `allowed clock difference for signed timestamps (default: the provider's own window where it has one, see hookgate providers; else ${DEFAULT_TOLERANCE})` })),
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'the URL the provider calls (URL-signed schemes)' })),
     forwardTo: Type.Optional(Type.String({ pattern: '^/', description: 'path on the upstream; default: the same path' })),
     bodyLimit: Type.Optional(Type.String({ pattern: SIZE })),

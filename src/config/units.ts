@@ -48,3 +48,6 @@ export function statusMatcher(list: readonly string[]): (status: number) => bool
   // 408 and 429 always release: the upstream asked for the retry (CONTRACT.md, completeOn).
   return (status) => status !== 408 && status !== 429 && (exact.has(status) || classes.has(Math.floor(status / 100)));
 }
+
+/** A route's tolerance when neither the route nor its provider (ProviderInfo.tolerance) names one. */
+export const DEFAULT_TOLERANCE = '5m';

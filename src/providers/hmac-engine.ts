@@ -91,6 +91,10 @@ export interface HmacPreset {
   id?: `json:${string}` | `header:${string}`;
   /** the provider's own delivery-id header, not signed: sign() sends it so a handler sees what it expects */
   idHeader?: string;
+  /** the window the provider's own SDK allows, when wider than the default (ProviderInfo.tolerance) */
+  tolerance?: string;
+  /** headers the provider sends unchanged on every delivery, which its SDK requires (Box's signature version): sign() sends them */
+  sends?: Readonly<Record<string, string>>;
   vector: Vector;
 }
 
@@ -283,6 +287,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
   const tsHeader = p.timestamp?.header?.toLowerCase();
   if (p.timestamp && !has('timestamp')) throw new Error(`${p.name}: a timestamp that is not in what is signed would not be signed`);
   if (has('timestamp') && !p.timestamp) throw new Error(`${p.name}: {timestamp} needs a timestamp spec`);
+  if (p.tolerance && !p.timestamp) throw new Error(`${p.name}: a tolerance without a signed timestamp bounds nothing`);
   if (p.timestamp && !tsHeader && p.signature.format !== 'pairs' && p.signature.format !== 'positional')
     throw new Error(`${p.name}: the timestamp needs a header, or a pairs / positional signature`);
   if (has('secret') !== (p.mac === 'hash')) throw new Error(`${p.name}: {secret} belongs in keyed hashes, and only there`);
@@ -306,6 +311,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
     ...(p.idHeader ? { deliveryIdHeader: p.idHeader } : {}),
     ...(p.aliases ? { aliases: p.aliases } : {}),
     ...(p.notes ? { notes: p.notes } : {}),
+    ...(p.tolerance ? { tolerance: p.tolerance } : {}),
   };
 
   const makeKey = (secret: string): Key => {
@@ -415,7 +421,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
         }
         case 'positional': value = `${ts}${s.joiner ?? s.separator ?? ','}${sig}`; break;
       }
-      const out: Record<string, string> = { [sigHeader]: value };
+      const out: Record<string, string> = { ...p.sends, [sigHeader]: value };
       if (tsHeader && ts !== undefined) out[tsHeader] = ts;
       if (idHeader) out[idHeader] = input.id;
       if (p.idHeader && input.id) out[p.idHeader] = input.id;

@@ -164,4 +164,9 @@ export interface ProviderInfo {
   secret: 'utf8' | 'hex' | 'base64' | 'whsec' | 'public-key';
   /** a sentence or two a user must know (handshakes, unsigned fields, where the secret is found) */
   notes?: readonly string[];
+  /**
+   * The window the provider's own SDK allows (Box 10m, Cloudinary 2h): the route's tolerance when it sets
+   * none, so deliveries the provider considers fresh are not refused; absent: DEFAULT_TOLERANCE.
+   */
+  tolerance?: string;
 }

@@ -13,7 +13,7 @@ export function late(route: Route, meta: SigningMeta | null, nowMs: number): met
 
 /**
  * The stored headers with the scheme's signature headers replaced (found by name, any case; the
- * Standard Webhooks `webhook-*` names also replace `svix-*` ones). Undefined when nothing could be
+ * Standard Webhooks `webhook-*` and `svix-*` names replace each other: Svix-delivered providers sign `svix-*`). Undefined when nothing could be
  * re-signed (no secret, a scheme that cannot sign, or none of its headers present): the original goes.
  */
 export function resignHeaders(route: Route, tenant: string, meta: SigningMeta, method: string, body: Buffer, headers: readonly string[], nowMs: number): string[] | undefined {
@@ -29,7 +29,7 @@ export function resignHeaders(route: Route, tenant: string, meta: SigningMeta, m
   let replaced = 0;
   for (const [name, value] of Object.entries(fresh)) {
     const lower = name.toLowerCase();
-    const names = lower.startsWith('webhook-') ? [lower, `svix-${lower.slice(8)}`] : [lower];
+    const names = lower.startsWith('webhook-') ? [lower, `svix-${lower.slice(8)}`] : lower.startsWith('svix-') ? [lower, `webhook-${lower.slice(5)}`] : [lower];
     for (let i = 0; i < out.length; i += 2) {
       if (names.includes(out[i]!.toLowerCase())) {
         out[i + 1] = value;

@@ -4,7 +4,7 @@
 // `hookgate sign` makes is accepted by the package's own verifier; (c) one changed byte is refused by both.
 // The packages need no network: every verifier here runs offline on the delivery alone.
 import t from 'tap';
-import { createHash, createHmac, generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { X509Certificate, createHash, createHmac, createPrivateKey, generateKeyPairSync, sign as edSign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { request } from 'undici';
 import Razorpay from 'razorpay';
@@ -14,18 +14,32 @@ import { WorkOS } from '@workos-inc/node';
 import Pusher from 'pusher';
 import Mux from '@mux/mux-node';
 import { verifySignature as vonageVerify } from '@vonage/jwt';
-import { SignJWT, decodeJwt } from 'jose';
+import { CompactSign, SignJWT, decodeJwt } from 'jose';
+import { SignedDataVerifier, Environment as AppleEnvironment } from '@apple/app-store-server-library';
 import Telnyx from 'telnyx';
 import { parse as gocardlessParse } from 'gocardless-nodejs/webhooks';
 import OpenAI from 'openai';
 import { validateWebhook as replicateValidate } from 'replicate';
 import { hmacValidator } from '@adyen/api-library';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
+import { LinearWebhookClient } from '@linear/sdk/webhooks';
+import { StreamChat } from 'stream-chat';
+import { WebhooksManager as BoxWebhooks } from 'box-node-sdk/lib/managers/webhooks';
+import { computeWebhookSignature as boxSignature } from 'box-node-sdk/lib/internal/utilsNode';
+import { isValidSlackRequest } from '@slack/bolt';
+import { verifyWebhook as clerkVerify } from '@clerk/backend/webhooks';
+import { Resend } from 'resend';
+import { validateEvent as polarValidate } from '@polar-sh/sdk/webhooks';
+import { SDKValidationError as PolarUnknownEvent } from '@polar-sh/sdk/models/errors/sdkvalidationerror.js';
+import { v2 as cloudinary } from 'cloudinary';
 import { getScheme } from '../../src/providers/index.js';
 import { signCommand } from '../../src/cli/sign.js';
 import { providerDefaults } from '../../src/providers/jwt.js';
 import { JWT_PROVIDERS } from '../../src/providers/jwt-providers.js';
 import type { SchemeOptions, Verdict } from '../../src/providers/types.js';
+import type { Fetcher } from '../../src/providers/remote.js';
+import { appleLikeChain } from '../helpers/test-ca.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 
@@ -73,9 +87,16 @@ const passes = async (f: () => unknown): Promise<boolean> => {
   }
 };
 
-// braintree ships no type declarations
+// braintree and coinbase-commerce-node ship no type declarations
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const braintree: any = createRequire(import.meta.url)('braintree');
+const coinbase = createRequire(import.meta.url)('coinbase-commerce-node') as { Webhook: { computeSignature(p: string, s: string): string; verifyEventBody(p: string, h: string, s: string): unknown } };
+
+// Apple signs with a chain to its pinned root: a chain in Apple's shape made for the run stands in for
+// it, trusted by Apple's library (its root certificates argument) and by hookgate (fetcher.trustedRoots, tests only)
+const APPLE_CHAIN = appleLikeChain();
+t.teardown(() => APPLE_CHAIN.close());
+const TRUST = Object.assign(async (): Promise<Buffer> => Buffer.alloc(0), { trustedRoots: [APPLE_CHAIN.root] }) as Fetcher;
 
 const OPTS: SchemeOptions = { toleranceMs: 300_000, publicUrl: null };
 function hookgateVerify(c: Case, d: Delivery): Verdict {
@@ -85,7 +106,10 @@ function hookgateVerify(c: Case, d: Delivery): Verdict {
   const opts: SchemeOptions = def ? { ...OPTS, jwt: providerDefaults(def) } : OPTS;
   const keys = [s.key(c.secret, opts)];
   const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return s.verify({ method: 'POST', url: '/hook', headers, body: d.body }, keys, opts, Date.now());
+  const req = { method: 'POST', url: '/hook', headers, body: d.body };
+  // keys that come from outside the delivery (Apple's root): resolved as the verify stage does (synchronously here)
+  const fetched = s.remote ? (s.remote(opts, TRUST).resolve(req, Date.now()) as { material: unknown }).material : undefined;
+  return s.verify(req, keys, opts, Date.now(), fetched);
 }
 
 /** `hookgate sign --provider P --secret S --body -`, its printed headers (and body, where the signature travels in it) parsed back. */
@@ -138,6 +162,35 @@ const adyen = new hmacValidator();
 const ADYEN_ITEM = { pspReference: '7914073381342284', merchantAccountCode: 'TestMerchant', merchantReference: 'TestPayment-abc', amount: { value: 1130, currency: 'EUR' }, eventCode: 'AUTHORISATION', success: 'true' };
 const adyenBody = (item: Record<string, unknown>) => Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
 const adyenItem = (b: Buffer) => JSON.parse(b.toString()).notificationItems[0].NotificationRequestItem;
+
+const LINEAR_SECRET = 'lin_wh_official_packages_0123';
+const COINBASE_SECRET = 'coinbase_shared_secret_0123';
+const STREAM = { key: 'stream_api_key', secret: 'stream_api_secret_0123' };
+const BOX = { primary: 'box_primary_key_0123', secondary: 'box_secondary_key_0123' };
+const SLACK_SECRET = 'slack_signing_secret_0123';
+const POLAR_SECRET = 'polar_whs_official_packages_0123';
+const CLOUDINARY_SECRET = 'cloudinary_api_secret_0123';
+
+const linear = new LinearWebhookClient(LINEAR_SECRET);
+// Linear's verifier holds the body's signed webhookTimestamp (ms) to 60 s of its clock
+const linearBody = (now: number) => Buffer.from(`{"action":"create","type":"Issue","data":{"id":"iss_1","title":"abc"},"webhookTimestamp":${now}}`);
+const COINBASE_BODY = Buffer.from('{"id":1,"scheduled_for":"2017-01-31T20:50:02Z","event":{"id":"24934862-d980-46cb-9402-43c81b0cdba6","type":"charge:created","data":{"code":"abc"}}}');
+const stream = new StreamChat(STREAM.key, STREAM.secret);
+const resend = new Resend('re_official_packages');
+cloudinary.config({ api_secret: CLOUDINARY_SECRET });
+/** Box's delivery timestamp as Box writes it: RFC 3339 with a zone offset */
+const boxTime = (now: number) => new Date(Math.floor(now / 1000) * 1000 - 7 * 3_600_000).toISOString().slice(0, 19) + '-07:00';
+const APPLE_BUNDLE = 'com.example.app';
+const appleVerifier = new SignedDataVerifier([new X509Certificate(APPLE_CHAIN.root).raw], false, AppleEnvironment.SANDBOX, APPLE_BUNDLE);
+const applePayload = (now: number) => ({ notificationType: 'TEST', notificationUUID: `0f3a6c2e-1b7d-4e8a-9c5f-${String(now).padStart(12, '0').slice(-12)}`, data: { bundleId: APPLE_BUNDLE, environment: 'Sandbox' }, version: '2.0', signedDate: now });
+const appleDer = (pem: string) => new X509Certificate(pem).raw.toString('base64');
+/** One changed character of the token's signature (the second last: the last may only carry padding bits) */
+const changeJwsSignature = (token: string) => token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1);
+
+const svixSigned = (now: number): Delivery => {
+  const id = `msg_svix_${now}`;
+  return { headers: { 'svix-id': id, 'svix-timestamp': String(Math.floor(now / 1000)), 'svix-signature': new SvixWebhook(WHSEC).sign(id, new Date(now), BODY.toString()) }, body: BODY };
+};
 
 const standardSigned = (now: number): Delivery => {
   const id = `msg_${now}`;
@@ -289,6 +342,118 @@ const CASES: Case[] = [
     official: () => ({ headers: { hmacsignature: adyen.calculateHmacSignature(BODY.toString(), ADYEN_KEY) }, body: BODY }),
     accepts: async (d) => adyen.validateHMACSignature(ADYEN_KEY, d.headers.hmacsignature!, d.body.toString()),
   },
+  {
+    provider: 'linear',
+    secret: LINEAR_SECRET,
+    signer: "verify-only package (@linear/sdk LinearWebhookClient.verify): HMAC-SHA256 hex of the body, as it recomputes it, over a body carrying webhookTimestamp",
+    official: (now) => {
+      const body = linearBody(now);
+      return { headers: { 'linear-signature': b64hmac(LINEAR_SECRET, body, 'hex'), 'linear-delivery': `dlv_${now}` }, body };
+    },
+    accepts: (d) => passes(() => linear.verify(d.body, d.headers['linear-signature']!)),
+    body: linearBody(Date.now()),
+  },
+  {
+    provider: 'coinbase-commerce',
+    secret: COINBASE_SECRET,
+    signer: 'coinbase-commerce-node Webhook.computeSignature',
+    official: () => ({ headers: { 'x-cc-webhook-signature': coinbase.Webhook.computeSignature(COINBASE_BODY.toString(), COINBASE_SECRET) }, body: COINBASE_BODY }),
+    accepts: (d) => passes(() => coinbase.Webhook.verifyEventBody(d.body.toString(), d.headers['x-cc-webhook-signature']!, COINBASE_SECRET)),
+    body: COINBASE_BODY,
+  },
+  {
+    provider: 'stream-chat',
+    secret: STREAM.secret,
+    signer: 'verify-only package (stream-chat StreamChat#verifyWebhook): HMAC-SHA256 hex of the body with the API secret, as it recomputes it',
+    official: () => ({ headers: { 'x-signature': b64hmac(STREAM.secret, BODY, 'hex'), 'x-webhook-id': 'wh_official_1' }, body: BODY }),
+    accepts: async (d) => stream.verifyWebhook(d.body, d.headers['x-signature']!),
+  },
+  {
+    provider: 'box',
+    secret: BOX.primary,
+    signer: "verify-only package (box-node-sdk WebhooksManager.validateMessage): its computeWebhookSignature (the function validateMessage checks with), with the primary and the secondary key",
+    official: async (now) => {
+      const headers: Headers = { 'box-delivery-id': `dlv_${now}`, 'box-delivery-timestamp': boxTime(now), 'box-signature-version': '1', 'box-signature-algorithm': 'HmacSHA256' };
+      headers['box-signature-primary'] = (await boxSignature(BODY.toString(), headers, BOX.primary))!;
+      headers['box-signature-secondary'] = (await boxSignature(BODY.toString(), headers, BOX.secondary))!;
+      return { headers, body: BODY };
+    },
+    accepts: (d) => BoxWebhooks.validateMessage(d.body.toString(), d.headers, BOX.primary, { secondaryKey: BOX.secondary }),
+  },
+  {
+    provider: 'slack',
+    secret: SLACK_SECRET,
+    signer: 'verify-only package (@slack/bolt isValidSlackRequest): HMAC-SHA256 hex of `v0:{timestamp}:{body}`, as it recomputes it',
+    official: (now) => {
+      const ts = String(Math.floor(now / 1000));
+      return { headers: { 'x-slack-request-timestamp': ts, 'x-slack-signature': `v0=${b64hmac(SLACK_SECRET, `v0:${ts}:${BODY.toString()}`, 'hex')}` }, body: BODY };
+    },
+    accepts: async (d) => isValidSlackRequest({ signingSecret: SLACK_SECRET, body: d.body.toString(), headers: { 'x-slack-signature': d.headers['x-slack-signature']!, 'x-slack-request-timestamp': Number(d.headers['x-slack-request-timestamp']) } }),
+  },
+  {
+    provider: 'clerk',
+    secret: WHSEC,
+    signer: 'verify-only package (@clerk/backend verifyWebhook): svix Webhook#sign, with the svix-* headers Clerk delivers',
+    official: svixSigned,
+    accepts: (d) => passes(() => clerkVerify(new Request('http://localhost/hook', { method: 'POST', headers: d.headers, body: d.body }), { signingSecret: WHSEC })),
+  },
+  {
+    provider: 'resend',
+    secret: WHSEC,
+    signer: 'verify-only package (resend webhooks.verify): svix Webhook#sign, with the svix-* headers Resend delivers',
+    official: svixSigned,
+    // Resend's documented handler reads the svix-* headers into { id, timestamp, signature }
+    accepts: (d) => passes(() => resend.webhooks.verify({ payload: d.body.toString(), headers: { id: d.headers['svix-id']!, timestamp: d.headers['svix-timestamp']!, signature: d.headers['svix-signature']! }, webhookSecret: WHSEC })),
+  },
+  {
+    provider: 'polar',
+    secret: POLAR_SECRET,
+    signer: 'verify-only package (@polar-sh/sdk validateEvent): the Standard Webhooks reference signer (standardwebhooks) keyed with the base64 of the raw secret, as validateEvent keys it',
+    official: (now) => {
+      const id = `msg_polar_${now}`;
+      const sig = new StandardWebhook(Buffer.from(POLAR_SECRET).toString('base64')).sign(id, new Date(now), BODY.toString());
+      return { headers: { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(now / 1000)), 'webhook-signature': sig }, body: BODY };
+    },
+    // validateEvent verifies, then parses the event by type: the test body's type is not one of Polar's, so
+    // an SDKValidationError (thrown only once the signature passed) is its acceptance
+    accepts: (d) => passes(() => {
+      try {
+        return polarValidate(d.body, d.headers, POLAR_SECRET);
+      } catch (e) {
+        if (e instanceof PolarUnknownEvent) return true;
+        throw e;
+      }
+    }),
+  },
+  {
+    provider: 'cloudinary',
+    secret: CLOUDINARY_SECRET,
+    signer: 'cloudinary utils.webhook_signature (SHA-1 of body + timestamp + API secret)',
+    official: (now) => {
+      const ts = Math.floor(now / 1000);
+      return { headers: { 'x-cld-timestamp': String(ts), 'x-cld-signature': cloudinary.utils.webhook_signature(BODY.toString(), ts, { api_secret: CLOUDINARY_SECRET, signature_algorithm: 'sha1' }) }, body: BODY };
+    },
+    accepts: async (d) => cloudinary.utils.verifyNotificationSignature(d.body.toString(), Number(d.headers['x-cld-timestamp']), d.headers['x-cld-signature']!),
+  },
+  {
+    provider: 'apple-app-store',
+    secret: APPLE_BUNDLE,
+    signSecret: `${APPLE_CHAIN.leafKey}\n${APPLE_CHAIN.leaf}\n${APPLE_CHAIN.inter}\n${APPLE_CHAIN.root}`,
+    signer: "verify-only package (@apple/app-store-server-library SignedDataVerifier, offline: no OCSP): an ES256 JWS made with jose, its x5c a chain in Apple's shape to a root made for the run, given to both as the trusted root",
+    official: async (now) => {
+      const x5c = [APPLE_CHAIN.leaf, APPLE_CHAIN.inter, APPLE_CHAIN.root].map(appleDer);
+      const jws = await new CompactSign(Buffer.from(JSON.stringify(applePayload(now)))).setProtectedHeader({ alg: 'ES256', x5c }).sign(createPrivateKey(APPLE_CHAIN.leafKey));
+      return { headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ signedPayload: jws })) };
+    },
+    accepts: (d) => passes(() => appleVerifier.verifyAndDecodeNotification(JSON.parse(d.body.toString()).signedPayload)),
+    // hookgate sign's --body is the notification to sign; it writes the {"signedPayload": …} body
+    body: Buffer.from(JSON.stringify(applePayload(Date.now()))),
+    change: (d) => {
+      const { signedPayload } = JSON.parse(d.body.toString()) as { signedPayload: string };
+      return { headers: d.headers, body: Buffer.from(JSON.stringify({ signedPayload: changeJwsSignature(signedPayload) })) };
+    },
+    changeNote: 'a changed byte of the JWS signature',
+  },
 ];
 
 t.test('official packages, both directions', async (t) => {
@@ -299,7 +464,7 @@ t.test('official packages, both directions', async (t) => {
     env[`SECRET_${i}`] = c.secret;
     return { path: `/p/${c.provider}`, provider: c.provider, secrets: [`env:SECRET_${i}`] };
   });
-  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes }, env));
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes }, env), { fetcher: TRUST });
   t.teardown(() => gw.close());
 
   for (const c of CASES) {

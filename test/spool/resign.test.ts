@@ -112,3 +112,27 @@ t.test('standard webhooks, resign: the official verifier (5 min window) accepts 
   await until(() => app.verdicts.length === 1);
   t.same(app.verdicts, [true], 'standardwebhooks verify accepts it: fresh timestamp, same id, same body');
 });
+
+// provider svix signs svix-* names; a white-labelled account sends webhook-* ones, which are re-signed in place
+t.test('svix, resign: a white-labelled delivery (webhook-* names) is re-signed under its own names', async (t) => {
+  const wh = new Webhook(STANDARD_SECRET);
+  const app = await verifyingApp((body, h) => {
+    try {
+      return !('svix-signature' in h) && !!wh.verify(body, h);
+    } catch {
+      return false;
+    }
+  });
+  t.teardown(() => app.close());
+  const gw = await gateway(t, app.url, { path: '/svix', provider: 'svix', secrets: ['env:S'], tolerance: '5m' }, { S: STANDARD_SECRET });
+  const payload = '{"type":"user.created","data":{"id":2}}';
+  const signedAt = new Date(Date.now() - (5 * 60 - 2) * 1000);
+  const id = 'msg_resign_svix_white_label';
+  const res = await request(`${gw.url}/svix`, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(signedAt.getTime() / 1000)), 'webhook-signature': wh.sign(id, signedAt, payload) }, body: payload });
+  await res.body.dump();
+  t.equal(res.headers['hookgate-outcome'], 'spooled');
+  await sleep(3500);
+  await app.start();
+  await until(() => app.verdicts.length === 1);
+  t.same(app.verdicts, [true], 'standardwebhooks verify accepts it, and no svix-* header was added');
+});

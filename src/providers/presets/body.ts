@@ -529,7 +529,7 @@ export const BODY: readonly HmacPreset[] = [
     signed: "{body}",
     signature: { headers: ["x-signature"], format: "single", encoding: "hex" },
     idHeader: "x-webhook-id",
-    notes: ["The secret is the app's API secret."],
+    notes: ["The secret is the app's API secret.", "Leave Stream's webhook payload compression off: a gzipped body is signed uncompressed (stream-chat's verifyAndParseWebhook gunzips before checking), and hookgate verifies the bytes it receives."],
     vector: {
       secret: "whk_test_secret_0123456789",
       body: "{\"type\":\"message.new\",\"cid\":\"messaging:1\",\"message\":{\"id\":\"m1\"}}",

@@ -12,7 +12,9 @@ export const KEYED_HASH: readonly HmacPreset[] = [
     signed: "{body}{timestamp}{secret}",
     signature: { headers: ["x-cld-signature"], format: "single", encoding: "hex" },
     timestamp: { header: "x-cld-timestamp", unit: "s" },
-    notes: ["SHA-1(body + timestamp + API secret) (the account's default; accounts switched to SHA-256 are not this preset). Cloudinary's SDK accepts two hours of age: raise tolerance to match if deliveries arrive late."],
+    // cloudinary utils.verifyNotificationSignature: valid_for = 7200 s
+    tolerance: "2h",
+    notes: ["SHA-1(body + timestamp + API secret) (the account's default; accounts switched to SHA-256 are not this preset). The default tolerance is Cloudinary's own two hours (its SDK's verifyNotificationSignature)."],
     vector: {
       secret: "whk_test_secret_0123456789",
       body: "{\"notification_type\":\"upload\",\"public_id\":\"sample\",\"version\":1700000000}",

@@ -12,7 +12,11 @@ export const TIMESTAMPED: readonly HmacPreset[] = [
     signature: { headers: ["box-signature-primary", "box-signature-secondary"], all: true, format: "single", encoding: "base64" },
     timestamp: { header: "box-delivery-timestamp", unit: "iso" },
     idHeader: "box-delivery-id",
-    notes: ["Box signs with the primary and the secondary key at once: give both as the route's secrets (either matching is enough). Box allows 10 minutes of skew: set tolerance: 10m to match."],
+    // box-node-sdk's validateMessage refuses a delivery without them
+    sends: {"box-signature-version": "1", "box-signature-algorithm": "HmacSHA256"},
+    // box-node-sdk validateMessage: maxAge 600 s
+    tolerance: "10m",
+    notes: ["Box signs with the primary and the secondary key at once: give both as the route's secrets (either matching is enough). The default tolerance is Box's own 10 minutes (box-node-sdk's validateMessage)."],
     vector: {
       secret: "SamplePrimaryKey",
       body: "{\"type\":\"webhook_event\",\"webhook\":{\"id\":\"1234567890\"},\"trigger\":\"FILE.UPLOADED\",\"source\":{\"id\":\"1234567890\",\"type\":\"file\",\"name\":\"Test.txt\"}}",
@@ -109,7 +113,9 @@ export const TIMESTAMPED: readonly HmacPreset[] = [
     signed: "{timestamp}.{body}",
     signature: { headers: ["elevenlabs-signature"], format: "pairs", separator: ",", tsKey: "t", sigKey: "v0", encoding: "hex" },
     timestamp: { unit: "s" },
-    notes: ["ElevenLabs' SDK accepts 30 minutes of skew; raise the route's tolerance if deliveries arrive late."],
+    // @elevenlabs/elevenlabs-js webhooks.constructEvent: 30 * 60 * 1000
+    tolerance: "30m",
+    notes: ["The default tolerance is ElevenLabs' own 30 minutes (its SDK's webhooks.constructEvent)."],
     vector: {
       secret: "whk_test_secret_0123456789",
       body: "{\"type\":\"post_call_transcription\",\"event_timestamp\":1700000000,\"data\":{\"conversation_id\":\"c1\"}}",
