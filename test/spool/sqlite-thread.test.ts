@@ -1,0 +1,80 @@
+// The embedded spool behind its worker thread: a delivery stored through it is on the file (read back
+// by a fresh connection), Buffers cross the boundary as Buffers, a store error arrives as
+// ledger_unavailable with its cause, and a worker that dies fails only the calls waiting on it: the
+// next call starts a new worker on the same file and finds what was committed.
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLedger } from '../../src/ledger/index.js';
+import { keyHash } from '../../src/ledger/common.js';
+import { openSpoolStore } from '../../src/spool/store/index.js';
+import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
+import { ThreadedSqliteSpool, toBuffers } from '../../src/spool/store/sqlite-thread.js';
+import type { AcceptInput } from '../../src/spool/store/types.js';
+import { GatewayError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-thread-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const url = `embedded:${join(dir, 'ledger.db')}`;
+const ledger = await openLedger({ url, retentionMs: 60_000, leaseMs: 30_000, cache: 0, migrate: true });
+t.teardown(() => ledger.close());
+
+const input = async (key: string, body: Buffer): Promise<AcceptInput> => {
+  const c = await ledger.claim(key);
+  if (c.state !== 'claimed') throw new Error(`expected a claim, got ${c.state}`);
+  return { key, ledgerToken: c.token, acceptStatus: 200, retentionMs: 60_000, route: '/t', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000, method: 'POST', path: '/t', headers: ['Content-Type', 'application/json'], body, meta: null };
+};
+
+t.test('toBuffers: Uint8Arrays become Buffers over the same memory, in arrays and plain objects; the rest is left alone', async (t) => {
+  const u8 = new Uint8Array([1, 2, 3]);
+  const out = toBuffers({ a: [u8], b: 'x', c: null, d: { e: u8 } }) as { a: Buffer[]; b: string; c: null; d: { e: Buffer } };
+  t.ok(Buffer.isBuffer(out.a[0]) && Buffer.isBuffer(out.d.e));
+  t.same([...out.a[0]!], [1, 2, 3]);
+  t.equal(out.b, 'x');
+  t.equal(out.c, null);
+});
+
+t.test('stored through the thread: committed on the file, bytes intact', async (t) => {
+  const store = await openSpoolStore({ url });
+  t.teardown(() => store.close());
+  t.ok(store instanceof ThreadedSqliteSpool, 'the thread is what `run` opens');
+  const body = Buffer.from([0, 255, 10, 13, 0x7b]);
+  t.match(await store.accept(await input('th-1', body)), { state: 'spooled', delivering: false });
+  // a connection of this thread reads what the worker committed
+  const direct = openSqliteSpool(url);
+  t.teardown(() => direct.close());
+  t.match(await direct.get('th-1'), { state: 'pending', route: '/t', tenant: 'acme' });
+  const due = await store.due('/t', 10, 10);
+  t.ok(due.length === 1 && Buffer.isBuffer(due[0]!.keyHash), 'a key hash comes back as a Buffer');
+  const [claimed] = await store.claim([keyHash('th-1')], '00000000-0000-4000-8000-000000000001', 30_000);
+  t.ok(Buffer.isBuffer(claimed!.body), 'the body comes back as a Buffer');
+  t.same(claimed!.body, body, 'byte for byte');
+  t.same(claimed!.headers, ['Content-Type', 'application/json']);
+});
+
+t.test('a worker that dies: waiting calls fail as ledger_unavailable, the next call starts a new worker on the same file', async (t) => {
+  const store = (await openSpoolStore({ url })) as unknown as ThreadedSqliteSpool;
+  t.teardown(() => store.close());
+  t.match(await store.accept(await input('th-2', Buffer.from('{}'))), { state: 'spooled' });
+  const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  const waiting = store.get('th-2');
+  await worker.terminate();
+  const err = await waiting.then(() => null, (e: unknown) => e);
+  t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'the call in flight failed as ledger_unavailable (503 at the accept), not a crash');
+  t.match(await store.get('th-2'), { state: 'pending', key: 'th-2' }, 'a new worker answers, and the committed delivery is there');
+});
+
+t.test('an error inside the worker arrives as ledger_unavailable with its cause', async (t) => {
+  const store = await openSpoolStore({ url });
+  t.teardown(() => store.close());
+  // the same key accepted twice with a token that is no longer the claim's: the store says lost, not an error
+  t.match(await store.accept({ ...(await input('th-3', Buffer.from('{}'))), ledgerToken: '00000000-0000-4000-8000-00000000dead' }), { state: 'lost' });
+  await store.close();
+  const err = await store.get('th-3').then(() => null, (e: unknown) => e);
+  t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'a call after close is refused as ledger_unavailable');
+});
+
+t.test('a file the worker cannot open: the open rejects, nothing hangs', async (t) => {
+  await t.rejects(openSpoolStore({ url: `embedded:${join(dir, 'missing', 'nested', 'x.db')}` }));
+});
