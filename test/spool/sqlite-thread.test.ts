@@ -78,3 +78,22 @@ t.test('an error inside the worker arrives as ledger_unavailable with its cause'
 t.test('a file the worker cannot open: the open rejects, nothing hangs', async (t) => {
   await t.rejects(openSpoolStore({ url: `embedded:${join(dir, 'missing', 'nested', 'x.db')}` }));
 });
+
+t.test('durability: an accept commits with synchronous=FULL; a claim and a settle with NORMAL (the next FULL commit syncs them)', async (t) => {
+  const direct = openSqliteSpool(url);
+  t.teardown(() => direct.close());
+  const mode = () => (direct as unknown as { db: { pragma(p: string, o: { simple: true }): number } }).db.pragma('synchronous', { simple: true });
+  const FULL = 2;
+  const NORMAL = 1;
+  t.match(await direct.accept(await input('th-4', Buffer.from('{}'))), { state: 'spooled' });
+  t.equal(mode(), FULL, 'the accept behind a 2xx: FULL');
+  const owner = '00000000-0000-4000-8000-000000000004';
+  t.equal((await direct.claim([keyHash('th-4')], owner, 30_000)).length, 1);
+  t.equal(mode(), NORMAL, 'a claim: NORMAL');
+  t.equal(await direct.settle(keyHash('th-4'), owner, { state: 'delivered', status: 200, keepMs: 60_000 }), true);
+  t.equal(mode(), NORMAL, 'a settle: NORMAL');
+  t.match(await direct.accept(await input('th-5', Buffer.from('{}'))), { state: 'spooled' });
+  t.equal(mode(), FULL, 'the next accept: FULL again');
+  t.ok(await direct.replay(keyHash('th-4').toString('hex')), 'an operator\'s replay');
+  t.equal(mode(), FULL, 'behind an answer: FULL');
+});
