@@ -33,6 +33,7 @@ import { Resend } from 'resend';
 import { validateEvent as polarValidate } from '@polar-sh/sdk/webhooks';
 import { SDKValidationError as PolarUnknownEvent } from '@polar-sh/sdk/models/errors/sdkvalidationerror.js';
 import { v2 as cloudinary } from 'cloudinary';
+import { ElevenLabsClient } from '@elevenlabs/elevenlabs-js';
 import { getScheme } from '../../src/providers/index.js';
 import { signCommand } from '../../src/cli/sign.js';
 import { providerDefaults } from '../../src/providers/jwt.js';
@@ -165,6 +166,13 @@ const adyenItem = (b: Buffer) => JSON.parse(b.toString()).notificationItems[0].N
 
 const LINEAR_SECRET = 'lin_wh_official_packages_0123';
 const COINBASE_SECRET = 'coinbase_shared_secret_0123';
+const ELEVENLABS_SECRET = 'wsec_official_packages_0123';
+// the client does nothing on the network until an API method is called; webhooks.constructEvent is local
+const elevenlabs = new ElevenLabsClient({ apiKey: 'not-used-offline' });
+const elevenlabsHeader = (now: number, body: Buffer) => {
+  const t = Math.floor(now / 1000);
+  return `t=${t},v0=${createHmac('sha256', ELEVENLABS_SECRET).update(`${t}.${body.toString()}`).digest('hex')}`;
+};
 const STREAM = { key: 'stream_api_key', secret: 'stream_api_secret_0123' };
 const BOX = { primary: 'box_primary_key_0123', secondary: 'box_secondary_key_0123' };
 const SLACK_SECRET = 'slack_signing_secret_0123';
@@ -424,6 +432,13 @@ const CASES: Case[] = [
         throw e;
       }
     }),
+  },
+  {
+    provider: 'elevenlabs',
+    secret: ELEVENLABS_SECRET,
+    signer: "verify-only package (@elevenlabs/elevenlabs-js webhooks.constructEvent): HMAC-SHA256 hex of `{t}.{body}` with the secret as UTF-8, as it recomputes it",
+    official: (now) => ({ headers: { 'elevenlabs-signature': elevenlabsHeader(now, BODY) }, body: BODY }),
+    accepts: (d) => passes(() => elevenlabs.webhooks.constructEvent(d.body.toString(), d.headers['elevenlabs-signature']!, ELEVENLABS_SECRET)),
   },
   {
     provider: 'cloudinary',
