@@ -10,6 +10,7 @@ import pg from 'pg';
 import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
+import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
 import type { AcceptInput, DeliveryRow, ListPosition, SpoolStore } from '../../src/spool/store/types.js';
 import { decodeCursor } from '../../src/spool/cursor.js';
 import type { Ledger } from '../../src/ledger/types.js';
@@ -18,13 +19,15 @@ import { requirePostgres } from '../helpers/services.js';
 
 const PG_URL = (await requirePostgres(t)) ?? '';
 
-interface Target { name: string; url: string; schema?: string; dialect?: 'postgres' | 'cockroachdb'; cleanup(): Promise<void> }
+interface Target { name: string; url: string; schema?: string; dialect?: 'postgres' | 'cockroachdb'; inThread?: boolean; cleanup(): Promise<void> }
 
 const targets: Array<() => Target> = [
-  () => {
+  // the embedded file as `run` opens it (behind its worker thread), and the same store in this thread
+  // (what the worker runs; coverage is measured in this thread only)
+  ...[false, true].map((inThread) => (): Target => {
     const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-store-'));
-    return { name: 'sqlite', url: `embedded:${join(dir, 'l.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-  },
+    return { name: inThread ? 'sqlite in this thread' : 'sqlite', url: `embedded:${join(dir, 'l.db')}`, inThread, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }),
   ...(['postgres', 'cockroachdb'] as const).map((dialect) => (): Target => {
     const schema = schemaName(`spool_store_${dialect}`);
     return {
@@ -59,7 +62,7 @@ for (const make of targets) {
     const opts = { url: target.url, ...(target.schema ? { schema: target.schema } : {}), ...(target.dialect ? { dialect: target.dialect } : {}) };
     const ledger = await openLedger({ ...opts, retentionMs: 3_600_000, leaseMs: 30_000, cache: 0, migrate: true });
     t.teardown(() => ledger.close());
-    const store: SpoolStore = await openSpoolStore(opts);
+    const store: SpoolStore = target.inThread ? openSqliteSpool(target.url) : await openSpoolStore(opts);
     t.teardown(() => store.close());
     if (target.dialect) t.equal(store.backend, target.dialect);
 
@@ -211,7 +214,7 @@ for (const make of targets) {
       // 15 in one tick (one group-committed statement on PostgreSQL: the same received_at), 10 one by one
       await Promise.all(Array.from({ length: 15 }, (_, i) => accept(`pg-old${i}`)));
       for (let i = 0; i < 10; i++) {
-        if (target.name === 'sqlite') await sleep(2); // distinct received_at (ms) on the file, for the order asserted below
+        if (target.name.startsWith('sqlite')) await sleep(2); // distinct received_at (ms) on the file, for the order asserted below
         await accept(`pg-mid${i}`);
       }
       const seen: string[] = [];
@@ -241,7 +244,7 @@ for (const make of targets) {
       const o = randomUUID();
       for (let i = 0; i < 5; i++) {
         await store.accept(input(`rq${i}`, await claimToken(ledger, `rq${i}`), { route: '/rq' }));
-        if (target.name === 'sqlite') await sleep(2); // distinct received_at (ms) on the file, for the order below
+        if (target.name.startsWith('sqlite')) await sleep(2); // distinct received_at (ms) on the file, for the order below
       }
       await store.claim([0, 1, 2, 3, 4].map((i) => keyHash(`rq${i}`)), o, 30_000);
       for (let i = 0; i < 5; i++) await store.settle(keyHash(`rq${i}`), o, { state: 'dead', spend: true, status: 500, error: 'x', keepMs: 60_000 });
