@@ -198,6 +198,36 @@ for (const make of targets) {
       await store.resume('/x', '*');
     });
 
+    t.test('held: the rows still delivering under an owner, with their bytes (a lost claim answer); none under another owner or once settled', async (t) => {
+      await store.accept(input('h1', await claimToken(ledger, 'h1'), { route: '/h' }));
+      const o = randomUUID();
+      t.equal((await store.claim([keyHash('h1')], o, 30_000)).length, 1);
+      const held = await store.held([keyHash('h1')], o);
+      t.equal(held.length, 1);
+      t.match(held[0], { key: 'h1', route: '/h', tenant: 'acme', owner: o, method: 'POST', path: '/r?x=1' });
+      t.same(held[0]!.body, Buffer.from([0, 1, 2, 255]), 'with its bytes');
+      t.same(await store.held([keyHash('h1')], randomUUID()), [], 'not under another owner');
+      t.equal(await store.settle(keyHash('h1'), o, { state: 'delivered', status: 200, keepMs: 60_000 }), true);
+      t.same(await store.held([keyHash('h1')], o), [], 'not once settled');
+    });
+
+    t.test('cancel, stats and ping: a pending delivery is cancelled, a delivering one is not; stats count each state and the oldest pending age', async (t) => {
+      await store.accept(input('cs1', await claimToken(ledger, 'cs1'), { route: '/cs' }));
+      await store.accept(input('cs2', await claimToken(ledger, 'cs2'), { route: '/cs' }));
+      const o = randomUUID();
+      t.equal((await store.claim([keyHash('cs2')], o, 30_000)).length, 1);
+      t.equal(await store.cancel(keyHash('cs1').toString('hex'), 60_000), true, 'pending: cancelled');
+      t.equal(await store.cancel(keyHash('cs2').toString('hex'), 60_000), false, 'delivering: not cancelled');
+      t.equal(await store.cancel('not-an-id', 60_000), false, 'an id that is not one: false');
+      t.match(await store.get('cs1'), { state: 'cancelled' });
+      const stats = await store.stats();
+      const n = (state: string) => stats.counts.find((c) => c.route === '/cs' && c.state === state)?.n;
+      t.equal(n('cancelled'), 1);
+      t.equal(n('delivering'), 1);
+      t.ok(stats.oldestPendingMs.some((o) => o.route === '/cs' && o.ms >= 0), 'the oldest live delivery of the route has an age');
+      await t.resolves(store.ping());
+    });
+
     t.test('due: first tries before replays and retries of the same tenant', async (t) => {
       for (let i = 0; i < 3; i++) await store.accept(input(`rp${i}`, await claimToken(ledger, `rp${i}`), { route: '/rp' }));
       const o = randomUUID();
