@@ -11,6 +11,7 @@ import { errSummary } from '../errors.js';
 import type { Claimed, Settle, SpoolStore } from './store/types.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, type DispatchClass } from './schedule.js';
 import { pickFair } from './fairness.js';
+import { LostAnswers, type SettledRow } from './lost-answers.js';
 import { late, resignHeaders } from './resign.js';
 import type { SpoolMetrics } from './metrics.js';
 import type { LimitStore } from '../limits/store.js';
@@ -55,14 +56,8 @@ export class Dispatcher {
   /** `route\0tenant` → until when (ms) the tenant's tenantRate window is used up: its rows are not claimed */
   private readonly paced = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
-  /**
-   * Claims (and accepts) whose answer was lost when the database went away mid-statement: the rows
-   * may be ours, leased for a while. Looked up when it answers again, so that they are delivered
-   * then, not after their lease.
-   */
-  private readonly unsure: Array<{ route: string; keyHashes: Buffer[]; owner: string; until: number }> = [];
-  /** Dispatch ends not written (the database went away): written again when it answers, so that a delivered row is not sent again after its lease. */
-  private readonly unsettled: Array<{ row: Pick<Claimed, 'keyHash' | 'owner' | 'key' | 'route' | 'tenant'>; how: Settle; until: number }> = [];
+  /** claims, accepts and settles whose answer was lost with the database */
+  private readonly lost: LostAnswers;
   private timer: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private polling = false;
@@ -74,6 +69,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.lost = new LostAnswers(deps.store, this.now);
   }
 
   /**
@@ -145,10 +141,10 @@ export class Dispatcher {
     this.kick();
   }
 
-  /** a claim or accept under `owner` failed without an answer: it may have landed (see `unsure`) */
+  /** a claim or accept under `owner` failed without an answer: it may have landed (lost-answers.ts) */
   maybeHeld(route: Route, keyHashes: Buffer[], owner: string): void {
     if (this.stopped) return;
-    this.unsure.push({ route: route.path, keyHashes, owner, until: this.now() + this.leaseMs() });
+    this.lost.claimed(route.path, keyHashes, owner, this.now() + this.leaseMs());
   }
 
   /** delivers a row this replica holds (reserved slot), in the background; `probe`: the one probe of a backing-off route */
@@ -258,22 +254,13 @@ export class Dispatcher {
 
   /** Writes the dispatch ends that failed and delivers the rows of lost claim answers that are ours; throws while the database is away. */
   private async recover(): Promise<void> {
-    while (this.unsettled.length) {
-      const u = this.unsettled[0]!;
-      // Past its lease another replica may have taken it over; the write is fenced anyway.
-      if (u.until > this.now()) this.settled(u.row, u.how, await this.deps.store.settle(u.row.keyHash, u.row.owner, u.how));
-      this.unsettled.shift();
-    }
-    while (this.unsure.length) {
-      const u = this.unsure[0]!;
-      const route = this.deps.config().routes.find((r) => r.path === u.route && r.spool);
-      // Past its lease, or its route gone: a later claim takes the rows over like a dead replica's.
-      const rows = route && u.until > this.now() ? await this.deps.store.held(u.keyHashes, u.owner) : [];
-      this.unsure.shift();
-      if (!rows.length) continue;
-      this.deps.log.info({ route: u.route, count: rows.length }, 'spool: a claim whose answer was lost had landed; delivering');
-      this.state(u.route).inFlight += rows.length;
-      for (const row of rows) this.run(route!, row);
+    await this.lost.resettle(this.settled);
+    const routes = this.deps.config().routes;
+    for (const { route: path, rows } of await this.lost.held((p) => routes.some((r) => r.path === p && r.spool))) {
+      const route = routes.find((r) => r.path === path)!;
+      this.deps.log.info({ route: path, count: rows.length }, 'spool: a claim whose answer was lost had landed; delivering');
+      this.state(path).inFlight += rows.length;
+      for (const row of rows) this.run(route, row);
     }
   }
 
@@ -402,19 +389,18 @@ export class Dispatcher {
       this.settled(row, how, await this.deps.store.settle(row.keyHash, row.owner, how));
     } catch (err) {
       // Written again when the database answers; not lost either way: past its lease a replica delivers it again (the application may see it twice).
-      const { keyHash, owner, key, route, tenant } = row;
-      this.unsettled.push({ row: { keyHash, owner, key, route, tenant }, how, until: this.now() + this.leaseMs() });
+      this.lost.settleFailed(row, how, this.now() + this.leaseMs());
       this.deps.log.warn({ err: errSummary(err), key: row.key }, 'spool: settling a delivery failed; it is written again when the database answers');
     }
   }
 
-  private settled(row: Pick<Claimed, 'key' | 'route' | 'tenant'>, how: Settle, ok: boolean): void {
+  private readonly settled = (row: SettledRow, how: Settle, ok: boolean): void => {
     if (!ok) this.deps.log.warn({ key: row.key }, 'spool: the delivery was taken over by another replica before it was settled');
     else if (how.state === 'dead') {
       this.deps.metrics?.dead(row.route);
       this.deps.log.warn({ key: row.key, route: row.route, tenant: row.tenant, error: how.error }, 'spool: delivery is dead');
     }
-  }
+  };
 
   /** SIGTERM: no new claims; deliveries in flight finish (each bounded by upstream.timeout) and settle. */
   async drain(): Promise<void> {
@@ -424,10 +410,7 @@ export class Dispatcher {
     while (this.polling) await new Promise((r) => setTimeout(r, 10));
     await Promise.allSettled([...this.running]);
     // One more try at the ends not yet written (else those rows are delivered again after their lease).
-    while (this.unsettled.length) {
-      const u = this.unsettled.shift()!;
-      await this.deps.store.settle(u.row.keyHash, u.row.owner, u.how).then((ok) => this.settled(u.row, u.how, ok), () => {});
-    }
+    await this.lost.lastResettle(this.settled);
   }
 }
 

@@ -22,14 +22,11 @@ export async function openSpoolStore(opts: Pick<LedgerOptions, 'url' | 'schema' 
   try {
     const server = await withRetry('connect', () => detectDialect(driver.query), { policy: { ...DEFAULT_RETRY, budgetMs: 5000 }, write: false });
     const dialect = opts.dialect === 'postgres' || opts.dialect === 'cockroachdb' ? opts.dialect : server;
-    // PostgreSQL: the spool's statements in READ COMMITTED. PostgreSQL's SERIALIZABLE locks index
-    // pages, not keys: accepts of different deliveries (and scans of the due range) failed each other
-    // with 40001 (a burst of 1,000 across 3 replicas: 2-3 % answered 503 after the retry budget), a
-    // conflict CockroachDB's key-level SERIALIZABLE does not have. Each statement is correct without
-    // it: the accept's ledger update is fenced by the claim's owner token on the locked row, its
-    // inserts are arbitrated by the primary key, and every claim and settle re-checks state, due time
-    // and owner in its UPDATE (shared/spool.md b.2). The ledger stays SERIALIZABLE, and so does
-    // everything on CockroachDB (and the CockroachDB dialect forced on PostgreSQL, in tests).
+    // PostgreSQL: the spool's statements in READ COMMITTED. PostgreSQL's SERIALIZABLE tracks reads by
+    // index page, so accepts of unrelated deliveries failed each other with 40001 (a conflict
+    // CockroachDB's key-level SERIALIZABLE does not have). Each statement is correct without it: fenced
+    // by owner tokens and re-checked on the row it locks (docs/spool.md, Delivery). The ledger, and
+    // everything on CockroachDB (or its dialect forced on PostgreSQL), stays SERIALIZABLE.
     if (dialect === 'postgres') {
       await driver.end();
       driver = pool('read committed');

@@ -119,7 +119,7 @@ export class SqliteSpoolStore implements SpoolStore {
    * synchronous=FULL for every commit that stands behind an answer (an accept's 2xx, an operator's
    * replay or pause); NORMAL for the dispatch's claims and settles: one lost on power loss is a
    * delivery sent again, inside the duplicate window, and the next FULL commit syncs it to disk too
-   * (one WAL). Measured in bench:spool: the settles' syncs halved the file's delivery rate.
+   * (one WAL).
    */
   private sync(full: boolean): void {
     if (this.full === full) return;
