@@ -58,8 +58,15 @@ t.test('a worker that dies: waiting calls fail as ledger_unavailable, the next c
   t.teardown(() => store.close());
   t.match(await store.accept(await input('th-2', Buffer.from('{}'))), { state: 'spooled' });
   const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
-  const waiting = store.get('th-2');
+  // Another connection holds the write lock, so the worker's write waits inside SQLite and cannot
+  // answer before it is stopped (a quick read could, which made this test a race).
+  const locker = openSqliteSpool(url);
+  t.teardown(() => locker.close());
+  const db = (locker as unknown as { db: { exec(sql: string): void } }).db;
+  db.exec('BEGIN IMMEDIATE');
+  const waiting = store.pause('/t', 'acme');
   await worker.terminate();
+  db.exec('ROLLBACK');
   const err = await waiting.then(() => null, (e: unknown) => e);
   t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'the call in flight failed as ledger_unavailable (503 at the accept), not a crash');
   t.match(await store.get('th-2'), { state: 'pending', key: 'th-2' }, 'a new worker answers, and the committed delivery is there');
