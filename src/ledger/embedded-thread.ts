@@ -3,7 +3,8 @@
 // batch as one message; the worker runs it as one transaction and answers. SQLite's work (and, on
 // disk, its WAL writes and checkpoints) then runs beside the event loop that serves requests instead
 // of inside it: measured in docs/benchmarks.md.
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { resolve as resolvePath } from 'node:path';
 import type { LedgerOptions } from './types.js';
 import { BatchingLedger, errorFrom, type Answer, type BatchTimes, type Op } from './embedded.js';
 import { embeddedPath, validateOptions, type BatchMode, type LedgerLog } from './common.js';
@@ -15,6 +16,7 @@ type Ask =
   | { t: 'batch'; ops: Op[]; times: BatchTimes }
   | { t: 'sweep'; now: number; batch: number; maxBatches: number }
   | { t: 'ping' }
+  | { t: 'spool'; port: MessagePort }
   | { t: 'close' };
 
 /** What the worker is sent: a request and the id its reply carries back. */
@@ -76,15 +78,27 @@ export class LedgerThread {
     }
   }
 
-  request(ask: Ask): Promise<Reply & { ok: true }> {
+  request(ask: Ask, transfer?: TransferListItem[]): Promise<Reply & { ok: true }> {
     if (this.closing && ask.t !== 'close') return Promise.reject(new Error('the ledger is closed'));
     if (!this.worker) void this.start().catch(() => {});
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.hold();
-      this.worker!.postMessage({ ...ask, id } satisfies Request);
+      this.worker!.postMessage({ ...ask, id } satisfies Request, transfer);
     });
+  }
+
+  /** A port on which this thread serves the spool, on its own connection to the file (sqlite-thread.ts). */
+  async spoolPort(): Promise<MessagePort> {
+    const { port1, port2 } = new MessageChannel();
+    try {
+      await this.request({ t: 'spool', port: port2 }, [port2]);
+    } catch (err) {
+      port1.close();
+      throw err;
+    }
+    return port1;
   }
 
   /**
@@ -102,6 +116,8 @@ export class LedgerThread {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    const path = embeddedPath(this.init.url);
+    if (path && threads.get(resolvePath(path)) === this) threads.delete(resolvePath(path));
     const worker = this.worker;
     if (!worker) return;
     try {
@@ -146,10 +162,21 @@ export class ThreadedEmbeddedLedger extends BatchingLedger {
   }
 }
 
+/** The ledger threads of this process on a file, by path: the spool on that file is served by them. */
+const threads = new Map<string, LedgerThread>();
+
+/** The running ledger thread on `url`'s file in this process, if any. */
+export function ledgerThreadOn(url: string): LedgerThread | undefined {
+  const path = embeddedPath(url);
+  return path ? threads.get(resolvePath(path)) : undefined;
+}
+
 /** Opens the embedded ledger in its own thread; rejects as the in-thread open would throw. */
 export async function openThreadedEmbeddedLedger(opts: LedgerOptions, log?: LedgerLog, now?: () => number, batch?: BatchMode): Promise<ThreadedEmbeddedLedger> {
   validateOptions(opts);
   const thread = new LedgerThread({ url: opts.url, migrate: opts.migrate, ...(opts.retryBudgetMs !== undefined ? { retryBudgetMs: opts.retryBudgetMs } : {}), ...(opts.synchronous ? { synchronous: opts.synchronous } : {}) }, log);
   await thread.start();
+  const path = embeddedPath(opts.url);
+  if (path) threads.set(resolvePath(path), thread);
   return new ThreadedEmbeddedLedger(thread, opts, log, now, batch);
 }

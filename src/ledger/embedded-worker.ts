@@ -4,6 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openMigratedSqlite, SqliteStore } from './embedded.js';
 import { errSummary } from '../errors.js';
 import type { Request, Reply, WorkerInit } from './embedded-thread.js';
+import { SqliteSpoolStore } from '../spool/store/sqlite.js';
+import { serveSpool } from '../spool/store/sqlite-serve.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -17,11 +19,17 @@ try {
   process.exit(0);
 }
 
+// The spool on this connection, once a spool asks for a port (one store for every port: one group
+// commit queue, one synchronous setting).
+let spool: SqliteSpoolStore | undefined;
+
 port.on('message', (m: Request) => {
   let reply: Reply;
   try {
     switch (m.t) {
       case 'batch':
+        // the ledger's commits NORMAL, whatever the spool's last one needed
+        spool?.relax();
         reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
         break;
       case 'sweep':
@@ -31,7 +39,14 @@ port.on('message', (m: Request) => {
         store.ping();
         reply = { id: m.id, ok: true };
         break;
+      case 'spool':
+        spool ??= new SqliteSpoolStore(store.db, Date.now, false);
+        serveSpool(m.port, spool);
+        reply = { id: m.id, ok: true };
+        break;
       case 'close':
+        // accepts queued for this turn's group commit are committed first
+        void spool?.close();
         store.close();
         port.postMessage({ id: m.id, ok: true } satisfies Reply);
         port.close();

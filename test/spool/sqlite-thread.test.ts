@@ -1,7 +1,8 @@
 // The embedded spool behind its worker thread: a delivery stored through it is on the file (read back
 // by a fresh connection), Buffers cross the boundary as Buffers, a store error arrives as
-// ledger_unavailable with its cause, and a worker that dies fails only the calls waiting on it: the
-// next call starts a new worker on the same file and finds what was committed.
+// ledger_unavailable with its cause, and a thread that dies (the spool's own worker, or the ledger's
+// worker serving it) fails only the calls waiting on it: the next call connects again and finds what
+// was committed.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +11,10 @@ import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
-import { ThreadedSqliteSpool, toBuffers } from '../../src/spool/store/sqlite-thread.js';
-import type { AcceptInput } from '../../src/spool/store/types.js';
+import { ThreadedSqliteSpool, openThreadedSqliteSpool, ownWorker, toBuffers } from '../../src/spool/store/sqlite-thread.js';
+import { ledgerThreadOn } from '../../src/ledger/embedded-thread.js';
+import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
+import { MessagePort, Worker } from 'node:worker_threads';
 import { GatewayError } from '../../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookgate-spool-thread-'));
@@ -53,23 +56,53 @@ t.test('stored through the thread: committed on the file, bytes intact', async (
   t.same(claimed!.headers, ['Content-Type', 'application/json']);
 });
 
-t.test('a worker that dies: waiting calls fail as ledger_unavailable, the next call starts a new worker on the same file', async (t) => {
-  const store = (await openSpoolStore({ url })) as unknown as ThreadedSqliteSpool;
+type Linked = { link: { terminate?(): Promise<number> } | null };
+
+/**
+ * A call made once its thread is told to stop: it cannot be answered. (Stopping a thread inside a
+ * SQLite call is no test of ours: better-sqlite3 aborts the process when its error meets a
+ * terminating isolate.)
+ */
+async function callWhileDying(store: SpoolStore, worker: { terminate(): Promise<number> }): Promise<unknown> {
+  const exited = worker.terminate();
+  const waiting = store.pause('/t', 'acme').then(() => null, (e: unknown) => e);
+  await exited;
+  return waiting;
+}
+
+t.test('with the ledger\'s thread on the same file in this process, the spool is served on its connection', async (t) => {
+  const store = await openSpoolStore({ url });
+  t.teardown(() => store.close());
+  t.ok((store as unknown as Linked).link instanceof MessagePort, 'a port into the ledger\'s worker, not a worker of its own');
+  t.match(await store.accept(await input('th-sh', Buffer.from('{}'))), { state: 'spooled' });
+  t.match(await ledger.claim('th-sh'), { state: 'done', status: 200 }, 'the ledger, in the same thread, sees the accept');
+  const own = await openThreadedSqliteSpool(ownWorker(url, 2000));
+  t.teardown(() => own.close());
+  t.ok((own as unknown as Linked).link instanceof Worker, 'a store opened for its own worker');
+  t.match(await own.get('th-sh'), { state: 'pending' }, 'its own connection reads the same file');
+});
+
+t.test('a worker of its own that dies: waiting calls fail as ledger_unavailable, the next call starts a new worker on the same file', async (t) => {
+  const store = await openThreadedSqliteSpool(ownWorker(url, 2000));
   t.teardown(() => store.close());
   t.match(await store.accept(await input('th-2', Buffer.from('{}'))), { state: 'spooled' });
-  const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
-  // Another connection holds the write lock, so the worker's write waits inside SQLite and cannot
-  // answer before it is stopped (a quick read could, which made this test a race).
-  const locker = openSqliteSpool(url);
-  t.teardown(() => locker.close());
-  const db = (locker as unknown as { db: { exec(sql: string): void } }).db;
-  db.exec('BEGIN IMMEDIATE');
-  const waiting = store.pause('/t', 'acme');
-  await worker.terminate();
-  db.exec('ROLLBACK');
-  const err = await waiting.then(() => null, (e: unknown) => e);
+  const worker = (store as unknown as Linked).link! as unknown as Worker;
+  const err = await callWhileDying(store, worker);
   t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'the call in flight failed as ledger_unavailable (503 at the accept), not a crash');
   t.match(await store.get('th-2'), { state: 'pending', key: 'th-2' }, 'a new worker answers, and the committed delivery is there');
+});
+
+t.test('the ledger\'s thread that dies: the spool\'s waiting calls fail as ledger_unavailable, the next call reconnects to a new one', async (t) => {
+  const store = await openSpoolStore({ url });
+  t.teardown(() => store.close());
+  t.match(await store.accept(await input('th-6', Buffer.from('{}'))), { state: 'spooled' });
+  const thread = ledgerThreadOn(url)!;
+  const worker = (thread as unknown as { worker: Worker }).worker;
+  const err = await callWhileDying(store, worker);
+  t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'the call in flight failed as ledger_unavailable');
+  t.match(await store.get('th-6'), { state: 'pending', key: 'th-6' }, 'served again (by the ledger\'s new worker), and the committed delivery is there');
+  t.not((thread as unknown as { worker: Worker }).worker, worker, 'a new worker');
+  t.match(await ledger.claim('th-6'), { state: 'done' }, 'the ledger answers from the same new worker');
 });
 
 t.test('an error inside the worker arrives as ledger_unavailable with its cause', async (t) => {

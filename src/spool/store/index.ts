@@ -11,8 +11,11 @@ export async function openSpoolStore(opts: Pick<LedgerOptions, 'url' | 'schema' 
   if (opts.url === 'embedded' || opts.url.startsWith('embedded:')) {
     // HOOKGATE_SPOOL_THREAD=0: the connection on the event loop's thread (A/B in bench:spool)
     if (process.env.HOOKGATE_SPOOL_THREAD === '0') return (await import('./sqlite.js')).openSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
-    const { openThreadedSqliteSpool } = await import('./sqlite-thread.js');
-    return openThreadedSqliteSpool(opts.url, opts.retryBudgetMs ?? 2000);
+    const [{ openThreadedSqliteSpool, ownWorker }, { ledgerThreadOn }] = await Promise.all([import('./sqlite-thread.js'), import('../../ledger/embedded-thread.js')]);
+    // served by the ledger's thread on the same file when it runs in this process (one connection
+    // writing the file, no waits on SQLite's lock), else by a worker of its own
+    const thread = ledgerThreadOn(opts.url);
+    return openThreadedSqliteSpool(thread ? () => thread.spoolPort() : ownWorker(opts.url, opts.retryBudgetMs ?? 2000));
   }
   const [{ pgDriver, detectDialect }, { SqlSpoolStore }] = await Promise.all([import('../../ledger/sql.js'), import('./sql.js')]);
   // The accepts of a tick (group-committed), beside the dispatcher's claims and settles: as many

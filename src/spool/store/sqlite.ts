@@ -1,5 +1,5 @@
-// The spool in the embedded SQLite file, for one replica. Its own connection to the ledger's file
-// (the ledger's worker thread holds another): each operation is one IMMEDIATE transaction, so the
+// The spool in the embedded SQLite file, for one replica. On the connection of the ledger's worker
+// thread when there is one (sqlite-thread.ts), else its own: each operation is one IMMEDIATE transaction, so the
 // accept's ledger update and spool inserts commit together, and with synchronous=FULL a commit is on
 // disk before the provider hears 2xx (SQLite's NORMAL may lose the last commits on power loss).
 // Time is this process's clock, as in the embedded ledger.
@@ -35,11 +35,16 @@ export class SqliteSpoolStore implements SpoolStore {
   readonly backend = 'embedded' as const;
   private readonly s;
   private closed = false;
-  /** the connection's synchronous setting now (opened FULL) */
-  private full = true;
+  /** the connection's synchronous setting now */
+  private full: boolean;
   private acceptQueue: Array<{ a: AcceptInput; resolve: (r: AcceptResult) => void; reject: (err: unknown) => void }> = [];
 
-  constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now) {
+  /**
+   * `ownsDb` false: the connection is the embedded ledger's (served in its worker thread), which
+   * closes it; the ledger's own commits are NORMAL (relax()).
+   */
+  constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now, private readonly ownsDb = true) {
+    this.full = db.pragma('synchronous', { simple: true }) === 2;
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       done: p(`UPDATE hookgate_ledger SET status = 'done', resp_status = ?, lease_until = ?, updated_at = ?, expires_at = ?
@@ -125,6 +130,11 @@ export class SqliteSpoolStore implements SpoolStore {
     if (this.full === full) return;
     this.db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
     this.full = full;
+  }
+
+  /** Back to NORMAL after this store's FULL commits: for the ledger's commits on a shared connection. */
+  relax(): void {
+    this.sync(false);
   }
 
   private flushAccepts(): void {
@@ -314,7 +324,7 @@ export class SqliteSpoolStore implements SpoolStore {
     if (this.closed) return;
     if (this.acceptQueue.length) this.flushAccepts();
     this.closed = true;
-    this.db.close();
+    if (this.ownsDb) this.db.close();
   }
 }
 
