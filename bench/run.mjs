@@ -449,7 +449,7 @@ async function scenarioProfile() {
   const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const cand = target === 'reference'
     ? await startBareProxy(upstream.url, { nodeArgs: prof })
-    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
+    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
   // BENCH_PROFILE_LOAD=dup: duplicates of settled events (the bench:dup load) instead of new events.
   const dup = process.env.BENCH_PROFILE_LOAD === 'dup';
   const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : {};

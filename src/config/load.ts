@@ -446,6 +446,8 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
   const adminToken = raw.adminToken === undefined ? null : readSecret(raw.adminToken, 'adminToken', envs, problems, warnings, files);
   if (adminToken !== null && adminToken.length < 16) problems.push('adminToken: at least 16 characters (it guards replay and cancel of every stored delivery); generate one, e.g. openssl rand -hex 32');
   if (problems.length) throw new ConfigError(problems);
+  // A spooled delivery is answered 2xx only once stored; on SQLite that needs a sync at every commit.
+  const spooling = routes.some((r) => r.delivery !== 'sync');
 
   const config: Config = {
     file,
@@ -456,7 +458,7 @@ export function resolveConfig(input: unknown, envs: LoadEnv, file: string | null
     bodyLimit,
     logLevel: raw.logLevel,
     upstream: { url: upstreamUrl!, timeoutMs, unmatched: raw.upstream.unmatched, completes: statusMatcher(raw.upstream.completeOn) },
-    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError },
+    ledger: { url: ledgerUrl, ...(raw.ledger.schema ? { schema: raw.ledger.schema } : {}), retentionMs, leaseMs, cache: raw.ledger.cache, migrate: raw.ledger.migrate, onError: raw.ledger.onError, ...(spooling ? { synchronous: 'full' as const } : {}) },
     limits: { store, unverified: unverified!, tenants },
     routes,
     knownTenants: known,

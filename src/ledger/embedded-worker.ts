@@ -28,8 +28,8 @@ port.on('message', (m: Request) => {
   try {
     switch (m.t) {
       case 'batch':
-        // the ledger's commits NORMAL, whatever the spool's last one needed
-        spool?.relax();
+        // the ledger's commits with its own setting (FULL once a route spools), whatever the spool's last one used
+        spool?.restore();
         reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
         break;
       case 'sweep':

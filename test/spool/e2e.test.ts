@@ -250,7 +250,9 @@ t.test('config refuses what the spool cannot keep its promise on', async (t) => 
   t.match(problems({ ...base, routes: [{ ...route, spool: { concurrency: 0 } }] }).join('\n'), /routes\[0\]\.spool\.concurrency/);
   t.same(problems({ ...base, routes: [route] }), [], 'a file ledger with the defaults is fine');
   const ok = testConfig({ ...base, routes: [route] }, SECRETS);
+  t.equal(ok.ledger.synchronous, 'full', 'the embedded file syncs every commit once a route spools');
   t.same(ok.routes[0]!.spool!.retryMs, [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+  t.equal(testConfig({ ...base, routes: [{ ...route, delivery: 'sync' }] }, SECRETS).ledger.synchronous, undefined);
 });
 
 t.test('a reload cannot add the first spool route (it needs a restart) and says so; the old config keeps serving', async (t) => {

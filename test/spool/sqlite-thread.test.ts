@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
-import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
+import { openSqliteSpool, SqliteSpoolStore } from '../../src/spool/store/sqlite.js';
+import { openSqlite } from '../../src/ledger/embedded.js';
 import { ThreadedSqliteSpool, openThreadedSqliteSpool, ownWorker, toBuffers } from '../../src/spool/store/sqlite-thread.js';
 import { ledgerThreadOn } from '../../src/ledger/embedded-thread.js';
 import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';
@@ -136,4 +137,21 @@ t.test('durability: an accept commits with synchronous=FULL; a claim and a settl
   t.equal(mode(), FULL, 'the next accept: FULL again');
   t.ok(await direct.replay(keyHash('th-4').toString('hex')), 'an operator\'s replay');
   t.equal(mode(), FULL, 'behind an answer: FULL');
+});
+
+t.test('on the ledger\'s connection: the ledger\'s commits keep the setting it was opened with (FULL once a route spools)', async (t) => {
+  for (const opened of ['full', 'normal'] as const) {
+    const db = openSqlite(url, 2000, opened);
+    const shared = new SqliteSpoolStore(db, Date.now, false);
+    const mode = () => db.pragma('synchronous', { simple: true });
+    t.match(await shared.accept(await input(`th-r-${opened}`, Buffer.from('{}'))), { state: 'spooled' });
+    t.equal(mode(), 2, `${opened}: the accept FULL`);
+    await shared.settle(keyHash('nothing'), '00000000-0000-4000-8000-000000000009', { state: 'delivered', status: 200, keepMs: 1 });
+    t.equal(mode(), 1, `${opened}: a settle NORMAL`);
+    shared.restore();
+    t.equal(mode(), opened === 'full' ? 2 : 1, `${opened}: restored for the ledger's next batch`);
+    await shared.close();
+    t.ok(db.open, 'the spool does not close the ledger\'s connection');
+    db.close();
+  }
 });

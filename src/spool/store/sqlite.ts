@@ -37,14 +37,16 @@ export class SqliteSpoolStore implements SpoolStore {
   private closed = false;
   /** the connection's synchronous setting now */
   private full: boolean;
+  /** its setting as opened: the embedded ledger's (FULL once a route spools, CONTRACT.md) */
+  private readonly opened: boolean;
   private acceptQueue: Array<{ a: AcceptInput; resolve: (r: AcceptResult) => void; reject: (err: unknown) => void }> = [];
 
   /**
    * `ownsDb` false: the connection is the embedded ledger's (served in its worker thread), which
-   * closes it; the ledger's own commits are NORMAL (relax()).
+   * closes it, and whose commits keep the setting it was opened with (restore()).
    */
   constructor(private readonly db: Database.Database, private readonly now: () => number = Date.now, private readonly ownsDb = true) {
-    this.full = db.pragma('synchronous', { simple: true }) === 2;
+    this.full = this.opened = db.pragma('synchronous', { simple: true }) === 2;
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       done: p(`UPDATE hookgate_ledger SET status = 'done', resp_status = ?, lease_until = ?, updated_at = ?, expires_at = ?
@@ -128,13 +130,14 @@ export class SqliteSpoolStore implements SpoolStore {
    */
   private sync(full: boolean): void {
     if (this.full === full) return;
+    // db.pragma, not a prepared statement: SQLite applies this pragma when it is compiled, not when run
     this.db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
     this.full = full;
   }
 
-  /** Back to NORMAL after this store's FULL commits: for the ledger's commits on a shared connection. */
-  relax(): void {
-    this.sync(false);
+  /** The connection's own setting again, after this store's NORMAL claims and settles: for the ledger's commits on a shared connection. */
+  restore(): void {
+    this.sync(this.opened);
   }
 
   private flushAccepts(): void {
