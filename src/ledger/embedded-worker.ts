@@ -1,7 +1,7 @@
 // The embedded ledger's worker thread: owns the SQLite connection and runs what the gateway's thread
 // sends it (embedded-thread.ts). Messages are handled one at a time, in the order they were sent.
 import { parentPort, workerData } from 'node:worker_threads';
-import { openMigratedSqlite, SqliteStore } from './embedded.js';
+import { openMigratedSqlite, SqliteStore, type Answer } from './embedded.js';
 import { errSummary } from '../errors.js';
 import type { Request, Reply, WorkerInit } from './embedded-thread.js';
 import { SqliteSpoolStore } from '../spool/store/sqlite.js';
@@ -27,12 +27,23 @@ port.on('message', (m: Request) => {
   let reply: Reply;
   try {
     switch (m.t) {
-      case 'batch':
-        // the ledger's commits with its own setting (FULL once a route spools), whatever the spool's last one used
-        spool?.restore();
-        reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
-        break;
+      case 'batch': {
+        if (!spool) {
+          reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
+          break;
+        }
+        // committed with the spool's accepts of this turn (one sync to disk for both), or alone with
+        // the ledger's own setting (FULL once a route spools)
+        let answers: Answer[] = [];
+        spool.ride({
+          run: () => { answers = store.run(m.ops, m.times); },
+          committed: () => port.postMessage({ id: m.id, ok: true, answers } satisfies Reply),
+          failed: (err) => port.postMessage({ id: m.id, ok: false, error: errSummary(err) } satisfies Reply),
+        });
+        return;
+      }
       case 'sweep':
+        spool?.restore();
         reply = { id: m.id, ok: true, swept: store.sweep(m.now, m.batch, m.maxBatches) };
         break;
       case 'ping':

@@ -155,3 +155,31 @@ t.test('on the ledger\'s connection: the ledger\'s commits keep the setting it w
     db.close();
   }
 });
+
+t.test('the ledger\'s batches ride in the accepts\' transaction: committed together, answered after the commit, failed together', async (t) => {
+  const db = openSqlite(url, 2000, 'full');
+  t.teardown(() => db.close());
+  const shared = new SqliteSpoolStore(db, Date.now, false);
+  const seen: string[] = [];
+  const inTx: boolean[] = [];
+  const accepted = shared.accept(await input('th-ride-1', Buffer.from('{}')));
+  shared.ride({ run: () => { inTx.push(db.inTransaction); seen.push('run'); }, committed: () => seen.push('committed'), failed: () => seen.push('failed') });
+  t.match(await accepted, { state: 'spooled' });
+  t.same(seen, ['run', 'committed'], 'run, then answered once committed');
+  t.same(inTx, [true], 'inside the accepts\' transaction');
+
+  // a rider that breaks the transaction: nothing of the turn applied, every part answered with the error
+  seen.length = 0;
+  const refused = shared.accept(await input('th-ride-2', Buffer.from('{}')));
+  shared.ride({ run: () => { throw new Error('disk I/O error'); }, committed: () => seen.push('committed'), failed: (err) => seen.push(`failed: ${(err as Error).message}`) });
+  const err = await refused.then(() => null, (e: unknown) => e);
+  t.ok(err instanceof GatewayError && err.code === 'ledger_unavailable', 'the accept fails as ledger_unavailable');
+  t.same(seen, ['failed: disk I/O error']);
+  t.equal(await shared.get('th-ride-2'), undefined, 'nothing stored');
+
+  // alone (no accept in the turn): committed with the connection's own setting
+  seen.length = 0;
+  await new Promise<void>((resolve) => shared.ride({ run: () => { seen.push(`sync ${db.pragma('synchronous', { simple: true })}`); }, committed: resolve, failed: resolve }));
+  t.same(seen, ['sync 2'], 'the ledger opened FULL commits FULL');
+  await shared.close();
+});

@@ -29,6 +29,16 @@ const deliveryRow = (r: Row): DeliveryRow => ({
 
 const PAUSED = (route: string, tenant: string) => `EXISTS (SELECT 1 FROM hookgate_spool_pause AS p WHERE p.route = ${route} AND p.tenant IN (${tenant}, '*'))`;
 
+/** Another store's work on the same connection, run inside the accepts' transaction (ride()). */
+export interface Rider {
+  /** its statements; must not throw for one operation's error (answers carry those) */
+  run(): void;
+  /** after the commit: answer */
+  committed(): void;
+  /** the transaction failed as a whole: nothing of it applied */
+  failed(err: unknown): void;
+}
+
 type ClaimRow = { key_hash: Buffer; key: string; route: string; tenant: string; attempts: number; replays: number; received_at: number };
 
 export class SqliteSpoolStore implements SpoolStore {
@@ -40,6 +50,8 @@ export class SqliteSpoolStore implements SpoolStore {
   /** its setting as opened: the embedded ledger's (FULL once a route spools, CONTRACT.md) */
   private readonly opened: boolean;
   private acceptQueue: Array<{ a: AcceptInput; resolve: (r: AcceptResult) => void; reject: (err: unknown) => void }> = [];
+  private riders: Rider[] = [];
+  private flushing = false;
 
   /**
    * `ownsDb` false: the connection is the embedded ledger's (served in its worker thread), which
@@ -118,8 +130,23 @@ export class SqliteSpoolStore implements SpoolStore {
     if (this.closed) return Promise.reject(unavailable('spool accept', new Error('the spool is closed')));
     return new Promise((resolve, reject) => {
       this.acceptQueue.push({ a, resolve, reject });
-      if (this.acceptQueue.length === 1) setImmediate(() => this.flushAccepts());
+      this.flushSoon();
     });
+  }
+
+  /**
+   * Work of the ledger on this connection (its group-commit batches, in its worker thread), committed
+   * in the same transaction as the accepts of the turn: one sync to disk for both instead of two.
+   */
+  ride(r: Rider): void {
+    this.riders.push(r);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flushAccepts());
   }
 
   /**
@@ -141,12 +168,19 @@ export class SqliteSpoolStore implements SpoolStore {
   }
 
   private flushAccepts(): void {
+    this.flushing = false;
     const batch = this.acceptQueue;
     this.acceptQueue = [];
-    this.sync(true);
+    const riders = this.riders;
+    this.riders = [];
+    if (!batch.length && !riders.length) return;
+    // FULL behind a spooled 2xx; a batch of the ledger's alone with its own setting
+    this.sync(batch.length ? true : this.opened);
     let results: Array<{ ok: true; value: AcceptResult } | { ok: false; err: unknown }>;
     try {
-      results = this.db.transaction(() => batch.map(({ a }) => {
+      results = this.db.transaction(() => {
+        for (const r of riders) r.run();
+        return batch.map(({ a }) => {
         try {
           // a savepoint each: a failing accept leaves nothing half-written (a row without its bytes)
           return { ok: true as const, value: this.acceptTx(a) };
@@ -155,11 +189,14 @@ export class SqliteSpoolStore implements SpoolStore {
           if (!this.db.inTransaction) throw err;
           return { ok: false as const, err };
         }
-      })).immediate();
+        });
+      }).immediate();
     } catch (err) {
+      for (const r of riders) r.failed(err);
       for (const q of batch) q.reject(unavailable('spool accept', err));
       return;
     }
+    for (const r of riders) r.committed();
     results.forEach((r, i) => (r.ok ? batch[i]!.resolve(r.value) : batch[i]!.reject(unavailable('spool accept', r.err))));
   }
 
@@ -325,7 +362,7 @@ export class SqliteSpoolStore implements SpoolStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.acceptQueue.length) this.flushAccepts();
+    if (this.acceptQueue.length || this.riders.length) this.flushAccepts();
     this.closed = true;
     if (this.ownsDb) this.db.close();
   }
