@@ -15,7 +15,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
-import { migrateSqlite, LATEST_VERSION } from './migrations.js';
+import { migrateSqlite, requiredVersion } from './migrations.js';
 import { unavailable } from './retry.js';
 import { errSummary } from '../errors.js';
 import { batchMode, checkStatus, embeddedPath, schedule, keyHash, newToken, validateOptions, type BatchMode, type LedgerLog } from './common.js';
@@ -65,7 +65,7 @@ export function openMigratedSqlite(opts: Pick<LedgerOptions, 'url' | 'migrate' |
       const v = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'hookgate_schema_version'`).get() as { n: number }).n
         ? Number((db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM hookgate_schema_version').get() as { v: number }).v)
         : 0;
-      if (v < LATEST_VERSION) throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${LATEST_VERSION}: run \`hookgate migrate\` or set ledger.migrate: true`);
+      if (v < requiredVersion('sqlite')) throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${requiredVersion('sqlite')}: run \`hookgate migrate\` or set ledger.migrate: true`);
     }
     return db;
   } catch (err) {

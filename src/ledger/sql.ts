@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { errSummary } from '../errors.js';
 import { DEFAULT_RETRY, unavailable, withRetry, type ErrorKind, type Resolution, type RetryPolicy } from './retry.js';
-import { LATEST_VERSION, migrateSql, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
+import { migrateSql, requiredVersion, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
 import { batchMode, checkStatus, keyHash, newToken, schedule, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 export type Dialect = 'postgres' | 'cockroachdb';
@@ -529,8 +529,9 @@ export async function openSqlLedger(driver: SqlDriver, opts: LedgerOptions, deps
       }), { policy, write: false });
     } else {
       const v = await withRetry('schema check', () => sqlSchemaVersion(driver.query, opts.schema), { policy, write: false });
-      if (v < LATEST_VERSION) {
-        throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${LATEST_VERSION}: run \`hookgate migrate\` or set ledger.migrate: true`);
+      const needed = requiredVersion(server);
+      if (v < needed) {
+        throw new Error(`the ledger schema is at version ${v}, this hookgate needs ${needed}: run \`hookgate migrate\` or set ledger.migrate: true`);
       }
     }
     return new SqlLedger(driver, opts, dialect, deps);

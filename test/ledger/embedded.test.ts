@@ -11,6 +11,8 @@ import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
 import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
 import { MIGRATIONS } from '../../src/ledger/migrations.js';
+import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
+import { encodeHeaders } from '../../src/spool/store/headers.js';
 
 t.test('in memory', async (t) => {
   ledgerSuite(t, async () => embeddedCluster('memory'));
@@ -88,6 +90,36 @@ t.test('migrate(url) on an embedded file: versioned, idempotent; migrate: false 
   const l = await openLedger({ ...BASE_OPTIONS, url, migrate: false });
   t.teardown(() => l.close());
   t.equal((await l.claim(newKey())).state, 'claimed');
+});
+
+t.test('version 3 on a file at version 2: spooled bodies are kept, byte for byte, and the store reads them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'v2.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE hookgate_schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+    for (const stmt of m.sqlite) db.exec(stmt);
+    db.prepare('INSERT INTO hookgate_schema_version VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  const hash = Buffer.alloc(32, 7);
+  const body = Buffer.from([0, 1, 2, 255, 0x7b]);
+  db.prepare(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, next_at, received_at, updated_at) VALUES (?, 'k', '/r', 'acme', 'pending', 0, 0, 0)`).run(hash);
+  const headers = encodeHeaders(['Content-Type', 'application/json']);
+  db.prepare(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, 'POST', '/r', ?, ?, NULL)`).run(hash, headers, body);
+  db.close();
+  const url = `embedded:${file}`;
+  await t.rejects(openLedger({ ...BASE_OPTIONS, url, migrate: false }), /at version 2, this hookgate needs 3/, 'an embedded file at 2 is refused without migrate');
+  t.same(await migrate(url), { backend: 'embedded', from: 2, to: 3 });
+  const after = new Database(file, { readonly: true });
+  t.teardown(() => after.close());
+  t.same(after.prepare('SELECT key_hash, method, path, headers, body FROM hookgate_spool_body').all(), [{ key_hash: hash, method: 'POST', path: '/r', headers, body }]);
+  t.match(after.prepare(`SELECT sql FROM sqlite_master WHERE name = 'hookgate_spool_body'`).get(), { sql: /id INTEGER PRIMARY KEY, key_hash BLOB NOT NULL UNIQUE/ }, 'a rowid table, the key hash a unique index');
+  const spool = openSqliteSpool(url);
+  t.teardown(() => spool.close());
+  const [claimed] = await spool.claim([hash], '00000000-0000-4000-8000-000000000003', 30_000);
+  t.same(claimed?.body, body, 'the spool claims the delivery with its bytes');
+  t.same(claimed?.headers, ['Content-Type', 'application/json']);
 });
 
 t.test('expired rows are swept in batches', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import pg from 'pg';
 import { migrate, openLedger } from '../../src/ledger/index.js';
 import { detectDialect, openSqlLedger, pgDriver, statements } from '../../src/ledger/sql.js';
-import { MIGRATIONS } from '../../src/ledger/migrations.js';
+import { MIGRATIONS, requiredVersion } from '../../src/ledger/migrations.js';
 import type { LedgerOptions } from '../../src/ledger/types.js';
 import { BASE_OPTIONS, eventually, newKey, schemaName } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
@@ -64,6 +64,12 @@ t.test('with the PostgreSQL server', async (t) => {
       const l = await openLedger({ ...BASE_OPTIONS, url, schema, dialect, migrate: false });
       t.teardown(() => l.close());
       t.equal((await l.claim(newKey())).state, 'claimed', 'the migrated schema serves claims');
+      // a version that changes only the embedded file's tables does not make a server's schema run migrate
+      await admin.query(`DELETE FROM "${schema}".hookgate_schema_version WHERE version > $1`, [requiredVersion(dialect)]);
+      t.ok(requiredVersion(dialect) < MIGRATIONS.at(-1)!.version, 'the last version is the embedded file\'s alone');
+      const older = await openLedger({ ...BASE_OPTIONS, url, schema, dialect, migrate: false });
+      t.teardown(() => older.close());
+      t.equal((await older.claim(newKey())).state, 'claimed', `a schema at version ${requiredVersion(dialect)} serves without migrate`);
     });
   }
 
