@@ -105,3 +105,50 @@ t.test('404 on no route (reject) and a refused near miss (forward): the connecti
     t.equal(up.received.length, 0);
   }
 });
+
+/** Two requests on one socket, one after the other's answer; returns both raw answers and whether the socket stayed open between them. */
+async function twoOnOneSocket(url: string, request: string): Promise<{ answers: string[]; closedAfterFirst: boolean }> {
+  const { hostname, port } = new URL(url);
+  const s = connect(Number(port), hostname);
+  let buf = '';
+  let closed = false;
+  s.on('data', (c) => (buf += c.toString()));
+  s.on('close', () => (closed = true));
+  s.on('error', () => (closed = true));
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  const answered = async (n: number) => {
+    // a deadline, not a timing assertion: fails the test instead of hanging it
+    for (let i = 0; i < 500 && (buf.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < n && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  s.write(request);
+  await answered(1);
+  await new Promise((r) => setTimeout(r, 50));
+  const closedAfterFirst = closed;
+  if (!closed) s.write(request);
+  await answered(2);
+  s.destroy();
+  return { answers: buf.split(/(?=HTTP\/1\.1 \d{3} )/).filter(Boolean), closedAfterFirst };
+}
+
+t.test('429 before a small body of declared length: the body is discarded and the connection kept (a flood on keep-alive costs no reconnects); a large declared length is still hung up on', async (t) => {
+  const up = await startUpstream();
+  t.teardown(() => up.close());
+  const lg = await startLimitedGateway(testConfig({ upstream: { url: up.url }, limits: { unverified: '1/m' }, routes: ROUTES }, { GH }));
+  t.teardown(() => lg.close());
+  const { request } = await import('undici');
+  const first = await request(`${lg.gw.url}/webhooks/github`, { method: 'POST', body: '{}' });
+  t.equal(first.statusCode, 401, 'the first request spends the quota');
+  await first.body.dump();
+  const body = `{"pad":"${'x'.repeat(2000)}"}`;
+  const small = await twoOnOneSocket(lg.gw.url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  t.notOk(small.closedAfterFirst, 'the connection stayed open');
+  t.equal(small.answers.length, 2, 'both requests answered on it');
+  for (const a of small.answers) {
+    t.match(a, /^HTTP\/1\.1 429 /);
+    t.notMatch(a.toLowerCase(), 'connection: close');
+  }
+  t.equal(up.received.length, 0, 'nothing forwarded');
+  const big = await twoOnOneSocket(lg.gw.url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${64 * 1024 + 1}\r\n\r\n{}`);
+  t.ok(big.closedAfterFirst, 'a declared length over 64 KiB: hung up');
+  t.match(big.answers[0]!, /^HTTP\/1\.1 429 [^]*connection: close/i);
+});
