@@ -10,17 +10,46 @@ export interface CacheHooks {
   onCacheHit?(): void;
 }
 
+/**
+ * lru-cache keeps TTLs in an integer array: a fraction is cut off, and a TTL under 1 ms would become
+ * 0, which means never expire. Rounded up instead (a TTL is > 0 here).
+ */
+const wholeMs = (ttl: number) => Math.max(1, Math.ceil(ttl));
+
+/** The LRU's first size (see grow()) */
+const FIRST_CAPACITY = 1024;
+
 export class CachedLedger implements Ledger {
   /** key → the first status: a number, not an object a key (100k entries are 100k fewer objects for the GC) */
-  private readonly lru: LRUCache<string, number> | undefined;
+  private lru: LRUCache<string, number> | undefined;
 
   constructor(
     readonly inner: Ledger,
-    entries: number,
+    private readonly entries: number,
     private readonly retentionMs: number,
     private readonly hooks: CacheHooks = {},
   ) {
-    this.lru = entries > 0 ? new LRUCache({ max: entries, ttl: retentionMs, ttlAutopurge: false }) : undefined;
+    this.lru = entries > 0 ? this.sized(Math.min(entries, FIRST_CAPACITY)) : undefined;
+  }
+
+  private sized(max: number): LRUCache<string, number> {
+    return new LRUCache({ max, ttl: this.retentionMs, ttlAutopurge: false });
+  }
+
+  /**
+   * lru-cache allocates its arrays for `max` entries at once (4 MB for 100,000, on an idle gateway):
+   * the LRU starts small and doubles when full, up to `cache` entries, carrying its entries over in
+   * order of use with what is left of their time.
+   */
+  private grow(lru: LRUCache<string, number>): LRUCache<string, number> {
+    const next = this.sized(Math.min(lru.max * 2, this.entries));
+    for (const key of lru.rkeys()) {
+      const status = lru.peek(key);
+      const ttl = lru.getRemainingTTL(key);
+      if (status !== undefined && ttl > 0) next.set(key, status, { ttl: wholeMs(ttl) });
+    }
+    this.lru = next;
+    return next;
   }
 
   get backend() {
@@ -79,6 +108,9 @@ export class CachedLedger implements Ledger {
   }
 
   private remember(key: string, status: number, ttl: number): void {
-    if (this.lru && ttl > 0) this.lru.set(key, status, { ttl: Math.min(ttl, this.retentionMs) });
+    let lru = this.lru;
+    if (!lru || ttl <= 0) return;
+    if (lru.size >= lru.max && lru.max < this.entries && !lru.has(key)) lru = this.grow(lru);
+    lru.set(key, status, { ttl: wholeMs(Math.min(ttl, this.retentionMs)) });
   }
 }

@@ -75,3 +75,38 @@ t.test('the LRU is bounded by `cache` entries', async (t) => {
   for (const k of ['a', 'b', 'c', 'd', 'e']) await l.complete(k, 't', 200);
   t.equal(l.size, 3);
 });
+
+t.test('the LRU starts small and doubles up to `cache` entries, keeping each entry\'s order of use and time left', async (t) => {
+  const { inner } = scripted([{ state: 'done', status: 201, expiresInMs: 40 }]);
+  const l = new CachedLedger(inner, 1500, 60_000);
+  const max = () => (l as unknown as { lru: { max: number } }).lru.max;
+  t.equal(max(), 1024, 'small at first');
+  t.equal((await l.claim('short')).state, 'done', 'a key the database remembers for 40 ms more');
+  const expiresAt = Date.now() + 40;
+  for (let i = 0; i < 1023; i++) await l.complete(`k${i}`, 't', 200);
+  t.equal(l.size, 1024);
+  t.match(l.cached('k0'), { state: 'done', status: 200 }, 'k0 used again: now the most recent');
+  await l.complete('k1023', 't', 200);
+  t.equal(max(), 1500, 'grown when full, to no more than `cache`');
+  t.equal(l.size, 1025, 'nothing evicted by the growth');
+  t.match(l.cached('short'), { state: 'done', status: 201 }, 'carried over…');
+  const left = (l as unknown as { lru: { getRemainingTTL(k: string): number } }).lru.getRemainingTTL('short');
+  t.ok(left > 0 && left <= 41, `…with its time left (${left} ms)…`);
+  while (Date.now() <= expiresAt + 20) await new Promise((r) => setTimeout(r, 5));
+  t.equal(l.cached('short'), undefined, '…and expired when the ledger forgets it');
+  for (let i = 1024; i < 1500; i++) await l.complete(`k${i}`, 't', 200);
+  t.equal(l.size, 1500, 'k0..k1499');
+  await l.complete('over', 't', 200);
+  t.equal(l.size, 1500, 'bounded by `cache`');
+  t.equal(l.cached('k1'), undefined, 'the least recently used went first…');
+  t.match(l.cached('k0'), { state: 'done' }, '…not k0, used after it');
+});
+
+t.test('a time left under a millisecond still expires (lru-cache keeps whole milliseconds: 0 would mean never)', async (t) => {
+  const { inner } = scripted([{ state: 'done', status: 200, expiresInMs: 0.4 }, { state: 'claimed', token: 'n', attempt: 1 }]);
+  const l = new CachedLedger(inner, 10, 60_000);
+  t.equal((await l.claim('k')).state, 'done');
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(l.cached('k'), undefined, 'expired');
+  t.equal((await l.claim('k')).state, 'claimed', 'asked the ledger again');
+});
