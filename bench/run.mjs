@@ -123,13 +123,13 @@ function machine() {
 const problems = [];
 
 /** One measured run of `cand`: load, CPU of the candidate, counters of the gateway. */
-async function measure(cand, { seconds = K.seconds, ids = null, prefix, label = 'run' } = {}) {
+async function measure(cand, { seconds = K.seconds, ids = null, prefix, secret, label = 'run' } = {}) {
   const load1 = loadavg()[0];
   const before = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
   const pgBefore = cand.pgCounts ? await cand.pgCounts() : null;
   const cpu0 = cpuSeconds(cand.pid);
   const main0 = mainThreadCpuSeconds(cand.pid);
-  const r = await drive(cand.url, { seconds, connections: K.connections, ids, prefix });
+  const r = await drive(cand.url, { seconds, connections: K.connections, ids, prefix, ...(secret ? { secret } : {}) });
   const cpu = cpuSeconds(cand.pid) - cpu0;
   const mainCpu = mainThreadCpuSeconds(cand.pid) - main0;
   const rss = rssBytes(cand.pid);
@@ -452,7 +452,8 @@ async function scenarioProfile() {
     : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
   // BENCH_PROFILE_LOAD=dup: duplicates of settled events (the bench:dup load) instead of new events.
   const dup = process.env.BENCH_PROFILE_LOAD === 'dup';
-  const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : {};
+  // BENCH_PROFILE_LOAD=forged: signed with the wrong secret (bench:attack's 401 load)
+  const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : process.env.BENCH_PROFILE_LOAD === 'forged' ? { secret: 'whsec_forged_by_the_bench_attacker_0000000000' } : {};
   if (dup) await drive(cand.url, { amount: K.dupIds, connections: 10, ...load });
   const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up', ...load });
   const r = await measure(cand, { seconds: K.seconds, label: 'profiled', ...load });

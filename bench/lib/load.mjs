@@ -61,8 +61,8 @@ export function signCostUs(n = 20_000) {
  * Drives `url` for `seconds` (or `amount` requests) with `connections` keep-alive connections.
  * Returns autocannon's result plus a summary in plain numbers.
  */
-export function drive(url, { seconds = 10, amount, connections = 50, ids = null, prefix, rate } = {}) {
-  const next = makeSigner({ ids, prefix });
+export function drive(url, { seconds = 10, amount, connections = 50, ids = null, prefix, rate, secret } = {}) {
+  const next = makeSigner({ ids, prefix, ...(secret ? { secret } : {}) });
   const opts = {
     url,
     connections,
