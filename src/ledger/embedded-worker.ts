@@ -1,11 +1,10 @@
-// The embedded ledger's worker thread: owns the SQLite connection and runs what the gateway's thread
-// sends it (embedded-thread.ts). Messages are handled one at a time, in the order they were sent.
-import { parentPort, workerData } from 'node:worker_threads';
-import { openMigratedSqlite, SqliteStore, type Answer } from './embedded.js';
+// The embedded ledger's worker thread: owns the SQLite connection and serves what the gateway's thread
+// sends it (embedded-thread.ts) with embedded-serve.ts.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { openMigratedSqlite, SqliteStore } from './embedded.js';
 import { errSummary } from '../errors.js';
-import type { Request, Reply, WorkerInit } from './embedded-thread.js';
-import { SqliteSpoolStore } from '../spool/store/sqlite.js';
-import { serveSpool } from '../spool/store/sqlite-serve.js';
+import type { Reply, WorkerInit } from './embedded-thread.js';
+import { serveLedger } from './embedded-serve.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -19,52 +18,4 @@ try {
   process.exit(0);
 }
 
-// The spool on this connection, once a spool asks for a port (one store for every port: one group
-// commit queue, one synchronous setting).
-let spool: SqliteSpoolStore | undefined;
-
-port.on('message', (m: Request) => {
-  let reply: Reply;
-  try {
-    switch (m.t) {
-      case 'batch': {
-        if (!spool) {
-          reply = { id: m.id, ok: true, answers: store.run(m.ops, m.times) };
-          break;
-        }
-        // committed with the spool's accepts of this turn (one sync to disk for both), or alone with
-        // the ledger's own setting (FULL once a route spools)
-        let answers: Answer[] = [];
-        spool.ride({
-          run: () => { answers = store.run(m.ops, m.times); },
-          committed: () => port.postMessage({ id: m.id, ok: true, answers } satisfies Reply),
-          failed: (err) => port.postMessage({ id: m.id, ok: false, error: errSummary(err) } satisfies Reply),
-        });
-        return;
-      }
-      case 'sweep':
-        spool?.restore();
-        reply = { id: m.id, ok: true, swept: store.sweep(m.now, m.batch, m.maxBatches) };
-        break;
-      case 'ping':
-        store.ping();
-        reply = { id: m.id, ok: true };
-        break;
-      case 'spool':
-        spool ??= new SqliteSpoolStore(store.db, Date.now, false);
-        serveSpool(m.port, spool);
-        reply = { id: m.id, ok: true };
-        break;
-      case 'close':
-        // accepts queued for this turn's group commit are committed first
-        void spool?.close();
-        store.close();
-        port.postMessage({ id: m.id, ok: true } satisfies Reply);
-        port.close();
-        return;
-    }
-  } catch (err) {
-    reply = { id: m.id, ok: false, error: errSummary(err) };
-  }
-  port.postMessage(reply);
-});
+serveLedger(port as unknown as MessagePort, store);
