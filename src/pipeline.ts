@@ -67,7 +67,7 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     : [allowMethods(route), checkRouteTarget(route), ...unverified];
   const preHandler: (preHandlerHookHandler | preHandlerAsyncHookHandler)[] = [];
   if (limiters.tenant && !monitor) preHandler.push(limiters.tenant);
-  if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims));
+  if (deps.claims && !monitor) preHandler.push(claimDelivery(deps.claims, { inAccept: route.delivery === 'spool' }));
 
   const verify = verifySignature(route, { mode: config.mode, metrics, now: deps.now, ...(deps.fetcher ? { fetcher: deps.fetcher } : {}) });
   const forward = forwardDelivery(route, { config, upstream: deps.upstream, metrics, claims: deps.claims });
@@ -81,8 +81,8 @@ export function registerRoute(app: FastifyInstance, route: Route, deps: Pipeline
     preHandler,
     // 7 on a spool route: store and answer; the dispatcher forwards later (src/spool).
     handler: route.delivery === 'sync' ? forward
-      : route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward })
-      : hybridDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward, upstream: deps.upstream, claims: deps.claims! }),
+      : route.delivery === 'spool' ? acceptDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward, ledger: deps.claims!.ledger })
+      : hybridDelivery(route, { config, metrics, spool: spoolOf(route, deps), forward, upstream: deps.upstream, claims: deps.claims!, ledger: deps.claims!.ledger }),
   });
 }
 

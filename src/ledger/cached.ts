@@ -94,6 +94,10 @@ export class CachedLedger implements Ledger {
     return ok;
   }
 
+  learn(key: string, status: number, ttlMs: number): void {
+    this.remember(key, status, ttlMs);
+  }
+
   release(key: string, token: string): Promise<boolean> {
     return this.inner.release(key, token);
   }

@@ -17,6 +17,8 @@ export interface Ledger {
   claim(key: string): Promise<ClaimResult>;
   /** what claim would answer for a done key held in memory (the hot LRU), without a promise; else undefined */
   cached?(key: string): ClaimResult | undefined;
+  /** a key settled elsewhere (a spool's accept): remembered for duplicates like one settled here */
+  learn?(key: string, status: number, ttlMs: number): void;
   /** marks the key done with the upstream's status; false when the token no longer owns it */
   complete(key: string, token: string, status: number): Promise<boolean>;
   /** marks the key failed so the provider's retry is forwarded; false when the token no longer owns it */

@@ -15,6 +15,8 @@ import { trustFunction } from '../config/trust-proxy.js';
 import type { Spool } from './index.js';
 import { keyHash } from '../ledger/common.js';
 import { spanContextOf } from '../observability/tracing.js';
+import type { Ledger } from '../ledger/types.js';
+import { randomUUID } from 'node:crypto';
 
 export const SPOOLED_BODY = '{"spooled":true}';
 /** Retry-After on spool_full: the dispatcher drains at the upstream's pace, so not at once */
@@ -24,6 +26,8 @@ export interface SpoolStageDeps {
   config: Config;
   metrics: Metrics;
   spool: Spool;
+  /** the ledger (its LRU learns the keys the accept settles) */
+  ledger: Ledger;
   /** the synchronous forward of the route (handshakes, and a route without a claim) */
   forward: RouteHandlerMethod;
 }
@@ -36,7 +40,7 @@ export function acceptDelivery(route: Route, deps: SpoolStageDeps): RouteHandler
     // A handshake's answer is the application's: forwarded while the provider waits, never stored.
     if (isHandshake(route.provider, request.headers, body)) return deps.forward.call(this, request, reply);
     // Without a claim (ledger.onError: allow with the ledger down) nothing can be stored durably.
-    if (!d.claim || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
+    if ((!d.claim && !d.claimInAccept) || d.key === undefined) return answer(reply, 'ledger_unavailable', undefined, 5);
     return store(request, reply, { dispatch: true });
   };
 }
@@ -62,7 +66,9 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
   return async function store(request: FastifyRequest, reply: FastifyReply, how: StoreHow) {
     const d = request.hg!;
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const claim = d.claim!;
+    // the accept claims the key itself (a spool route), or settles the claim made before it (hybrid)
+    const claimHere = !d.claim;
+    const token = d.claim?.token ?? randomUUID();
     const key = d.key!;
     const tenant = d.tenant ?? 'default';
 
@@ -82,7 +88,8 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
     const input = {
       ...(how.attempts ? { attempts: how.attempts } : {}),
       ...(how.delayMs ? { delayMs: how.delayMs } : {}),
-      key, ledgerToken: claim.token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
+      ...(claimHere ? { claim: true } : {}),
+      key, ledgerToken: token, acceptStatus: settings.acceptStatus, retentionMs: config.ledger.retentionMs,
       route: route.path, tenant, dispatchOwner: owner, leaseMs: spool.dispatcher.leaseMs(),
       method: request.method, path: target(request.params as Record<string, string>, request.url), headers: upstreamHeaders(request, trust, []), body,
       // what re-signing a late delivery needs (never the secret itself)
@@ -112,11 +119,19 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
       case 'lost':
         // Our claim's lease ran out and another request holds the key now: it stores the delivery.
         return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', 1);
+      case 'done':
+        // a duplicate of a settled key, found by the accept's own claim
+        deps.ledger.learn?.(key, result.status, result.expiresInMs);
+        d.outcome = 'duplicate';
+        return reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+      case 'in_flight':
+        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
       case 'duplicate':
         d.outcome = 'duplicate';
         return reply.code(settings.acceptStatus).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
       case 'spooled':
         spool.pending.added(route.path, tenant);
+        deps.ledger.learn?.(key, settings.acceptStatus, config.ledger.retentionMs);
         d.outcome = 'spooled';
         reply.code(settings.acceptStatus).header('hookgate-outcome', 'spooled').header('content-type', 'application/json; charset=utf-8');
         await reply.send(SPOOLED_BODY);

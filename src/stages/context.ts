@@ -16,6 +16,8 @@ export interface Delivery {
   key?: string;
   /** set once the ledger granted the claim */
   claim?: { token: string; attempt: number };
+  /** a `spool` route: not in the LRU, and the accept claims the key in its own transaction */
+  claimInAccept?: boolean;
   /** the claim's attempt, kept after the claim is settled (and cleared) for the delivery's log line */
   attempt?: number;
   outcome?: Outcome;

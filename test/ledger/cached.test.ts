@@ -77,12 +77,13 @@ t.test('the LRU is bounded by `cache` entries', async (t) => {
 });
 
 t.test('the LRU starts small and doubles up to `cache` entries, keeping each entry\'s order of use and time left', async (t) => {
-  const { inner } = scripted([{ state: 'done', status: 201, expiresInMs: 40 }]);
+  // 1 s: long enough to outlast the fill below on a loaded machine, short enough to wait out
+  const { inner } = scripted([{ state: 'done', status: 201, expiresInMs: 1000 }]);
   const l = new CachedLedger(inner, 1500, 60_000);
   const max = () => (l as unknown as { lru: { max: number } }).lru.max;
   t.equal(max(), 1024, 'small at first');
-  t.equal((await l.claim('short')).state, 'done', 'a key the database remembers for 40 ms more');
-  const expiresAt = Date.now() + 40;
+  t.equal((await l.claim('short')).state, 'done', 'a key the database remembers for 1 s more');
+  const expiresAt = Date.now() + 1000;
   for (let i = 0; i < 1023; i++) await l.complete(`k${i}`, 't', 200);
   t.equal(l.size, 1024);
   t.match(l.cached('k0'), { state: 'done', status: 200 }, 'k0 used again: now the most recent');
@@ -91,7 +92,7 @@ t.test('the LRU starts small and doubles up to `cache` entries, keeping each ent
   t.equal(l.size, 1025, 'nothing evicted by the growth');
   t.match(l.cached('short'), { state: 'done', status: 201 }, 'carried over…');
   const left = (l as unknown as { lru: { getRemainingTTL(k: string): number } }).lru.getRemainingTTL('short');
-  t.ok(left > 0 && left <= 41, `…with its time left (${left} ms)…`);
+  t.ok(left > 0 && left <= 1001, `…with its time left (${left} ms)…`);
   while (Date.now() <= expiresAt + 20) await new Promise((r) => setTimeout(r, 5));
   t.equal(l.cached('short'), undefined, '…and expired when the ledger forgets it');
   for (let i = 1024; i < 1500; i++) await l.complete(`k${i}`, 't', 200);

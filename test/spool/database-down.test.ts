@@ -122,8 +122,8 @@ if (pgUrl) {
     t.match(await send(0), { status: 200, outcome: 'spooled' });
     t.equal(await delivered(0), 1);
     while ((await states()).some((s) => s !== 'delivered')) await sleep(10);
-    const lookups = proxy.addRule({ match: 'hookgate:spool_accept_lookup */', times: 1_000_000, action: { kind: 'error', code: '40001' } });
-    const cut = proxy.addRule({ match: 'hookgate:spool_accept */', action: { kind: 'cut-after' } });
+    const lookups = proxy.addRule({ match: 'hookgate:spool_accept_lookup_batch */', times: 1_000_000, action: { kind: 'error', code: '40001' } });
+    const cut = proxy.addRule({ match: 'hookgate:spool_accept_claim_batch */', action: { kind: 'cut-after' } });
     const a = await send(1);
     t.equal(cut.fired, 1, 'the accept committed and its answer was cut');
     t.ok(lookups.fired >= 1, 'the read-back failed');

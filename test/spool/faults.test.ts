@@ -67,6 +67,20 @@ if (pgUrl) {
           }
         });
 
+        t.test(`accept that claims its key (a spool route): ${name} → spooled once, the ledger key done once`, async (t) => {
+          const keys = [`accc-${name}-1`, `accc-${name}-2`];
+          const rule = proxy.addRule({ match: 'hookgate:spool_accept_claim_batch */', times: name.startsWith('40001') ? 3 : 1, action });
+          const results = await Promise.all(keys.map((key) => store.accept({ key, claim: true, ledgerToken: randomUUID(), acceptStatus: 202, retentionMs: 60_000, route: '/f', tenant: 'acme', dispatchOwner: null, leaseMs: 30_000, method: 'POST', path: '/f', headers: ['a', 'b'], body: Buffer.from('x'), meta: null })));
+          t.ok(rule.fired >= 1, 'the fault fired');
+          t.match(results, keys.map(() => ({ state: 'spooled' })), 'spooled, not answered as a duplicate of itself');
+          for (const k of keys) {
+            t.same(await rows(k), [{ state: 'pending', owner: null, attempts: 0 }], 'one spool row');
+            t.equal(await bodies(k), 1, 'one body');
+            const again = await ledger.claim(k);
+            t.same(again.state === 'done' && again.status, 202, 'the ledger key is done with acceptStatus');
+          }
+        });
+
         t.test(`claim: ${name} → claimed once, by us`, async (t) => {
           const key = `clm-${name}`;
           await accept(key);

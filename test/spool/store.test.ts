@@ -66,6 +66,33 @@ for (const make of targets) {
     t.teardown(() => store.close());
     if (target.dialect) t.equal(store.backend, target.dialect);
 
+    t.test('an accept that claims its key: a new key is stored and done; a settled key answers its status; a held key is in flight; a failed claim is taken over', async (t) => {
+      const claiming = (key: string) => store.accept(input(key, randomUUID(), { claim: true }));
+      t.match(await claiming('fold-1'), { state: 'spooled', delivering: false });
+      t.match(await ledger.claim('fold-1'), { state: 'done', status: 202 }, 'the ledger key is done with acceptStatus');
+      t.match(await store.get('fold-1'), { state: 'pending', route: '/r', tenant: 'acme' });
+      const dup = await claiming('fold-1');
+      t.match(dup, { state: 'done', status: 202 }, 'the same delivery again: a duplicate, with the first status');
+      t.ok(dup.state === 'done' && dup.expiresInMs > 3_500_000 && dup.expiresInMs <= 3_600_000, 'and how long the ledger keeps it');
+      // a key settled by a synchronous forward
+      const sync = await claimToken(ledger, 'fold-2');
+      await ledger.complete('fold-2', sync, 201);
+      t.match(await claiming('fold-2'), { state: 'done', status: 201 });
+      t.equal(await store.get('fold-2'), undefined, 'nothing stored');
+      // a key another request holds
+      const held = await claimToken(ledger, 'fold-3');
+      const busy = await claiming('fold-3');
+      t.ok(busy.state === 'in_flight' && busy.retryAfterMs > 25_000 && busy.retryAfterMs <= 30_000, `in flight for the lease left (${JSON.stringify(busy)})`);
+      t.equal(await store.get('fold-3'), undefined, 'nothing stored');
+      // a claim released after a failed forward: the retry gets through
+      await ledger.release('fold-3', held);
+      t.match(await claiming('fold-3'), { state: 'spooled' }, 'a failed claim is taken over');
+      t.match(await ledger.claim('fold-3'), { state: 'done', status: 202 });
+      // several in one group commit, one of them a duplicate
+      const many = await Promise.all(['fold-4', 'fold-5', 'fold-1'].map(claiming));
+      t.match(many, [{ state: 'spooled' }, { state: 'spooled' }, { state: 'done', status: 202 }]);
+    });
+
     t.test('accept: one statement marks the ledger key done and stores the bytes; a stale token stores nothing', async (t) => {
       const token = await claimToken(ledger, 'k1');
       t.same(await store.accept(input('k1', randomUUID())), { state: 'lost' }, 'not our claim: nothing stored');

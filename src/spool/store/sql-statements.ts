@@ -75,6 +75,51 @@ WITH input AS (
 SELECT i.ord, d.key_hash IS NOT NULL AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
   FROM input AS i LEFT JOIN done AS d ON d.key_hash = i.key_hash LEFT JOIN spooled AS s ON s.key_hash = i.key_hash`,
 
+    // The same, for accepts that claim their keys themselves (a spool route: no claim before it). The
+    // ledger's claim with its takeover rule (ledger/sql.ts), made done at once; a key the ledger holds
+    // is answered from its row as it stood (the outer SELECT reads the statement's snapshot, as the
+    // ledger's claim_batch does): done + status, or in flight + the lease left.
+    acceptClaimBatch: `/* hookgate:spool_accept_claim_batch */
+WITH input AS (
+  SELECT * FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::UUID[], $8::TEXT[], $9::TEXT[],
+                       $10::BYTEA[], $11::BYTEA[], $12::TEXT[], $13::INT4[], $14::FLOAT8[])
+    WITH ORDINALITY AS i(key_hash, ledger_token, accept_status, key, route, tenant, owner, method, path, headers, body, meta, attempts, delay_ms, ord)
+), done AS (
+  INSERT INTO ${L} AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
+  SELECT i.key_hash, 'done', i.ledger_token, 1, now(), i.accept_status, now(), now(), now() + $15::INTERVAL FROM input AS i ORDER BY i.key_hash
+  ON CONFLICT (key_hash) DO UPDATE SET
+    status = 'done',
+    owner = excluded.owner,
+    attempt = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.attempt + 1 END,
+    lease_until = now(),
+    resp_status = excluded.resp_status,
+    created_at = CASE WHEN l.expires_at <= now() THEN now() ELSE l.created_at END,
+    updated_at = now(),
+    expires_at = excluded.expires_at
+  WHERE l.expires_at <= now() OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= now())
+  RETURNING l.key_hash
+), spooled AS (
+  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
+  SELECT i.key_hash, i.key, i.route, i.tenant, x.state, i.owner,
+         CASE WHEN x.state = 'delivering' THEN now() + $16::INTERVAL ELSE now() + i.delay_ms * INTERVAL '1 millisecond' END, i.attempts, now(), now()
+    FROM input AS i JOIN done AS d ON d.key_hash = i.key_hash,
+         LATERAL (SELECT CASE WHEN i.owner IS NOT NULL AND NOT ${paused('i.route', 'i.tenant')} THEN 'delivering' ELSE 'pending' END AS state) AS x
+   ORDER BY i.key_hash
+  ON CONFLICT (key_hash) DO NOTHING
+  RETURNING s.key_hash, s.state, s.received_at
+), bytes AS (
+  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
+  SELECT i.key_hash, i.method, i.path, i.headers, i.body, i.meta FROM input AS i JOIN spooled AS s ON s.key_hash = i.key_hash
+  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
+  RETURNING b.key_hash
+)
+SELECT i.ord, d.key_hash IS NOT NULL AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms,
+       l.status AS held, l.resp_status,
+       GREATEST(0, EXTRACT(EPOCH FROM (l.lease_until - now())) * 1000)::FLOAT8 AS wait_ms,
+       GREATEST(0, EXTRACT(EPOCH FROM (l.expires_at - now())) * 1000)::FLOAT8 AS expires_ms
+  FROM input AS i LEFT JOIN done AS d ON d.key_hash = i.key_hash LEFT JOIN spooled AS s ON s.key_hash = i.key_hash
+  LEFT JOIN ${L} AS l ON d.key_hash IS NULL AND l.key_hash = i.key_hash AND l.expires_at > now()`,
+
     acceptLookupBatch: `/* hookgate:spool_accept_lookup_batch */
 SELECT i.ord, l.status, l.owner = i.ledger_token AS mine, s.state, s.owner = i.owner AS ours, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
   FROM unnest($1::BYTEA[], $2::UUID[], $3::UUID[]) WITH ORDINALITY AS i(key_hash, ledger_token, owner, ord)

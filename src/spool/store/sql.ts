@@ -67,22 +67,31 @@ export class SqlSpoolStore implements SpoolStore {
       const later: typeof queue = [];
       for (const q of queue) (seen.has(q.a.key) ? later : (seen.add(q.a.key), round)).push(q);
       queue = later;
-      if (round.length === 1) {
-        const q = round[0]!;
+      // accepts that claim their keys (spool routes) and accepts of claims made before (hybrid): a statement each
+      const claiming = round.filter((q) => q.a.claim);
+      const claimed = round.filter((q) => !q.a.claim);
+      if (claimed.length === 1) {
+        const q = claimed[0]!;
         await this.acceptOne(q.a).then(q.resolve, q.reject);
-        continue;
-      }
-      try {
-        const results = await this.acceptMany(round.map((q) => q.a));
-        round.forEach((q, i) => q.resolve(results[i]!));
-      } catch (err) {
-        for (const q of round) q.reject(err);
-      }
+      } else if (claimed.length) await this.settleAll(claimed, (items) => this.acceptMany(items));
+      if (claiming.length) await this.settleAll(claiming, (items) => this.acceptMany(items, true));
     }
   }
 
-  /** Distinct keys, one statement; after an ambiguous error each is resolved through its ledger token and only those still unsettled run again. */
-  private acceptMany(items: AcceptInput[]): Promise<AcceptResult[]> {
+  private async settleAll(round: typeof this.acceptQueue, run: (items: AcceptInput[]) => Promise<AcceptResult[]>): Promise<void> {
+    try {
+      const results = await run(round.map((q) => q.a));
+      round.forEach((q, i) => q.resolve(results[i]!));
+    } catch (err) {
+      for (const q of round) q.reject(err);
+    }
+  }
+
+  /**
+   * Distinct keys, one statement; after an ambiguous error each is resolved through its ledger token
+   * and only those still unsettled run again. `claiming`: the accepts claim their keys themselves.
+   */
+  private acceptMany(items: AcceptInput[], claiming = false): Promise<AcceptResult[]> {
     const out: Array<AcceptResult | undefined> = new Array(items.length);
     let todo = items.map((_, i) => i);
     const pick = <T>(f: (a: AcceptInput) => T) => todo.map((i) => f(items[i]!));
@@ -94,10 +103,16 @@ export class SqlSpoolStore implements SpoolStore {
         pick((a) => a.dispatchOwner), pick((a) => a.method), pick((a) => a.path), pick((a) => encodeHeaders(a.headers)), pick((a) => a.body),
         pick((a) => encodeMeta(a.meta, a.trace)), pick((a) => a.attempts ?? 0), pick((a) => a.delayMs ?? 0), retention, lease,
       ];
-      const rows = (await this.driver.query(this.sql.acceptBatch, params)).rows as Array<{ ord: string; done: boolean; state: string | null; received_ms: number | null }>;
+      type Row = { ord: string; done: boolean; state: string | null; received_ms: number | null; held?: string | null; resp_status?: number | null; wait_ms?: number; expires_ms?: number };
+      const rows = (await this.driver.query(claiming ? this.sql.acceptClaimBatch : this.sql.acceptBatch, params)).rows as Row[];
       for (const r of rows) {
         const i = todo[Number(r.ord) - 1]!;
-        out[i] = !r.done ? { state: 'lost' } : r.state === null ? { state: 'duplicate' } : { state: 'spooled', delivering: r.state === 'delivering', receivedAt: Math.round(Number(r.received_ms)) };
+        out[i] = r.done ? (r.state === null ? { state: 'duplicate' } : { state: 'spooled', delivering: r.state === 'delivering', receivedAt: Math.round(Number(r.received_ms)) })
+          : !claiming ? { state: 'lost' }
+            : r.held === 'done' ? { state: 'done', status: Number(r.resp_status), expiresInMs: Math.round(Number(r.expires_ms)) }
+              : r.held ? { state: 'in_flight', retryAfterMs: Math.max(1, Math.round(Number(r.wait_ms))) }
+                // refused, and the row gone by the time the statement read it (expired meanwhile): another request's retry gets it
+                : { state: 'in_flight', retryAfterMs: 1 };
       }
       return items.map((_, i) => out[i] ?? { state: 'lost' as const });
     }, async (): Promise<Resolution<AcceptResult[]>> => {
@@ -107,7 +122,10 @@ export class SqlSpoolStore implements SpoolStore {
       todo.forEach((i, pos) => {
         const r = byOrd.get(pos + 1);
         if (r?.mine && r.status === 'processing') again.push(i);
-        else out[i] = r?.mine && r.status === 'done' && r.state ? { state: 'spooled', delivering: r.state === 'delivering' && !!r.ours, receivedAt: Math.round(Number(r.received_ms)) } : { state: 'lost' };
+        else if (r?.mine && r.status === 'done' && r.state) out[i] = { state: 'spooled', delivering: r.state === 'delivering' && !!r.ours, receivedAt: Math.round(Number(r.received_ms)) };
+        // an accept that claims: not ours, so it did not land; running it again answers as the key stands now
+        else if (claiming) again.push(i);
+        else out[i] = { state: 'lost' };
       });
       todo = again;
       return again.length ? { landed: false } : { landed: true, value: items.map((_, i) => out[i]!) };

@@ -63,6 +63,17 @@ export class SqliteSpoolStore implements SpoolStore {
     this.s = {
       done: p(`UPDATE hookgate_ledger SET status = 'done', resp_status = ?, lease_until = ?, updated_at = ?, expires_at = ?
         WHERE key_hash = ? AND owner = ? AND status = 'processing'`),
+      // the ledger's claim (its takeover rule, embedded.ts), made done at once: key hash, token, now, status, now, now, expires_at
+      claimDone: p(`INSERT INTO hookgate_ledger AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
+        VALUES (?, 'done', ?, 1, ?, ?, ?, ?, ?)
+        ON CONFLICT (key_hash) DO UPDATE SET status = 'done', owner = excluded.owner,
+          attempt = CASE WHEN l.expires_at <= excluded.updated_at THEN 1 ELSE l.attempt + 1 END,
+          lease_until = excluded.lease_until, resp_status = excluded.resp_status,
+          created_at = CASE WHEN l.expires_at <= excluded.updated_at THEN excluded.updated_at ELSE l.created_at END,
+          updated_at = excluded.updated_at, expires_at = excluded.expires_at
+        WHERE l.expires_at <= excluded.updated_at OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= excluded.updated_at)
+        RETURNING attempt`),
+      ledgerRow: p(`SELECT status, resp_status, lease_until, expires_at FROM hookgate_ledger WHERE key_hash = ?`),
       paused: p(`SELECT ${PAUSED('?', '?')} AS paused`),
       spool: p(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, owner, next_at, attempts, replays, received_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
@@ -206,7 +217,13 @@ export class SqliteSpoolStore implements SpoolStore {
   private acceptOne(a: AcceptInput): AcceptResult {
     const now = this.now();
     const hash = keyHash(a.key);
-    if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
+    if (a.claim) {
+      if (!this.s.claimDone.get(hash, a.ledgerToken, now, a.acceptStatus, now, now, now + a.retentionMs)) {
+        // refused by the takeover rule: the row is there, unexpired
+        const l = this.s.ledgerRow.get(hash) as { status: string; resp_status: number | null; lease_until: number; expires_at: number };
+        return l.status === 'done' ? { state: 'done', status: Number(l.resp_status), expiresInMs: l.expires_at - now } : { state: 'in_flight', retryAfterMs: Math.max(1, l.lease_until - now) };
+      }
+    } else if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
     const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
     const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
     if (!inserted) return { state: 'duplicate' };

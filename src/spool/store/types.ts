@@ -12,6 +12,11 @@ export interface AcceptInput {
   key: string;
   /** the ledger claim's owner token: the accept marks that claim done, fenced by it */
   ledgerToken: string;
+  /**
+   * No claim was made: the accept claims the key itself, as done, in the same transaction (a `spool`
+   * route; its token is `ledgerToken`). A key the ledger holds answers `done` or `in_flight`.
+   */
+  claim?: boolean;
   /** answered to the provider, and remembered by the ledger for duplicates */
   acceptStatus: number;
   /** how long the ledger remembers the key (ledger.retention) */
@@ -50,7 +55,11 @@ export type AcceptResult =
   /** the key was already spooled (the ledger key is done with acceptStatus) */
   | { state: 'duplicate' }
   /** the ledger claim is no longer ours (its lease ran out and another request took it): nothing stored */
-  | { state: 'lost' };
+  | { state: 'lost' }
+  /** `claim`: the key is settled in the ledger (a duplicate): its first status, and how long it is kept */
+  | { state: 'done'; status: number; expiresInMs: number }
+  /** `claim`: another request holds the key */
+  | { state: 'in_flight'; retryAfterMs: number };
 
 /** A claimed delivery, with its bytes. */
 export interface Claimed {
