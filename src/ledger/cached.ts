@@ -37,8 +37,8 @@ export class CachedLedger implements Ledger {
   }
 
   /**
-   * lru-cache allocates its arrays for `max` entries at once (4 MB for 100,000, on an idle gateway):
-   * the LRU starts small and doubles when full, up to `cache` entries, carrying its entries over in
+   * lru-cache allocates its arrays for `max` entries at once, which an idle gateway would carry: the
+   * LRU starts small and doubles when full, up to `cache` entries, carrying its entries over in
    * order of use with what is left of their time.
    */
   private grow(lru: LRUCache<string, number>): LRUCache<string, number> {
@@ -83,19 +83,15 @@ export class CachedLedger implements Ledger {
     const r = await this.inner.claim(key);
     // Learned from the database (settled by another replica, or before a restart): remember it for
     // what is left of its retention.
-    if (r.state === 'done') this.remember(key, r.status, r.expiresInMs ?? this.retentionMs);
+    if (r.state === 'done') this.learn(key, r.status, r.expiresInMs ?? this.retentionMs);
     return r;
   }
 
   async complete(key: string, token: string, status: number): Promise<boolean> {
     const ok = await this.inner.complete(key, token, status);
     // Only a complete that the ledger accepted: a fenced-out token settled nothing.
-    if (ok) this.remember(key, status, this.retentionMs);
+    if (ok) this.learn(key, status, this.retentionMs);
     return ok;
-  }
-
-  learn(key: string, status: number, ttlMs: number): void {
-    this.remember(key, status, ttlMs);
   }
 
   release(key: string, token: string): Promise<boolean> {
@@ -111,7 +107,8 @@ export class CachedLedger implements Ledger {
     await this.inner.close();
   }
 
-  private remember(key: string, status: number, ttl: number): void {
+  /** Remembers a settled key (here, or by a spool's accept) for `ttl` ms, at most the retention. */
+  learn(key: string, status: number, ttl: number): void {
     let lru = this.lru;
     if (!lru || ttl <= 0) return;
     if (lru.size >= lru.max && lru.max < this.entries && !lru.has(key)) lru = this.grow(lru);

@@ -16,7 +16,7 @@ type Ask =
   | { t: 'batch'; ops: Op[]; times: BatchTimes }
   | { t: 'sweep'; now: number; batch: number; maxBatches: number }
   | { t: 'ping' }
-  | { t: 'spool'; port: MessagePort }
+  | { t: 'attach'; port: MessagePort; module: string }
   | { t: 'close' };
 
 /** What the worker is sent: a request and the id its reply carries back. */
@@ -89,11 +89,11 @@ export class LedgerThread {
     });
   }
 
-  /** A port on which this thread serves the spool, on its own connection to the file (sqlite-thread.ts). */
-  async spoolPort(): Promise<MessagePort> {
+  /** A port on which this thread serves a cotenant of its connection: `module` exports its openCotenant (embedded-serve.ts). */
+  async cotenantPort(module: string): Promise<MessagePort> {
     const { port1, port2 } = new MessageChannel();
     try {
-      await this.request({ t: 'spool', port: port2 }, [port2]);
+      await this.request({ t: 'attach', port: port2, module }, [port2]);
     } catch (err) {
       port1.close();
       throw err;
@@ -116,8 +116,8 @@ export class LedgerThread {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const path = embeddedPath(this.init.url);
-    if (path && threads.get(resolvePath(path)) === this) threads.delete(resolvePath(path));
+    const at = threadKey(this.init.url);
+    if (at && threads.get(at) === this) threads.delete(at);
     const worker = this.worker;
     if (!worker) return;
     try {
@@ -162,13 +162,17 @@ export class ThreadedEmbeddedLedger extends BatchingLedger {
   }
 }
 
-/** The ledger threads of this process on a file, by path: the spool on that file is served by them. */
+/** The ledger threads of this process on a file, by absolute path: the spool on that file is served by them. */
 const threads = new Map<string, LedgerThread>();
+const threadKey = (url: string) => {
+  const path = embeddedPath(url);
+  return path ? resolvePath(path) : undefined;
+};
 
 /** The running ledger thread on `url`'s file in this process, if any. */
 export function ledgerThreadOn(url: string): LedgerThread | undefined {
-  const path = embeddedPath(url);
-  return path ? threads.get(resolvePath(path)) : undefined;
+  const at = threadKey(url);
+  return at ? threads.get(at) : undefined;
 }
 
 /** Opens the embedded ledger in its own thread; rejects as the in-thread open would throw. */
@@ -176,7 +180,7 @@ export async function openThreadedEmbeddedLedger(opts: LedgerOptions, log?: Ledg
   validateOptions(opts);
   const thread = new LedgerThread({ url: opts.url, migrate: opts.migrate, ...(opts.retryBudgetMs !== undefined ? { retryBudgetMs: opts.retryBudgetMs } : {}), ...(opts.synchronous ? { synchronous: opts.synchronous } : {}) }, log);
   await thread.start();
-  const path = embeddedPath(opts.url);
-  if (path) threads.set(resolvePath(path), thread);
+  const at = threadKey(opts.url);
+  if (at) threads.set(at, thread);
   return new ThreadedEmbeddedLedger(thread, opts, log, now, batch);
 }

@@ -95,6 +95,23 @@ export interface BatchTimes {
 
 interface Row { status: string; owner: string; attempt: number; lease_until: number; resp_status: number | null; expires_at: number }
 
+/**
+ * The takeover rule of every claim on the embedded file (the ledger's, and a spool accept that claims
+ * its key, src/spool/store/sqlite-statements.ts), as the SQL ledger's (sql.ts): an expired, failed or
+ * lease-expired row is taken over, with the status, lease and status code of the inserted row. "Now"
+ * is read back as excluded.updated_at, so each value is bound once.
+ */
+export const TAKEOVER = `ON CONFLICT (key_hash) DO UPDATE SET
+        status = excluded.status,
+        owner = excluded.owner,
+        attempt = CASE WHEN l.expires_at <= excluded.updated_at THEN 1 ELSE l.attempt + 1 END,
+        lease_until = excluded.lease_until,
+        resp_status = excluded.resp_status,
+        created_at = CASE WHEN l.expires_at <= excluded.updated_at THEN excluded.updated_at ELSE l.created_at END,
+        updated_at = excluded.updated_at,
+        expires_at = excluded.expires_at
+      WHERE l.expires_at <= excluded.updated_at OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= excluded.updated_at)`;
+
 /** The synchronous engine: prepared statements over one connection. */
 export class SqliteStore {
   private readonly s: ReturnType<SqliteStore['prepare']>;
@@ -105,23 +122,12 @@ export class SqliteStore {
 
   private prepare() {
     const db = this.db;
-    // The WHERE of DO UPDATE is the takeover rule of the SQL ledger. Positional parameters (binding an
-    // array is cheaper than looking names up in an object, and this runs on every delivery): key hash,
-    // owner token, lease_until, now, now, expires_at. The update reads "now" back as
-    // excluded.updated_at, so each value is bound once.
+    // Positional parameters (binding an array is cheaper than looking names up in an object, and this
+    // runs on every delivery): key hash, owner token, lease_until, now, now, expires_at.
     const upsert = db.prepare(`
       INSERT INTO hookgate_ledger AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
       VALUES (?, 'processing', ?, 1, ?, NULL, ?, ?, ?)
-      ON CONFLICT (key_hash) DO UPDATE SET
-        status = 'processing',
-        owner = excluded.owner,
-        attempt = CASE WHEN l.expires_at <= excluded.updated_at THEN 1 ELSE l.attempt + 1 END,
-        lease_until = excluded.lease_until,
-        resp_status = NULL,
-        created_at = CASE WHEN l.expires_at <= excluded.updated_at THEN excluded.updated_at ELSE l.created_at END,
-        updated_at = excluded.updated_at,
-        expires_at = excluded.expires_at
-      WHERE l.expires_at <= excluded.updated_at OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= excluded.updated_at)
+      ${TAKEOVER}
       RETURNING attempt`);
     const lookup = db.prepare(`SELECT status, owner, attempt, lease_until, resp_status, expires_at FROM hookgate_ledger WHERE key_hash = ? AND expires_at > ?`);
     // complete: status, now, now, expires_at, key hash, token; release: now, now, key hash, token

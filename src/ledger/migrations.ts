@@ -152,9 +152,8 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'embedded spool bodies in rowid order',
     postgres: [],
     cockroachdb: [],
-    // A body (kilobytes) clustered by its random key hash split a page on most inserts and wrote one
-    // or two whole pages an accept. In rowid order bodies append; the key hash is a small index.
-    // Measured: 69 -> 53 KB written an accept (docs/benchmarks.md).
+    // A body (kilobytes) clustered by its random key hash split a page on most inserts; in rowid
+    // order bodies append, and the key hash is a small index (docs/benchmarks.md).
     sqlite: [
       `CREATE TABLE hookgate_spool_body_v3 (
         id INTEGER PRIMARY KEY, key_hash BLOB NOT NULL UNIQUE, method TEXT NOT NULL, path TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL, meta TEXT NULL

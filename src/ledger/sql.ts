@@ -410,22 +410,25 @@ function claimAnswer(row: ClaimRow | undefined, token: string): ClaimResult | un
  * The statements. The `hookgate:` comment names each one, for pg_stat_statements and for the fault
  * proxy in the tests. Parameters: $1 key hash, $2 owner token, then per statement.
  */
-export function statements(table: string) {
-  // A row may be (re)claimed when it has expired (treated as absent: attempt restarts at 1), when it
-  // failed (released), or when its lease ran out without a settle (the claimer died).
-  const takeable = `l.expires_at <= now() OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= now())`;
-  // One takeover rule for the single and the batched claim: a fresh claim of an expired, failed or
-  // lease-expired row (attempt counts on, unless the old row had already expired).
-  const takeover = `ON CONFLICT (key_hash) DO UPDATE SET
-    status = 'processing',
+/**
+ * The takeover rule of every claim (the single and the batched one, and a spool accept that claims its
+ * key, src/spool/store/sql-statements.ts), for an INSERT into the ledger aliased `l`: a row may be
+ * (re)claimed when it has expired (treated as absent: attempt restarts at 1), when it failed
+ * (released), or when its lease ran out without a settle (the claimer died). The row takes the status,
+ * lease and status code of the inserted one.
+ */
+export const TAKEOVER = `ON CONFLICT (key_hash) DO UPDATE SET
+    status = excluded.status,
     owner = excluded.owner,
     attempt = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.attempt + 1 END,
     lease_until = excluded.lease_until,
-    resp_status = NULL,
+    resp_status = excluded.resp_status,
     created_at = CASE WHEN l.expires_at <= now() THEN now() ELSE l.created_at END,
     updated_at = now(),
     expires_at = excluded.expires_at
-  WHERE ${takeable}`;
+  WHERE l.expires_at <= now() OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= now())`;
+
+export function statements(table: string) {
   return {
     // $3 lease, $4 retention. The data-modifying CTE claims when it may; otherwise the outer SELECT
     // returns the row as it stands (done + status, or in flight + remaining lease, or ours after an
@@ -436,7 +439,7 @@ export function statements(table: string) {
 WITH claimed AS (
   INSERT INTO ${table} AS l (key_hash, status, owner, attempt, lease_until, expires_at)
   VALUES ($1, 'processing', $2, 1, now() + $3::INTERVAL, now() + $4::INTERVAL)
-  ${takeover}
+  ${TAKEOVER}
   RETURNING l.attempt
 )
 SELECT 'claimed' AS status, true AS mine, attempt, NULL::INT4 AS resp_status, 0::FLOAT8 AS wait_ms, 0::FLOAT8 AS expires_ms
@@ -471,7 +474,7 @@ WITH input AS (
 ), claimed AS (
   INSERT INTO ${table} AS l (key_hash, status, owner, attempt, lease_until, expires_at)
   SELECT key_hash, 'processing', owner, 1, now() + $3::INTERVAL, now() + $4::INTERVAL FROM input ORDER BY key_hash
-  ${takeover}
+  ${TAKEOVER}
   RETURNING l.key_hash, l.attempt
 )
 SELECT i.ord, 'claimed' AS status, true AS mine, c.attempt, NULL::INT4 AS resp_status, 0::FLOAT8 AS wait_ms, 0::FLOAT8 AS expires_ms

@@ -67,8 +67,8 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
     const d = request.hg!;
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     // the accept claims the key itself (a spool route), or settles the claim made before it (hybrid)
-    const claimHere = !d.claim;
-    const token = d.claim?.token ?? randomUUID();
+    const claimHere = d.claimInAccept === true;
+    const token = claimHere ? randomUUID() : d.claim!.token;
     const key = d.key!;
     const tenant = d.tenant ?? 'default';
 

@@ -74,7 +74,8 @@ t.test('405 before the body: the connection is closed', async (t) => {
   t.equal(up.received.length, 0);
 });
 
-t.test('429 before the body: the connection is closed', async (t) => {
+/** A gateway limited to 1 request a minute per address, whose one request this address has spent. */
+async function overTheLimit(t: Test) {
   const up = await startUpstream();
   t.teardown(() => up.close());
   const lg = await startLimitedGateway(testConfig({ upstream: { url: up.url }, limits: { unverified: '1/m' }, routes: ROUTES }, { GH }));
@@ -83,7 +84,12 @@ t.test('429 before the body: the connection is closed', async (t) => {
   const first = await request(`${lg.gw.url}/webhooks/github`, { method: 'POST', body: '{}' });
   t.equal(first.statusCode, 401, 'the first request spends the quota');
   await first.body.dump();
-  hungUpAfter(t, await streamEndlessly(lg.gw.url, chunkedHead('POST', '/webhooks/github')), 429, 'rate_limited');
+  return { up, url: lg.gw.url };
+}
+
+t.test('429 before the body: the connection is closed', async (t) => {
+  const { url } = await overTheLimit(t);
+  hungUpAfter(t, await streamEndlessly(url, chunkedHead('POST', '/webhooks/github')), 429, 'rate_limited');
 });
 
 t.test('413 past the body limit: the connection is closed', async (t) => {
@@ -131,16 +137,9 @@ async function twoOnOneSocket(url: string, request: string): Promise<{ answers: 
 }
 
 t.test('429 before a small body of declared length: the body is discarded and the connection kept (a flood on keep-alive costs no reconnects); a large declared length is still hung up on', async (t) => {
-  const up = await startUpstream();
-  t.teardown(() => up.close());
-  const lg = await startLimitedGateway(testConfig({ upstream: { url: up.url }, limits: { unverified: '1/m' }, routes: ROUTES }, { GH }));
-  t.teardown(() => lg.close());
-  const { request } = await import('undici');
-  const first = await request(`${lg.gw.url}/webhooks/github`, { method: 'POST', body: '{}' });
-  t.equal(first.statusCode, 401, 'the first request spends the quota');
-  await first.body.dump();
+  const { up, url } = await overTheLimit(t);
   const body = `{"pad":"${'x'.repeat(2000)}"}`;
-  const small = await twoOnOneSocket(lg.gw.url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  const small = await twoOnOneSocket(url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
   t.notOk(small.closedAfterFirst, 'the connection stayed open');
   t.equal(small.answers.length, 2, 'both requests answered on it');
   for (const a of small.answers) {
@@ -148,7 +147,7 @@ t.test('429 before a small body of declared length: the body is discarded and th
     t.notMatch(a.toLowerCase(), 'connection: close');
   }
   t.equal(up.received.length, 0, 'nothing forwarded');
-  const big = await twoOnOneSocket(lg.gw.url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${64 * 1024 + 1}\r\n\r\n{}`);
+  const big = await twoOnOneSocket(url, `POST /webhooks/github HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${64 * 1024 + 1}\r\n\r\n{}`);
   t.ok(big.closedAfterFirst, 'a declared length over 64 KiB: hung up');
   t.match(big.answers[0]!, /^HTTP\/1\.1 429 [^]*connection: close/i);
 });

@@ -1,6 +1,6 @@
 // What the embedded ledger's worker runs, served here on a MessageChannel in the test's thread (the
 // worker itself is exercised by the ledger and spool suites; coverage is measured in this thread):
-// batches, sweeps and pings answered by id; a spool port served on the same connection, whose
+// batches, sweeps and pings answered by id; a cotenant (the spool) served on the same connection, whose
 // accepts the ledger's batches ride with; close answers what is queued and closes the connection.
 import t from 'tap';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -32,6 +32,9 @@ function served() {
   return { store, port1, ask };
 }
 
+/** The embedded spool's cotenant module, as spool/store/index.ts names it. */
+const SPOOL_MODULE = new URL('../../src/spool/store/sqlite-serve.js', import.meta.url).href;
+
 const times = () => ({ now: Date.now(), leaseMs: 30_000, retentionMs: 60_000 });
 const claim = (key: string, token = randomUUID()): Op => ({ op: 'claim', key, token });
 
@@ -46,10 +49,19 @@ t.test('batches, sweeps and pings are answered by id', async (t) => {
   t.match(await ask({ t: 'ping' }), { ok: false, error: { message: /not open/ } }, 'an error is an answer, not a crash');
 });
 
+t.test('a cotenant module that cannot be loaded: the attach is answered with its error, the ledger goes on', async (t) => {
+  const { port1, ask } = served();
+  t.teardown(() => port1.close());
+  const channel = new MessageChannel();
+  t.teardown(() => channel.port1.close());
+  t.match(await ask({ t: 'attach', port: channel.port2, module: new URL('./no-such-module.js', import.meta.url).href }, [channel.port2]), { ok: false, error: { message: /Cannot find module|no-such-module/ } });
+  t.match(await ask({ t: 'batch', ops: [claim('after')], times: times() }), { ok: true, answers: [{ ok: true, value: { state: 'claimed' } }] });
+});
+
 t.test('a spool port on the same connection: accepts answered on it, the ledger\'s batches of the turn ride with them, close answers what is queued', async (t) => {
   const { store, port1, ask } = served();
   const channel = new MessageChannel();
-  t.match(await ask({ t: 'spool', port: channel.port2 }, [channel.port2]), { ok: true });
+  t.match(await ask({ t: 'attach', port: channel.port2, module: SPOOL_MODULE }, [channel.port2]), { ok: true });
   const spool = new ThreadedSqliteSpool(() => Promise.resolve(channel.port1)) as unknown as SpoolStore;
   t.teardown(() => spool.close());
 

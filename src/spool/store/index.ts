@@ -15,7 +15,7 @@ export async function openSpoolStore(opts: Pick<LedgerOptions, 'url' | 'schema' 
     // served by the ledger's thread on the same file when it runs in this process (one connection
     // writing the file, no waits on SQLite's lock), else by a worker of its own
     const thread = ledgerThreadOn(opts.url);
-    return openThreadedSqliteSpool(thread ? () => thread.spoolPort() : ownWorker(opts.url, opts.retryBudgetMs ?? 2000));
+    return openThreadedSqliteSpool(thread ? () => thread.cotenantPort(new URL('./sqlite-serve.js', import.meta.url).href) : ownWorker(opts.url, opts.retryBudgetMs ?? 2000));
   }
   const [{ pgDriver, detectDialect }, { SqlSpoolStore }] = await Promise.all([import('../../ledger/sql.js'), import('./sql.js')]);
   // The accepts of a tick (group-committed), beside the dispatcher's claims and settles: as many

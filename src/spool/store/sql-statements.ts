@@ -1,6 +1,14 @@
 // The spool's SQL, one statement each, for PostgreSQL and CockroachDB (sql.ts runs them). `{…}` names
 // are schema-qualified; every write is fenced by an owner token.
 import { qualified } from '../../ledger/migrations.js';
+import { TAKEOVER } from '../../ledger/sql.js';
+
+/** The batched accepts' input, one row an accept: $1…$14 as arrays, and its position (ord). */
+const ACCEPT_INPUT = `input AS (
+  SELECT * FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::UUID[], $8::TEXT[], $9::TEXT[],
+                       $10::BYTEA[], $11::BYTEA[], $12::TEXT[], $13::INT4[], $14::FLOAT8[])
+    WITH ORDINALITY AS i(key_hash, ledger_token, accept_status, key, route, tenant, owner, method, path, headers, body, meta, attempts, delay_ms, ord)
+)`;
 
 export function spoolStatements(schema: string | undefined) {
   const L = qualified(schema, 'hookgate_ledger');
@@ -11,6 +19,23 @@ export function spoolStatements(schema: string | undefined) {
   const FILTER = `($1::TEXT IS NULL OR s.route = $1) AND ($2::TEXT IS NULL OR s.tenant = $2) AND ($3::TEXT IS NULL OR s.state = $3)
    AND ($4::FLOAT8 IS NULL OR s.received_at >= to_timestamp($4::FLOAT8 / 1000)) AND ($5::FLOAT8 IS NULL OR s.received_at < to_timestamp($5::FLOAT8 / 1000))`;
   const paused = (route: string, tenant: string) => `EXISTS (SELECT 1 FROM ${P} AS p WHERE p.route = ${route} AND p.tenant IN (${tenant}, '*'))`;
+  // The batched accepts' rows, and what follows a done ledger key: the spool row (a new one only),
+  // then its bytes. $16 lease.
+  const stored = `spooled AS (
+  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
+  SELECT i.key_hash, i.key, i.route, i.tenant, x.state, i.owner,
+         CASE WHEN x.state = 'delivering' THEN now() + $16::INTERVAL ELSE now() + i.delay_ms * INTERVAL '1 millisecond' END, i.attempts, now(), now()
+    FROM input AS i JOIN done AS d ON d.key_hash = i.key_hash,
+         LATERAL (SELECT CASE WHEN i.owner IS NOT NULL AND NOT ${paused('i.route', 'i.tenant')} THEN 'delivering' ELSE 'pending' END AS state) AS x
+   ORDER BY i.key_hash
+  ON CONFLICT (key_hash) DO NOTHING
+  RETURNING s.key_hash, s.state, s.received_at
+), bytes AS (
+  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
+  SELECT i.key_hash, i.method, i.path, i.headers, i.body, i.meta FROM input AS i JOIN spooled AS s ON s.key_hash = i.key_hash
+  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
+  RETURNING b.key_hash
+)`;
   const row = `s.key_hash, s.key, s.route, s.tenant, s.state, s.attempts, s.replays, s.last_status, s.last_error,
     (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms, (EXTRACT(EPOCH FROM s.next_at) * 1000)::FLOAT8 AS next_ms`;
   return {
@@ -48,71 +73,26 @@ SELECT l.status, l.owner = $2::UUID AS mine, s.state, s.owner = $3::UUID AS ours
     // Group commit: the accepts of one tick over arrays (distinct keys), each answer tagged with its
     // 1-based position (ord). $15 retention, $16 lease; the same three tables, each written once.
     acceptBatch: `/* hookgate:spool_accept_batch */
-WITH input AS (
-  SELECT * FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::UUID[], $8::TEXT[], $9::TEXT[],
-                       $10::BYTEA[], $11::BYTEA[], $12::TEXT[], $13::INT4[], $14::FLOAT8[])
-    WITH ORDINALITY AS i(key_hash, ledger_token, accept_status, key, route, tenant, owner, method, path, headers, body, meta, attempts, delay_ms, ord)
-), done AS (
+WITH ${ACCEPT_INPUT}, done AS (
   UPDATE ${L} AS l SET status = 'done', resp_status = i.accept_status, lease_until = now(), updated_at = now(), expires_at = now() + $15::INTERVAL
     FROM input AS i
    WHERE l.key_hash = i.key_hash AND l.owner = i.ledger_token AND l.status = 'processing'
   RETURNING l.key_hash
-), spooled AS (
-  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
-  SELECT i.key_hash, i.key, i.route, i.tenant, x.state, i.owner,
-         CASE WHEN x.state = 'delivering' THEN now() + $16::INTERVAL ELSE now() + i.delay_ms * INTERVAL '1 millisecond' END, i.attempts, now(), now()
-    FROM input AS i JOIN done AS d ON d.key_hash = i.key_hash,
-         LATERAL (SELECT CASE WHEN i.owner IS NOT NULL AND NOT ${paused('i.route', 'i.tenant')} THEN 'delivering' ELSE 'pending' END AS state) AS x
-   ORDER BY i.key_hash
-  ON CONFLICT (key_hash) DO NOTHING
-  RETURNING s.key_hash, s.state, s.received_at
-), bytes AS (
-  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
-  SELECT i.key_hash, i.method, i.path, i.headers, i.body, i.meta FROM input AS i JOIN spooled AS s ON s.key_hash = i.key_hash
-  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
-  RETURNING b.key_hash
-)
+), ${stored}
 SELECT i.ord, d.key_hash IS NOT NULL AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms
   FROM input AS i LEFT JOIN done AS d ON d.key_hash = i.key_hash LEFT JOIN spooled AS s ON s.key_hash = i.key_hash`,
 
     // The same, for accepts that claim their keys themselves (a spool route: no claim before it). The
-    // ledger's claim with its takeover rule (ledger/sql.ts), made done at once; a key the ledger holds
-    // is answered from its row as it stood (the outer SELECT reads the statement's snapshot, as the
-    // ledger's claim_batch does): done + status, or in flight + the lease left.
+    // ledger's claim with its takeover rule, made done at once; a key the ledger holds is answered
+    // from its row as it stood (the outer SELECT reads the statement's snapshot, as the ledger's
+    // claim_batch does): done + status, or in flight + the lease left.
     acceptClaimBatch: `/* hookgate:spool_accept_claim_batch */
-WITH input AS (
-  SELECT * FROM unnest($1::BYTEA[], $2::UUID[], $3::INT4[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::UUID[], $8::TEXT[], $9::TEXT[],
-                       $10::BYTEA[], $11::BYTEA[], $12::TEXT[], $13::INT4[], $14::FLOAT8[])
-    WITH ORDINALITY AS i(key_hash, ledger_token, accept_status, key, route, tenant, owner, method, path, headers, body, meta, attempts, delay_ms, ord)
-), done AS (
+WITH ${ACCEPT_INPUT}, done AS (
   INSERT INTO ${L} AS l (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
   SELECT i.key_hash, 'done', i.ledger_token, 1, now(), i.accept_status, now(), now(), now() + $15::INTERVAL FROM input AS i ORDER BY i.key_hash
-  ON CONFLICT (key_hash) DO UPDATE SET
-    status = 'done',
-    owner = excluded.owner,
-    attempt = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.attempt + 1 END,
-    lease_until = now(),
-    resp_status = excluded.resp_status,
-    created_at = CASE WHEN l.expires_at <= now() THEN now() ELSE l.created_at END,
-    updated_at = now(),
-    expires_at = excluded.expires_at
-  WHERE l.expires_at <= now() OR l.status = 'failed' OR (l.status = 'processing' AND l.lease_until <= now())
+  ${TAKEOVER}
   RETURNING l.key_hash
-), spooled AS (
-  INSERT INTO ${S} AS s (key_hash, key, route, tenant, state, owner, next_at, attempts, received_at, updated_at)
-  SELECT i.key_hash, i.key, i.route, i.tenant, x.state, i.owner,
-         CASE WHEN x.state = 'delivering' THEN now() + $16::INTERVAL ELSE now() + i.delay_ms * INTERVAL '1 millisecond' END, i.attempts, now(), now()
-    FROM input AS i JOIN done AS d ON d.key_hash = i.key_hash,
-         LATERAL (SELECT CASE WHEN i.owner IS NOT NULL AND NOT ${paused('i.route', 'i.tenant')} THEN 'delivering' ELSE 'pending' END AS state) AS x
-   ORDER BY i.key_hash
-  ON CONFLICT (key_hash) DO NOTHING
-  RETURNING s.key_hash, s.state, s.received_at
-), bytes AS (
-  INSERT INTO ${B} AS b (key_hash, method, path, headers, body, meta)
-  SELECT i.key_hash, i.method, i.path, i.headers, i.body, i.meta FROM input AS i JOIN spooled AS s ON s.key_hash = i.key_hash
-  ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta
-  RETURNING b.key_hash
-)
+), ${stored}
 SELECT i.ord, d.key_hash IS NOT NULL AS done, s.state, (EXTRACT(EPOCH FROM s.received_at) * 1000)::FLOAT8 AS received_ms,
        l.status AS held, l.resp_status,
        GREATEST(0, EXTRACT(EPOCH FROM (l.lease_until - now())) * 1000)::FLOAT8 AS wait_ms,
