@@ -505,8 +505,11 @@ const undelivered = (c) => (c.outcomes.spooled ?? 0) - (c.dispatches.delivered ?
 async function drained(g, upstream, what) {
   const t0 = Date.now();
   const cpu0 = cpuSeconds(g.pid);
-  const backlog = Math.max(0, undelivered(await gatewayCounters(g.adminUrl)));
+  // the upstream's count first: a delivery in flight at the counters' read (received, its settle not
+  // yet counted) is then in both; read the other way round it was in the backlog alone, and up to
+  // `concurrency` of them could never arrive (the second loop below proves the spool empty either way)
   const base = (await ask(upstream.proc, 'stats')).requests;
+  const backlog = Math.max(0, undelivered(await gatewayCounters(g.adminUrl)));
   const late = () => Date.now() - t0 > K.drainTimeout * 1000;
   let seconds = NaN;
   for (;;) {

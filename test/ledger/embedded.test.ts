@@ -10,7 +10,7 @@ import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backend
 import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
 import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
-import { MIGRATIONS } from '../../src/ledger/migrations.js';
+import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/migrations.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
 import { encodeHeaders } from '../../src/spool/store/headers.js';
 
@@ -92,35 +92,48 @@ t.test('migrate(url) on an embedded file: versioned, idempotent; migrate: false 
   t.equal((await l.claim(newKey())).state, 'claimed');
 });
 
-t.test('version 3 on a file at version 2: spooled bodies are kept, byte for byte, and the store reads them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'v2.db');
-  const db = new Database(file);
-  db.exec('CREATE TABLE hookgate_schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
-    for (const stmt of m.sqlite) db.exec(stmt);
-    db.prepare('INSERT INTO hookgate_schema_version VALUES (?, ?, 0)').run(m.version, m.name);
-  }
-  const hash = Buffer.alloc(32, 7);
-  const body = Buffer.from([0, 1, 2, 255, 0x7b]);
-  db.prepare(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, next_at, received_at, updated_at) VALUES (?, 'k', '/r', 'acme', 'pending', 0, 0, 0)`).run(hash);
-  const headers = encodeHeaders(['Content-Type', 'application/json']);
-  db.prepare(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, 'POST', '/r', ?, ?, NULL)`).run(hash, headers, body);
-  db.close();
-  const url = `embedded:${file}`;
-  await t.rejects(openLedger({ ...BASE_OPTIONS, url, migrate: false }), /at version 2, this hookgate needs 3/, 'an embedded file at 2 is refused without migrate');
-  t.same(await migrate(url), { backend: 'embedded', from: 2, to: 3 });
-  const after = new Database(file, { readonly: true });
-  t.teardown(() => after.close());
-  t.same(after.prepare('SELECT key_hash, method, path, headers, body FROM hookgate_spool_body').all(), [{ key_hash: hash, method: 'POST', path: '/r', headers, body }]);
-  t.match(after.prepare(`SELECT sql FROM sqlite_master WHERE name = 'hookgate_spool_body'`).get(), { sql: /id INTEGER PRIMARY KEY, key_hash BLOB NOT NULL UNIQUE/ }, 'a rowid table, the key hash a unique index');
-  const spool = openSqliteSpool(url);
-  t.teardown(() => spool.close());
-  const [claimed] = await spool.claim([hash], '00000000-0000-4000-8000-000000000003', 30_000);
-  t.same(claimed?.body, body, 'the spool claims the delivery with its bytes');
-  t.same(claimed?.headers, ['Content-Type', 'application/json']);
-});
+for (const at of [2, 3]) {
+  t.test(`version ${LATEST} on a file at version ${at}: spooled rows and bodies are kept, byte for byte, in receive order, and the store reads them`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, `v${at}.db`);
+    const db = new Database(file);
+    db.exec('CREATE TABLE hookgate_schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of MIGRATIONS.filter((m) => m.version <= at)) {
+      for (const stmt of m.sqlite) db.exec(stmt);
+      db.prepare('INSERT INTO hookgate_schema_version VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    const later = Buffer.alloc(32, 1); // sorts first by hash, received second
+    const hash = Buffer.alloc(32, 7);
+    const orphan = Buffer.alloc(32, 9);
+    const body = Buffer.from([0, 1, 2, 255, 0x7b]);
+    const row = db.prepare(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, next_at, received_at, updated_at) VALUES (?, ?, '/r', 'acme', 'pending', 0, ?, 0)`);
+    row.run(later, 'later', 20);
+    row.run(hash, 'k', 10);
+    const headers = encodeHeaders(['Content-Type', 'application/json']);
+    const bytes = db.prepare(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, 'POST', '/r', ?, ?, NULL)`);
+    for (const h of [later, hash, orphan]) bytes.run(h, headers, h === later ? Buffer.from('later') : body);
+    db.close();
+    const url = `embedded:${file}`;
+    await t.rejects(openLedger({ ...BASE_OPTIONS, url, migrate: false }), new RegExp(`at version ${at}, this hookgate needs ${LATEST}`), `an embedded file at ${at} is refused without migrate`);
+    t.same(await migrate(url), { backend: 'embedded', from: at, to: LATEST });
+    const after = new Database(file, { readonly: true });
+    t.teardown(() => after.close());
+    t.same(after.prepare('SELECT s.id, s.key, b.method, b.path, b.headers, b.body FROM hookgate_spool AS s JOIN hookgate_spool_body AS b ON b.id = s.id ORDER BY s.id').all(), [
+      { id: 1, key: 'k', method: 'POST', path: '/r', headers, body },
+      { id: 2, key: 'later', method: 'POST', path: '/r', headers, body: Buffer.from('later') },
+    ], 'ids in receive order, each body under its row\'s id');
+    t.equal((after.prepare('SELECT count(*) AS n FROM hookgate_spool_body').get() as { n: number }).n, 2, 'a body without its row is not carried over');
+    t.match(after.prepare(`SELECT sql FROM sqlite_master WHERE name = 'hookgate_spool'`).get(), { sql: /id +INTEGER PRIMARY KEY,\s+key_hash +BLOB +NOT NULL UNIQUE/ }, 'a rowid table, the key hash a unique index');
+    t.same(after.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'hookgate_spool' AND sql IS NOT NULL ORDER BY name`).all().map((r: any) => r.name),
+      ['hookgate_spool_list', 'hookgate_spool_ready', 'hookgate_spool_sweep'], 'its indexes made again');
+    const spool = openSqliteSpool(url);
+    t.teardown(() => spool.close());
+    const [claimed] = await spool.claim([hash], '00000000-0000-4000-8000-000000000003', 30_000);
+    t.same(claimed?.body, body, 'the spool claims the delivery with its bytes');
+    t.same(claimed?.headers, ['Content-Type', 'application/json']);
+  });
+}
 
 t.test('expired rows are swept in batches', async (t) => {
   let now = 1_000_000;

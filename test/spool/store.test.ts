@@ -208,6 +208,8 @@ for (const make of targets) {
       t.equal((await store.get('w2'))?.state, 'dead', 'a dead one kept for keepDead');
       t.equal((await store.get('w3'))?.state, 'pending', 'a live one is never swept');
       t.equal(await store.byId(keyHash('w1').toString('hex'), true), undefined);
+      const [live] = await store.claim([keyHash('w3')], o, 30_000);
+      t.equal(live?.body.toString(), input('w3', '').body.toString(), 'a live one keeps its bytes');
       // a replay makes a kept delivery live again: no longer sweepable
       t.ok(await store.replay(keyHash('w2').toString('hex')));
       t.match(await store.get('w2'), { state: 'pending', attempts: 0, replays: 1 });

@@ -41,8 +41,9 @@ export function sqliteStatements(db: Database.Database) {
     paused: p(`SELECT ${PAUSED('?', '?')} AS paused`),
     spool: p(`INSERT INTO hookgate_spool (key_hash, key, route, tenant, state, owner, next_at, attempts, replays, received_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (key_hash) DO NOTHING`),
-    bytes: p(`INSERT INTO hookgate_spool_body (key_hash, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (key_hash) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
+    // a body shares its row's id (migration 4)
+    bytes: p(`INSERT INTO hookgate_spool_body (id, method, path, headers, body, meta) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET method = excluded.method, path = excluded.path, headers = excluded.headers, body = excluded.body, meta = excluded.meta`),
     // The ready index walked tenant by tenant (see the SQL store's dueByTenant): first tries before
     // retries and replays, oldest first, without ranking the whole backlog on every poll.
     firstTenant: p(`SELECT tenant FROM hookgate_spool WHERE route = ? AND state IN ('pending', 'delivering') ORDER BY tenant LIMIT 1`),
@@ -56,7 +57,7 @@ export function sqliteStatements(db: Database.Database) {
       WHERE s.key_hash = ? AND s.state IN ('pending', 'delivering') AND s.next_at <= ? AND NOT ${PAUSED('s.route', 's.tenant')}
       RETURNING key_hash, key, route, tenant, attempts, replays, received_at`),
     heldOne: p(`SELECT key_hash, key, route, tenant, attempts, replays, received_at FROM hookgate_spool WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
-    body: p(`SELECT method, path, headers, body, meta FROM hookgate_spool_body WHERE key_hash = ?`),
+    body: p(`SELECT method, path, headers, body, meta FROM hookgate_spool_body WHERE id = (SELECT id FROM hookgate_spool WHERE key_hash = ?)`),
     settle: p(`UPDATE hookgate_spool SET state = ?, attempts = attempts + ?, next_at = ?, last_status = ?, last_error = ?, expires_at = ?, updated_at = ?
       WHERE key_hash = ? AND owner = ? AND state = 'delivering'`),
     counts: p(`SELECT route, tenant, count(*) AS n FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route, tenant`),
@@ -80,8 +81,8 @@ export function sqliteStatements(db: Database.Database) {
     oldest: p(`SELECT route, ? - min(received_at) AS ms FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route`),
     expire: p(`UPDATE hookgate_spool SET state = 'dead', last_error = 'expired: older than maxAge', owner = NULL, expires_at = ?, updated_at = ?
       WHERE route = ? AND state = 'pending' AND received_at <= ?`),
-    sweepRows: p(`SELECT key_hash FROM hookgate_spool WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`),
-    sweepOne: p(`DELETE FROM hookgate_spool WHERE key_hash = ? AND expires_at <= ?`),
-    sweepBody: p(`DELETE FROM hookgate_spool_body WHERE key_hash = ?`),
+    sweepRows: p(`SELECT id FROM hookgate_spool WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`),
+    sweepOne: p(`DELETE FROM hookgate_spool WHERE id = ? AND expires_at <= ?`),
+    sweepBody: p(`DELETE FROM hookgate_spool_body WHERE id = ?`),
   };
 }

@@ -136,9 +136,9 @@ export class SqliteSpoolStore implements SpoolStore {
       }
     } else if (this.s.done.run(a.acceptStatus, now, now, now + a.retentionMs, hash, a.ledgerToken).changes !== 1) return { state: 'lost' };
     const deliver = a.dispatchOwner !== null && !(this.s.paused.get(a.route, a.tenant) as { paused: number }).paused;
-    const inserted = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now).changes === 1;
-    if (!inserted) return { state: 'duplicate' };
-    this.s.bytes.run(hash, a.method, a.path, encodeHeaders(a.headers), a.body, encodeMeta(a.meta, a.trace));
+    const row = this.s.spool.run(hash, a.key, a.route, a.tenant, deliver ? 'delivering' : 'pending', a.dispatchOwner, deliver ? now + a.leaseMs : now + (a.delayMs ?? 0), a.attempts ?? 0, now, now);
+    if (row.changes !== 1) return { state: 'duplicate' };
+    this.s.bytes.run(row.lastInsertRowid, a.method, a.path, encodeHeaders(a.headers), a.body, encodeMeta(a.meta, a.trace));
     return { state: 'spooled', delivering: deliver, receivedAt: now };
   }
 
@@ -274,9 +274,9 @@ export class SqliteSpoolStore implements SpoolStore {
     return this.op('sweep', () => this.db.transaction(() => {
       const now = this.now();
       let n = 0;
-      for (const { key_hash } of this.s.sweepRows.all(now, limit) as Array<{ key_hash: Buffer }>) {
-        if (this.s.sweepOne.run(key_hash, now).changes === 1) {
-          this.s.sweepBody.run(key_hash);
+      for (const { id } of this.s.sweepRows.all(now, limit) as Array<{ id: number }>) {
+        if (this.s.sweepOne.run(id, now).changes === 1) {
+          this.s.sweepBody.run(id);
           n++;
         }
       }
