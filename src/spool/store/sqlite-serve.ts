@@ -1,5 +1,5 @@
-// The worker's side of the threaded spool (sqlite-thread.ts): each message on the port is one call of
-// a SqliteSpoolStore method, answered on the same port. Used by the spool's own worker
+// The worker's side of the threaded spool (sqlite-thread.ts): each message on the port is the calls of
+// one turn of SqliteSpoolStore methods, answered on the same port. Used by the spool's own worker
 // (sqlite-worker.ts) and by the embedded ledger's worker, which serves the spool on its connection as
 // its cotenant (src/ledger/embedded-serve.ts).
 import type { MessagePort } from 'node:worker_threads';
@@ -10,13 +10,25 @@ import { METHODS, toBuffers, wireError, type SpoolCall, type SpoolReply } from '
 const ALLOWED = new Set<string>(METHODS);
 
 export function serveSpool(port: MessagePort, store: SqliteSpoolStore | undefined): void {
-  port.on('message', (m: SpoolCall) => {
-    const call = store && ALLOWED.has(m.method) ? (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m.method] : undefined;
-    const answer = call ? Promise.resolve().then(() => call.apply(store, toBuffers(m.args) as unknown[])) : Promise.reject(new Error('the embedded spool could not be opened'));
-    answer.then(
-      (value) => port.postMessage({ id: m.id, ok: true, value } satisfies SpoolReply),
-      (err: unknown) => port.postMessage({ id: m.id, ok: false, error: wireError(err) } satisfies SpoolReply),
-    );
+  // the answers ready in one turn go back as one message (an accept batch's all together)
+  let outbox: SpoolReply[] = [];
+  const reply = (r: SpoolReply) => {
+    if (outbox.push(r) > 1) return;
+    setImmediate(() => {
+      const out = outbox;
+      outbox = [];
+      port.postMessage(out);
+    });
+  };
+  port.on('message', (calls: SpoolCall[]) => {
+    for (const m of calls) {
+      const call = store && ALLOWED.has(m.method) ? (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m.method] : undefined;
+      const answer = call ? Promise.resolve().then(() => call.apply(store, toBuffers(m.args) as unknown[])) : Promise.reject(new Error('the embedded spool could not be opened'));
+      answer.then(
+        (value) => reply({ id: m.id, ok: true, value }),
+        (err: unknown) => reply({ id: m.id, ok: false, error: wireError(err) }),
+      );
+    }
   });
 }
 

@@ -5,7 +5,9 @@
 // two connections writing one file wait for each other in SQLite's busy handler, which sleeps.
 // Otherwise (the `hookgate spool` command) it gets a worker of its own (sqlite-worker.ts). If the far
 // side stops, the calls waiting fail as ledger_unavailable (the provider retries; nothing answered
-// 2xx is lost: it was on disk) and the next call connects again.
+// 2xx is lost: it was on disk) and the next call connects again. The calls of one turn of the event
+// loop cross as one message, and their answers come back as one (a message costs both threads more
+// than an accept's statements: docs/benchmarks.md).
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { GatewayError, errSummary, type ErrorCode } from '../../errors.js';
 import { unavailable } from '../../ledger/retry.js';
@@ -57,6 +59,7 @@ export class ThreadedSqliteSpool {
   private connecting: Promise<Link> | null = null;
   private next = 1;
   private readonly pending = new Map<number, Pending>();
+  private outbox: SpoolCall[] = [];
   private closed = false;
 
   constructor(private readonly connect: Connect) {}
@@ -83,13 +86,15 @@ export class ThreadedSqliteSpool {
 
   private attach(link: Link): void {
     this.link = link;
-    link.on('message', (r: SpoolReply) => {
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      this.letGo();
-      if (r.ok) p.resolve(toBuffers(r.value));
-      else p.reject(fromWire(r.error));
+    link.on('message', (replies: SpoolReply[]) => {
+      for (const r of replies) {
+        const p = this.pending.get(r.id);
+        if (!p) continue;
+        this.pending.delete(r.id);
+        this.letGo();
+        if (r.ok) p.resolve(toBuffers(r.value));
+        else p.reject(fromWire(r.error));
+      }
     });
     const stopped = (err: Error) => {
       if (this.link !== link) return;
@@ -112,15 +117,23 @@ export class ThreadedSqliteSpool {
       this.pending.set(id, { resolve, reject, method });
       this.hold();
       const msg: SpoolCall = { id, method, args };
-      if (this.link) this.link.postMessage(msg);
-      else {
-        this.start().then((link) => link.postMessage(msg), (err: unknown) => {
+      if (this.link) {
+        if (this.outbox.push(msg) === 1) setImmediate(() => this.flush());
+      } else {
+        this.start().then((link) => link.postMessage([msg]), (err: unknown) => {
           if (!this.pending.delete(id)) return;
           this.letGo();
           reject(unavailable(`spool ${method}`, err));
         });
       }
     });
+  }
+
+  /** The turn's calls as one message; if the far side stopped meanwhile, `stopped` has failed them. */
+  private flush(): void {
+    const out = this.outbox;
+    this.outbox = [];
+    this.link?.postMessage(out);
   }
 
   // The far side holds the process open only while an answer is awaited (a CLI command must exit).
