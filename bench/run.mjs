@@ -446,14 +446,16 @@ async function scenarioProfile() {
   const upstream = await startUpstream();
   const dir = scratchDir('prof');
   const target = process.env.BENCH_PROFILE_TARGET ?? 'gateway';
+  // BENCH_PROFILE_LOAD=limited: the forgeries from one address far over the per-address limit (bench:attack's 429 load)
+  const limited = process.env.BENCH_PROFILE_LOAD === 'limited';
   const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const cand = target === 'reference'
     ? await startBareProxy(upstream.url, { nodeArgs: prof })
-    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
+    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(limited ? { unverified: process.env.BENCH_ATTACK_LIMIT || '10/s' } : {}), ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
   // BENCH_PROFILE_LOAD=dup: duplicates of settled events (the bench:dup load) instead of new events.
   const dup = process.env.BENCH_PROFILE_LOAD === 'dup';
   // BENCH_PROFILE_LOAD=forged: signed with the wrong secret (bench:attack's 401 load)
-  const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : process.env.BENCH_PROFILE_LOAD === 'forged' ? { secret: 'whsec_forged_by_the_bench_attacker_0000000000' } : {};
+  const load = dup ? { ids: K.dupIds, prefix: `pdup${Date.now().toString(36)}` } : process.env.BENCH_PROFILE_LOAD === 'forged' || limited ? { secret: 'whsec_forged_by_the_bench_attacker_0000000000' } : {};
   if (dup) await drive(cand.url, { amount: K.dupIds, connections: 10, ...load });
   const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up', ...load });
   const r = await measure(cand, { seconds: K.seconds, label: 'profiled', ...load });
