@@ -3,8 +3,11 @@
 // then hands what it resolved to `verify` as its `fetched` argument. Every fetch goes through one
 // `Fetcher` (tests inject their own), bounded in time and size, and never follows a redirect: a
 // redirect could lead off the origin the configuration allowed.
-import { request } from 'undici';
 import type { SignedRequest, VerifyFailure } from './types.js';
+
+// All of undici (+8 MB of idle RSS, `node bench/memory-floor.mjs`) for the routes that fetch keys
+// only, on their first fetch: every gateway loads this module with the provider registry.
+let undiciRequest: typeof import('undici').request | undefined;
 
 export interface FetchLimits {
   timeoutMs: number;
@@ -30,7 +33,8 @@ export interface RemoteKeys {
 export const DEFAULT_LIMITS: FetchLimits = { timeoutMs: 5_000, maxBytes: 256 * 1024 };
 
 export const httpFetcher: Fetcher = async (url, limits) => {
-  const res = await request(url, {
+  undiciRequest ??= (await import('undici')).request;
+  const res = await undiciRequest(url, {
     method: 'GET',
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,
