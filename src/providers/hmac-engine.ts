@@ -10,7 +10,7 @@
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
-  type Digest, decodeBase64, decodeHex, fail, jsonObject, jsonPath, parseRfc3339, verdict,
+  type Digest, FORM_NOT_UTF8, decodeBase64, decodeHex, fail, formDecodesToUtf8, jsonObject, jsonPath, parseRfc3339, verdict,
 } from './primitives.js';
 import { NO_PUBLIC_URL, signedUrl } from './public-url.js';
 import type { ProviderInfo, Scheme, SignInput, SignedRequest, Verdict } from './types.js';
@@ -297,6 +297,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
   if (idJson && !has('body') && !has('form')) throw new Error(`${p.name}: a json id needs a signed body`);
   const signedHeaders = Object.freeze([...new Set([...templateHeaders, ...(tsHeader ? [tsHeader] : [])])]);
   const urlSigned = has('url');
+  const signsForm = has('form');
   const keyEnc = p.key ?? 'utf8';
   const sigHeader = p.signature.headers[0]!;
 
@@ -377,6 +378,7 @@ export function hmacScheme(p: HmacPreset): Scheme<Key> {
         timestampMs = ts === undefined ? null : parseTimestamp(ts, p.timestamp.unit);
         if (timestampMs === null) return fail('malformed', `the timestamp is not ${info.timestamp}`);
       }
+      if (signsForm && !formDecodesToUtf8(req.body)) return fail('malformed', FORM_NOT_UTF8);
       let url = '';
       if (urlSigned) {
         if (opts.publicUrl === null) return fail('signature_invalid', NO_PUBLIC_URL);

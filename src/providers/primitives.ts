@@ -1,5 +1,6 @@
 // The few operations every scheme is made of. Kept pure and allocation-light: they run on every delivery.
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verdict, VerifyFailure } from './types.js';
 import { formPairsOver, jsonShapeProblem } from './json-bounds.js';
@@ -140,6 +141,33 @@ export function parseUnverifiedJson(body: Buffer, maxDepth = UNVERIFIED_MAX_DEPT
 }
 
 /** An application/x-www-form-urlencoded body, refused when it holds more than `maxParams` parameters. */
+export const FORM_NOT_UTF8 = 'the form body does not decode to UTF-8, so its signed fields could stand for other bytes';
+
+const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1);
+
+/**
+ * Whether a urlencoded body's fields decode to UTF-8, raw bytes and %XX escapes alike. A form parser
+ * turns every byte that is not UTF-8 into U+FFFD, so `%80` and `%81` decode to the same field: a
+ * signature over decoded fields (Mandrill's, Twilio's) would vouch for bodies it never saw, which an
+ * application reading raw bytes (PHP's $_POST) tells apart. Providers send UTF-8. The escapes are
+ * decoded over the whole body: `&` and `=` are ASCII, so no sequence that is valid here spans two fields.
+ */
+export function formDecodesToUtf8(body: Buffer): boolean {
+  if (!body.includes(0x25)) return isUtf8(body);
+  const out = Buffer.allocUnsafe(body.length);
+  let n = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    const hi = c === 0x25 && i + 2 < body.length ? hexValue(body[i + 1]!) : -1;
+    const lo = hi >= 0 ? hexValue(body[i + 2]!) : -1;
+    if (lo >= 0) {
+      out[n++] = hi * 16 + lo;
+      i += 2;
+    } else out[n++] = c;
+  }
+  return isUtf8(out.subarray(0, n));
+}
+
 export function parseForm(body: Buffer, maxParams = UNVERIFIED_MAX_PARAMS): Bounded<URLSearchParams> {
   if (formPairsOver(body, maxParams)) return { ok: false, message: TOO_MANY_PARAMS };
   return { ok: true, value: new URLSearchParams(body.toString('utf8')) };

@@ -10,7 +10,7 @@
 //   delivery key is the digest of what was signed: the URL (with its query) and the parameters.
 import { createHash } from 'node:crypto';
 import { parse as qsParse, stringify as qsStringify } from 'node:querystring';
-import { decodeBase64, decodeHex, fail, hmac, invalid, parseForm, safeEqual, single } from './primitives.js';
+import { FORM_NOT_UTF8, decodeBase64, decodeHex, fail, formDecodesToUtf8, hmac, invalid, parseForm, safeEqual, single } from './primitives.js';
 import { NO_PUBLIC_URL, fragmentOf, signedUrl } from './public-url.js';
 import type { Scheme, SignInput, SignedRequest, Verdict } from './types.js';
 
@@ -140,6 +140,7 @@ export const twilio: Scheme<Buffer> = {
         return fail('malformed', 'twilio signs form parameters: the body must be application/x-www-form-urlencoded, or the URL must carry bodySHA256');
       const form = parseForm(req.body);
       if (!form.ok) return fail('malformed', form.message);
+      if (!formDecodesToUtf8(req.body)) return fail('malformed', FORM_NOT_UTF8);
       params = paramString(form.value);
     }
 

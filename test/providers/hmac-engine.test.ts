@@ -109,6 +109,19 @@ t.test('keyed hashes place the secret where the provider does; URL-signed preset
   t.equal(code(run(u, { 'x-sig': sig }, Buffer.from('a=1&b=3'))), 'signature_invalid');
 });
 
+t.test('attack: {form:sorted} (Mandrill) refuses a form whose fields do not decode to UTF-8, so %80 cannot be swapped for %81', async (t) => {
+  const u = base({ signed: '{url}{form:sorted}', signature: { headers: ['x-sig'], format: 'single', encoding: 'base64' } });
+  // what a signer over decoded fields (Mandrill's own) signs for `a=x%80y`: U+FFFD in place of the byte
+  const sig = mac('secret', 'https://hooks.example.com/hook', 'ax\uFFFDy').toString('base64');
+  for (const body of ['a=x%80y', 'a=x%81y', 'a=x%C3y']) t.equal(code(run(u, { 'x-sig': sig }, Buffer.from(body))), 'malformed', body);
+  t.equal(code(run(u, { 'x-sig': sig }, Buffer.concat([Buffer.from('a=x'), Buffer.from([0x80]), Buffer.from('y')]))), 'malformed', 'a raw byte that is not UTF-8');
+  t.equal(code(run(u, { 'x-sig': sig }, Buffer.from('a=x%EF%BF%BDy'))), 'ok', 'U+FFFD itself, sent as UTF-8');
+  // escapes that are not escapes stay text, as the form parser reads them
+  const pct = mac('secret', 'https://hooks.example.com/hook', 'a100%', 'b%zz%e').toString('base64');
+  t.equal(code(run(u, { 'x-sig': pct }, Buffer.from('a=100%&b=%zz%e'))), 'ok');
+  t.equal(code(run(u, { 'x-sig': mac('secret', 'https://hooks.example.com/hook', 'a\u00e9').toString('base64') }, Buffer.from('a=%c3%A9'))), 'ok', 'a two-byte escape, either case');
+});
+
 t.test('a preset whose data would sign less than it says is refused when built', async (t) => {
   t.throws(() => hmacScheme(base({ timestamp: { header: 'x-ts', unit: 's' } })), /a timestamp that is not in what is signed would not be signed/);
   t.throws(() => hmacScheme(base({ signed: '{timestamp}.{body}' })), /\{timestamp\} needs a timestamp spec/);

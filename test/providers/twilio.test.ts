@@ -68,6 +68,22 @@ t.test('a changed byte, a wrong token, a changed query fail; rotation reports th
   });
 });
 
+t.test('attack: a captured delivery with a byte that is not UTF-8 (%80) cannot be re-sent with another (%81) under its signature', async (t) => {
+  // twilio-node signs the decoded parameters; a form parser decodes both escapes to U+FFFD
+  const sig = twilioSdk.getExpectedTwilioSignature(TOKEN, URL_, { ...PARAMS, Body: 'a\uFFFDb' });
+  const captured = Buffer.from('Body=a%80b&From=%2B15005550006&MessageSid=SM123&To=%2B15005550001');
+  const forged = Buffer.from('Body=a%81b&From=%2B15005550006&MessageSid=SM123&To=%2B15005550001');
+  for (const body of [captured, forged]) {
+    t.match(verify(req('/twilio/sms?tenant=a', body, { 'x-twilio-signature': sig }), [TOKEN], URL_), { ok: false, code: 'malformed', message: /does not decode to UTF-8/ });
+  }
+  // a raw byte that is not UTF-8 decodes to U+FFFD too
+  const raw = Buffer.concat([Buffer.from('Body=a'), Buffer.from([0xff]), Buffer.from('b&From=%2B15005550006&MessageSid=SM123&To=%2B15005550001')]);
+  t.match(verify(req('/twilio/sms?tenant=a', raw, { 'x-twilio-signature': sig }), [TOKEN], URL_), { ok: false, code: 'malformed' });
+  // the same text sent as UTF-8 (U+FFFD itself, %EF%BF%BD) is the delivery that was signed
+  const utf8 = Buffer.from('Body=a%EF%BF%BDb&From=%2B15005550006&MessageSid=SM123&To=%2B15005550001');
+  t.match(verify(req('/twilio/sms?tenant=a', utf8, { 'x-twilio-signature': sig }), [TOKEN], URL_), { ok: true });
+});
+
 t.test('publicUrl variants: default port either way, query appended or fixed, path from publicUrl', async (t) => {
   const body = formBody(PARAMS);
   // Twilio signed the URL with :443; the route's publicUrl has none (and the other way round)
