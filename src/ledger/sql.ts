@@ -11,7 +11,8 @@ import pg from 'pg';
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { errSummary } from '../errors.js';
 import { DEFAULT_RETRY, unavailable, withRetry, type ErrorKind, type Resolution, type RetryPolicy } from './retry.js';
-import { migrateSql, requiredVersion, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
+import { migrateSql, qualified, sqlSchemaVersion, type Query, type SqlMigrationTarget } from './migrations.js';
+import { requiredVersion } from './schema-versions.js';
 import { batchMode, checkStatus, keyHash, newToken, schedule, validateOptions, type BatchMode, type LedgerLog } from './common.js';
 
 export type Dialect = 'postgres' | 'cockroachdb';

@@ -10,7 +10,7 @@ import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backend
 import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
 import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
-import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/migrations.js';
+import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/schema-versions.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
 import { encodeHeaders } from '../../src/spool/store/headers.js';
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import pg from 'pg';
 import { migrate, openLedger } from '../../src/ledger/index.js';
 import { detectDialect, openSqlLedger, pgDriver, statements } from '../../src/ledger/sql.js';
-import { MIGRATIONS, requiredVersion } from '../../src/ledger/migrations.js';
+import { MIGRATIONS, requiredVersion } from '../../src/ledger/schema-versions.js';
 import type { LedgerOptions } from '../../src/ledger/types.js';
 import { BASE_OPTIONS, eventually, newKey, schemaName } from '../helpers/ledger-backends.js';
 import { requirePostgres } from '../helpers/services.js';
