@@ -55,6 +55,28 @@ const SPOOL_PAUSE_COLUMNS = `
   paused_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (route, tenant)`;
 
+// The embedded spool's columns after its key (times in ms), and its indexes: the same in the table of
+// version 2 and in its rowid-ordered rebuild of version 4.
+const SQLITE_SPOOL_COLUMNS = `
+        key         TEXT    NOT NULL,
+        route       TEXT    NOT NULL,
+        tenant      TEXT    NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'dead', 'cancelled')),
+        owner       TEXT    NULL,
+        next_at     INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        replays     INTEGER NOT NULL DEFAULT 0,
+        last_status INTEGER NULL,
+        last_error  TEXT    NULL,
+        received_at INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NULL`;
+const SQLITE_SPOOL_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS hookgate_spool_ready ON hookgate_spool (route, tenant, (attempts > 0 OR replays > 0), next_at) WHERE state IN ('pending', 'delivering')`,
+  `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON hookgate_spool (received_at)`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -111,24 +133,9 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     sqlite: [
       `CREATE TABLE IF NOT EXISTS hookgate_spool (
-        key_hash    BLOB    NOT NULL PRIMARY KEY,
-        key         TEXT    NOT NULL,
-        route       TEXT    NOT NULL,
-        tenant      TEXT    NOT NULL,
-        state       TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'dead', 'cancelled')),
-        owner       TEXT    NULL,
-        next_at     INTEGER NOT NULL,
-        attempts    INTEGER NOT NULL DEFAULT 0,
-        replays     INTEGER NOT NULL DEFAULT 0,
-        last_status INTEGER NULL,
-        last_error  TEXT    NULL,
-        received_at INTEGER NOT NULL,
-        updated_at  INTEGER NOT NULL,
-        expires_at  INTEGER NULL
+        key_hash    BLOB    NOT NULL PRIMARY KEY,${SQLITE_SPOOL_COLUMNS}
       ) WITHOUT ROWID`,
-      `CREATE INDEX IF NOT EXISTS hookgate_spool_ready ON hookgate_spool (route, tenant, (attempts > 0 OR replays > 0), next_at) WHERE state IN ('pending', 'delivering')`,
-      `CREATE INDEX IF NOT EXISTS hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
-      `CREATE INDEX IF NOT EXISTS hookgate_spool_list ON hookgate_spool (received_at)`,
+      ...SQLITE_SPOOL_INDEXES,
       `CREATE TABLE IF NOT EXISTS hookgate_spool_body (
         key_hash BLOB NOT NULL PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL, meta TEXT NULL
       ) WITHOUT ROWID`,
@@ -160,24 +167,11 @@ export const MIGRATIONS: readonly Migration[] = [
     cockroachdb: [],
     // Rows clustered by their random key hash put each accept on a page of its own, and the bodies'
     // key-hash index on another; in rowid order rows and bodies append, one id joins them and the key
-    // hash is one small index (57 → 39 KB written an accept, docs/benchmarks.md).
+    // hash is one small index (docs/benchmarks.md).
     sqlite: [
       `CREATE TABLE hookgate_spool_v4 (
         id          INTEGER PRIMARY KEY,
-        key_hash    BLOB    NOT NULL UNIQUE,
-        key         TEXT    NOT NULL,
-        route       TEXT    NOT NULL,
-        tenant      TEXT    NOT NULL,
-        state       TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'dead', 'cancelled')),
-        owner       TEXT    NULL,
-        next_at     INTEGER NOT NULL,
-        attempts    INTEGER NOT NULL DEFAULT 0,
-        replays     INTEGER NOT NULL DEFAULT 0,
-        last_status INTEGER NULL,
-        last_error  TEXT    NULL,
-        received_at INTEGER NOT NULL,
-        updated_at  INTEGER NOT NULL,
-        expires_at  INTEGER NULL
+        key_hash    BLOB    NOT NULL UNIQUE,${SQLITE_SPOOL_COLUMNS}
       )`,
       `INSERT INTO hookgate_spool_v4 (key_hash, key, route, tenant, state, owner, next_at, attempts, replays, last_status, last_error, received_at, updated_at, expires_at)
         SELECT key_hash, key, route, tenant, state, owner, next_at, attempts, replays, last_status, last_error, received_at, updated_at, expires_at
@@ -192,9 +186,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `DROP TABLE hookgate_spool`,
       `ALTER TABLE hookgate_spool_v4 RENAME TO hookgate_spool`,
       `ALTER TABLE hookgate_spool_body_v4 RENAME TO hookgate_spool_body`,
-      `CREATE INDEX hookgate_spool_ready ON hookgate_spool (route, tenant, (attempts > 0 OR replays > 0), next_at) WHERE state IN ('pending', 'delivering')`,
-      `CREATE INDEX hookgate_spool_sweep ON hookgate_spool (expires_at) WHERE expires_at IS NOT NULL`,
-      `CREATE INDEX hookgate_spool_list ON hookgate_spool (received_at)`,
+      // its indexes went with the old table
+      ...SQLITE_SPOOL_INDEXES,
     ],
   },
 ];

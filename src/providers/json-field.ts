@@ -19,7 +19,7 @@
 // recursion), small helpers that take and return an index and that V8 inlines; no regex, no slice
 // until the answer.
 
-import { UNVERIFIED_MAX_DEPTH, TOO_DEEP } from './primitives.js';
+import { HEX_DIGIT as HEX, UNVERIFIED_MAX_DEPTH, TOO_DEEP } from './primitives.js';
 
 export type JsonFieldProblemKind = 'syntax' | 'depth' | 'duplicate' | 'utf8';
 export interface JsonFieldProblem {
@@ -52,10 +52,6 @@ ESCAPE[0x66] = 0x0c;
 ESCAPE[0x6e] = 0x0a;
 ESCAPE[0x72] = 0x0d;
 ESCAPE[0x74] = 0x09;
-/** hex digit → value, -1 otherwise */
-const HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
-for (let i = 0; i < 6; i++) HEX[0x41 + i] = HEX[0x61 + i] = 10 + i;
 
 const NONE = 0;
 const STRING = 1;

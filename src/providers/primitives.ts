@@ -140,10 +140,12 @@ export function parseUnverifiedJson(body: Buffer, maxDepth = UNVERIFIED_MAX_DEPT
   return { ok: true, value: parseJson(body) };
 }
 
-/** An application/x-www-form-urlencoded body, refused when it holds more than `maxParams` parameters. */
-export const FORM_NOT_UTF8 = 'the form body does not decode to UTF-8, so its signed fields could stand for other bytes';
+/** Hex digit (a byte) → its value, -1 for any other byte. */
+export const HEX_DIGIT = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX_DIGIT[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX_DIGIT[0x41 + i] = HEX_DIGIT[0x61 + i] = 10 + i;
 
-const hexValue = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1);
+export const FORM_NOT_UTF8 = 'the form body does not decode to UTF-8, so its signed fields could stand for other bytes';
 
 /**
  * Whether a urlencoded body's fields decode to UTF-8, raw bytes and %XX escapes alike. A form parser
@@ -158,8 +160,8 @@ export function formDecodesToUtf8(body: Buffer): boolean {
   let n = 0;
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
-    const hi = c === 0x25 && i + 2 < body.length ? hexValue(body[i + 1]!) : -1;
-    const lo = hi >= 0 ? hexValue(body[i + 2]!) : -1;
+    const hi = c === 0x25 && i + 2 < body.length ? HEX_DIGIT[body[i + 1]!]! : -1;
+    const lo = hi >= 0 ? HEX_DIGIT[body[i + 2]!]! : -1;
     if (lo >= 0) {
       out[n++] = hi * 16 + lo;
       i += 2;
@@ -168,6 +170,7 @@ export function formDecodesToUtf8(body: Buffer): boolean {
   return isUtf8(out.subarray(0, n));
 }
 
+/** An application/x-www-form-urlencoded body, refused when it holds more than `maxParams` parameters. */
 export function parseForm(body: Buffer, maxParams = UNVERIFIED_MAX_PARAMS): Bounded<URLSearchParams> {
   if (formPairsOver(body, maxParams)) return { ok: false, message: TOO_MANY_PARAMS };
   return { ok: true, value: new URLSearchParams(body.toString('utf8')) };

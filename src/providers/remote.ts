@@ -5,8 +5,8 @@
 // redirect could lead off the origin the configuration allowed.
 import type { SignedRequest, VerifyFailure } from './types.js';
 
-// All of undici (+8 MB of idle RSS, `node bench/memory-floor.mjs`) for the routes that fetch keys
-// only, on their first fetch: every gateway loads this module with the provider registry.
+// All of undici is large (docs/benchmarks.md) and every gateway loads this module with the provider
+// registry: it is loaded on the first fetch, by the routes that fetch keys.
 let undiciRequest: typeof import('undici').request | undefined;
 
 export interface FetchLimits {

@@ -8,9 +8,8 @@ import { isHandshake } from './handshake.js';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError, errSummary } from '../errors.js';
-import { answer } from '../stages/answer.js';
+import { answer, answerDuplicate, answerInFlight } from '../stages/answer.js';
 import { upstreamHeaders } from '../stages/forward.js';
-import { DUPLICATE_BODY } from '../stages/claim.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import type { Spool } from './index.js';
 import { keyHash } from '../ledger/common.js';
@@ -118,17 +117,15 @@ export function storeDelivery(route: Route, deps: Omit<SpoolStageDeps, 'forward'
     switch (result.state) {
       case 'lost':
         // Our claim's lease ran out and another request holds the key now: it stores the delivery.
-        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', 1);
+        return answerInFlight(reply, 1000);
       case 'done':
         // a duplicate of a settled key, found by the accept's own claim
         deps.ledger.learn?.(key, result.status, result.expiresInMs);
-        d.outcome = 'duplicate';
-        return reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+        return answerDuplicate(reply, result.status);
       case 'in_flight':
-        return answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
+        return answerInFlight(reply, result.retryAfterMs);
       case 'duplicate':
-        d.outcome = 'duplicate';
-        return reply.code(settings.acceptStatus).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+        return answerDuplicate(reply, settings.acceptStatus);
       case 'spooled':
         spool.pending.added(route.path, tenant);
         deps.ledger.learn?.(key, settings.acceptStatus, config.ledger.retentionMs);

@@ -4,7 +4,7 @@ import type { preHandlerHookHandler, FastifyBaseLogger } from 'fastify';
 import type { ClaimResult, Ledger } from '../ledger/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { GatewayError, errSummary } from '../errors.js';
-import { answer } from './answer.js';
+import { answer, answerDuplicate, answerInFlight } from './answer.js';
 import { childSpan, type DeliveryTrace } from '../observability/tracing.js';
 
 export interface ClaimDeps {
@@ -13,8 +13,6 @@ export interface ClaimDeps {
   metrics: Metrics;
   log: FastifyBaseLogger;
 }
-
-export const DUPLICATE_BODY = '{"duplicate":true}';
 
 /**
  * A callback hook over the ledger's promise: an async hook would add a second promise and a microtask
@@ -33,11 +31,10 @@ export function claimDelivery(deps: ClaimDeps, opts: { inAccept?: boolean } = {}
           d.attempt = result.attempt;
           return done();
         case 'done':
-          d.outcome = 'duplicate';
-          reply.code(result.status).header('hookgate-outcome', 'duplicate').header('content-type', 'application/json; charset=utf-8').send(DUPLICATE_BODY);
+          answerDuplicate(reply, result.status);
           return;
         case 'in_flight':
-          answer(reply, 'in_flight', 'this delivery is being processed by another request; retry later', result.retryAfterMs / 1000);
+          answerInFlight(reply, result.retryAfterMs);
           return;
       }
     };

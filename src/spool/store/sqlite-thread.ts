@@ -6,8 +6,8 @@
 // Otherwise (the `hookgate spool` command) it gets a worker of its own (sqlite-worker.ts). If the far
 // side stops, the calls waiting fail as ledger_unavailable (the provider retries; nothing answered
 // 2xx is lost: it was on disk) and the next call connects again. The calls of one turn of the event
-// loop cross as one message, and their answers come back as one (a message costs both threads more
-// than an accept's statements: docs/benchmarks.md).
+// loop cross as one message, and their answers come back as one: a message costs both threads more
+// than an accept's statements.
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { GatewayError, errSummary, type ErrorCode } from '../../errors.js';
 import { unavailable } from '../../ledger/retry.js';
