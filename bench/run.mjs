@@ -634,6 +634,13 @@ async function scenarioSpool() {
           g.afterRun = (label) => drained(g, upstream, label);
         }
         gws.push(g);
+        // BENCH_COMPARE_ROOT/ENV: the same route from build B, beside it (shown in the log and tables only)
+        if (COMPARE_ROOT) {
+          const b = await startGateway(upstream.url, { name: `hookgate B ${delivery} (${l.name})`, root: COMPARE_ROOT, env: COMPARE_ENV, ledger: await l.url(`b${delivery}`), delivery, spool: SPOOL_BOUNDS });
+          Object.assign(b, { ledgerName: l.name, delivery, expect: g.expect });
+          if (delivery === 'spool') b.afterRun = (label) => drained(b, upstream, label);
+          gws.push(b);
+        }
       }
     }
     const cands = [ref, ...gws];
