@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backends.js';
 import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
-import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
+import { openEmbeddedLedger, openSqlite, SQLITE_CACHE_KIB, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
 import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/schema-versions.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
@@ -50,6 +50,25 @@ t.test('embedded:PATH creates the file and its folders, in WAL mode, and keeps d
 
 // issue 13: the ledger's file and folders took the umask's permissions (0644 / 0755 under umask 022):
 // any local user could read the delivery keys. Created now 0700 (folders) and 0600 (file, -wal, -shm).
+t.test('embedded:PATH: each connection keeps a 2 MiB page cache, not the 16 MiB better-sqlite3 builds in (RSS after a fill, docs/benchmarks.md)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ledger.db');
+  await migrate(`embedded:${file}`);
+  const db = openSqlite(`embedded:${file}`);
+  t.teardown(() => db.close());
+  t.equal(db.pragma('cache_size', { simple: true }), -SQLITE_CACHE_KIB);
+  t.equal(SQLITE_CACHE_KIB, 2000);
+  // the build default, which an in-memory database keeps (its pages cannot be evicted anyway)
+  const mem = openSqlite('embedded');
+  t.teardown(() => mem.close());
+  t.equal(mem.pragma('cache_size', { simple: true }), -16000);
+  // the spool's own connection (the `hookgate spool` command's worker) is opened the same way
+  const spool = openSqliteSpool(`embedded:${file}`);
+  t.teardown(() => spool.close());
+  t.equal((spool as unknown as { db: Database.Database }).db.pragma('cache_size', { simple: true }), -SQLITE_CACHE_KIB);
+});
+
 t.test('embedded:PATH creates its folders 0700 and its files 0600 whatever the umask', async (t) => {
   const previous = process.umask(0o022);
   t.teardown(() => void process.umask(previous));
