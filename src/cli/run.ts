@@ -2,13 +2,14 @@
 // a second one exits at once; SIGHUP reloads).
 import { ConfigError, loadConfigFile, type Config, type Loaded } from '../config/load.js';
 import { redactCredentials } from '../config/redact.js';
-import { openLedger, describeLedger } from '../ledger/index.js';
+import { openLedger, describeLedger, sqliteInThread } from '../ledger/index.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { ledgerHooks } from '../observability/ledger-hooks.js';
 import { probeTcp } from '../observability/probe.js';
 import { watchFiles, serial, type WatchOptions } from '../config/watch.js';
 import { ListenError, startGateway, type RunningGateway } from '../server.js';
+import { spooling } from '../spool/index.js';
 import { createLimiters } from '../limits/index.js';
 import { startTracing, stopTracing, TracingConfigError } from '../observability/tracing.js';
 import type { Io } from './main.js';
@@ -107,11 +108,11 @@ export async function runCommand(file: string, io: Io): Promise<number> {
   }
 
   let ledger;
+  // SQLite (embedded:PATH) in a worker thread only for a spool, which shares its connection; else in
+  // the event loop: less CPU and 14 MB less memory (docs/ledger.md)
+  const ledgerOptions = { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate, ...(config.ledger.synchronous ? { synchronous: config.ledger.synchronous } : {}), thread: spooling(config) };
   try {
-    ledger = await openLedger(
-      { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate, ...(config.ledger.synchronous ? { synchronous: config.ledger.synchronous } : {}) },
-      ledgerHooks(metrics, log),
-    );
+    ledger = await openLedger(ledgerOptions, ledgerHooks(metrics, log));
   } catch (err) {
     log.fatal({ ledger: describeLedger(config.ledger.url), err: { message: (err as Error).message } }, 'cannot open the ledger');
     return 1;
@@ -131,7 +132,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
     return 1;
   }
   log.info(
-    { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
+    { traffic: gw.url, admin: gw.adminUrl, mode: config.mode, ledger: describeLedger(config.ledger.url), backend: ledger.backend, ...(ledger.backend === 'embedded' ? { ledgerThread: sqliteInThread(ledgerOptions) } : {}), limits: config.limits.store.startsWith('redis') ? 'redis' : 'memory', routes: config.routes.map((r) => `${r.path} (${r.provider})`) },
     'hookgate listening',
   );
   // Not awaited: the gateway serves (and answers 502, releasing the claim) while the app starts.

@@ -40,13 +40,20 @@ function kindOf(url: string): 'embedded' | 'sql' {
 }
 
 /**
- * Whether SQLite runs in a worker thread: on disk yes (its writes and checkpoints then never stall the
- * event loop), in memory no (the messages cost the event loop more than the statements they move;
- * docs/benchmarks.md). HOOKGATE_LEDGER_THREAD=on|off overrides it, for benchmarks and tests.
+ * Whether SQLite runs in a worker thread: on disk when `wanted` (LedgerOptions.thread: `hookgate run`
+ * wants it when a route spools, for the embedded spool to share its connection; the thread keeps the
+ * spool's synced commits and checkpoints off the event loop), in memory no (the messages cost the
+ * event loop more than the statements they move; docs/benchmarks.md). HOOKGATE_LEDGER_THREAD=on|off
+ * overrides it, for benchmarks and tests.
  */
-export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_THREAD): boolean {
+export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_THREAD, wanted = true): boolean {
   if (env === 'on' || env === 'off') return env === 'on';
-  return embeddedPath(url) !== undefined;
+  return wanted && embeddedPath(url) !== undefined;
+}
+
+/** Whether openLedger(opts) runs SQLite in a worker thread (the startup line says so). */
+export function sqliteInThread(opts: Pick<LedgerOptions, 'url' | 'thread'>): boolean {
+  return kindOf(opts.url) === 'embedded' && memoryEngine(opts.url) !== 'map' && embeddedThread(opts.url, undefined, opts.thread ?? true);
 }
 
 /**
@@ -63,7 +70,7 @@ export function memoryEngine(url: string, env = process.env.HOOKGATE_LEDGER_MEMO
 export async function openLedger(opts: LedgerOptions, hooks: LedgerHooks = {}): Promise<Ledger> {
   let inner: Ledger;
   if (kindOf(opts.url) === 'embedded') {
-    inner = memoryEngine(opts.url) === 'map' ? (await memory()).openMapLedger(opts) : embeddedThread(opts.url) ? await (await threaded()).openThreadedEmbeddedLedger(opts, hooks.log) : (await embedded()).openEmbeddedLedger(opts, hooks.log);
+    inner = memoryEngine(opts.url) === 'map' ? (await memory()).openMapLedger(opts) : sqliteInThread(opts) ? await (await threaded()).openThreadedEmbeddedLedger(opts, hooks.log) : (await embedded()).openEmbeddedLedger(opts, hooks.log);
   } else {
     const { pgDriver, openSqlLedger } = await sql();
     const driver = pgDriver(opts.url, {

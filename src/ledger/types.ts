@@ -58,4 +58,10 @@ export interface LedgerOptions {
    * the delivery is stored); `normal` (default) may lose the last commits on power loss.
    */
   synchronous?: 'normal' | 'full';
+  /**
+   * Embedded on disk: SQLite in a worker thread (default true). `hookgate run` asks for it only when
+   * a route spools, whose embedded spool is served on that thread's connection (one writer on the
+   * file); otherwise SQLite runs in the event loop, which measured cheaper (docs/benchmarks.md).
+   */
+  thread?: boolean;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backends.js';
-import { embeddedThread, migrate, openLedger } from '../../src/ledger/index.js';
+import { embeddedThread, migrate, openLedger, sqliteInThread } from '../../src/ledger/index.js';
 import { openEmbeddedLedger, openSqlite, SQLITE_CACHE_KIB, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
 import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/schema-versions.js';
@@ -232,6 +232,13 @@ t.test('worker thread: on disk by default, in memory only when asked (HOOKGATE_L
   t.equal(embeddedThread('embedded', undefined), false);
   t.equal(embeddedThread('embedded', 'on'), true);
   t.equal(embeddedThread('embedded:/x.db', 'off'), false);
+  // `hookgate run` wants the thread only when a route spools (LedgerOptions.thread)
+  t.equal(embeddedThread('embedded:/x.db', undefined, false), false);
+  t.equal(embeddedThread('embedded:/x.db', 'on', false), true);
+  t.equal(sqliteInThread({ url: 'embedded:/x.db' }), true, 'openLedger: on disk by default');
+  t.equal(sqliteInThread({ url: 'embedded:/x.db', thread: false }), false);
+  t.equal(sqliteInThread({ url: 'embedded', thread: true }), false, 'in memory: the Map engine has no thread');
+  t.equal(sqliteInThread({ url: 'postgres://h/db', thread: true }), false);
 });
 
 t.test('worker thread: sweeps, pings and answers in order; an operation the engine refuses fails alone', async (t) => {
