@@ -408,8 +408,8 @@ async function scenarioMemory() {
   const idleAfter = rssBytes(gw.pid);
   const rss = samples.map((s) => s.rss);
   const tenth = Math.max(1, Math.floor(samples.length / 10));
-  // the baseline is the second tenth: the first holds the fill's garbage settling (a spike of
-  // 50 MB that falls back, seen on both ledgers), which made a run that then grew look flat
+  // the baseline is the second tenth: the first holds the fill's garbage settling, a spike that falls
+  // back and made a run that then grew look flat (docs/benchmarks.md)
   const first = median(rss.slice(tenth, 2 * tenth));
   const last = median(rss.slice(-tenth));
   const slope = slopeMbPerMin(samples.slice(tenth));

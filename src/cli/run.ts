@@ -109,7 +109,7 @@ export async function runCommand(file: string, io: Io): Promise<number> {
 
   let ledger;
   // SQLite (embedded:PATH) in a worker thread only for a spool, which shares its connection; else in
-  // the event loop: less CPU and 14 MB less memory (docs/ledger.md)
+  // the event loop, which costs less CPU and memory (docs/ledger.md)
   const ledgerOptions = { url: config.ledger.url, ...(config.ledger.schema ? { schema: config.ledger.schema } : {}), retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: config.ledger.cache, migrate: config.ledger.migrate, ...(config.ledger.synchronous ? { synchronous: config.ledger.synchronous } : {}), thread: spooling(config) };
   try {
     ledger = await openLedger(ledgerOptions, ledgerHooks(metrics, log));

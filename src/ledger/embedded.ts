@@ -56,9 +56,8 @@ export function openSqlite(url: string, busyTimeoutMs = 2000, synchronous: 'norm
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   }
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-  // SQLite's own default page cache (2 MiB) instead of better-sqlite3's build default (16 MiB): the
-  // file's pages stay in the OS page cache anyway, and the larger one only held RSS (after 105k
-  // deliveries 177 → 156 MB, with no more CPU a claim; docs/benchmarks.md)
+  // SQLite's own default page cache, not better-sqlite3's eight times larger one: the file's pages are
+  // in the OS page cache anyway, so the larger one only held RSS (docs/benchmarks.md)
   if (path) db.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
   return db;
 }

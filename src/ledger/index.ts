@@ -46,14 +46,14 @@ function kindOf(url: string): 'embedded' | 'sql' {
  * event loop more than the statements they move; docs/benchmarks.md). HOOKGATE_LEDGER_THREAD=on|off
  * overrides it, for benchmarks and tests.
  */
-export function embeddedThread(url: string, env = process.env.HOOKGATE_LEDGER_THREAD, wanted = true): boolean {
+export function embeddedThread(url: string, wanted = true, env = process.env.HOOKGATE_LEDGER_THREAD): boolean {
   if (env === 'on' || env === 'off') return env === 'on';
   return wanted && embeddedPath(url) !== undefined;
 }
 
 /** Whether openLedger(opts) runs SQLite in a worker thread (the startup line says so). */
 export function sqliteInThread(opts: Pick<LedgerOptions, 'url' | 'thread'>): boolean {
-  return kindOf(opts.url) === 'embedded' && memoryEngine(opts.url) !== 'map' && embeddedThread(opts.url, undefined, opts.thread ?? true);
+  return kindOf(opts.url) === 'embedded' && memoryEngine(opts.url) !== 'map' && embeddedThread(opts.url, opts.thread);
 }
 
 /**

@@ -279,11 +279,12 @@ t.test('embedded:PATH: SQLite in the event loop, in a worker thread when a route
   const sync = spawnGateway(t, configYaml(up.url, ledger), dir);
   const s = await sync.line(listening, 'startup (sync)');
   t.equal(s.ledgerThread, false, 'no route spools: SQLite in the event loop');
+  // counted right after the startup line in both processes
+  const syncThreads = threads(sync.child.pid!);
   const first = await delivery(s.traffic as string, 'evt_thread_1');
   t.equal(first.statusCode, 200);
   t.equal(first.headers['hookgate-outcome'], 'forwarded');
   await first.body.dump();
-  const syncThreads = threads(sync.child.pid!);
   sync.child.kill('SIGTERM');
   t.same(await sync.exited, { code: 0, signal: null });
 

@@ -228,13 +228,13 @@ t.test('close settles what was issued before it', async (t) => {
 });
 
 t.test('worker thread: on disk by default, in memory only when asked (HOOKGATE_LEDGER_THREAD)', async (t) => {
-  t.equal(embeddedThread('embedded:/var/lib/hookgate/ledger.db', undefined), true);
-  t.equal(embeddedThread('embedded', undefined), false);
-  t.equal(embeddedThread('embedded', 'on'), true);
-  t.equal(embeddedThread('embedded:/x.db', 'off'), false);
+  t.equal(embeddedThread('embedded:/var/lib/hookgate/ledger.db', true, undefined), true);
+  t.equal(embeddedThread('embedded', true, undefined), false);
+  t.equal(embeddedThread('embedded', true, 'on'), true);
+  t.equal(embeddedThread('embedded:/x.db', true, 'off'), false);
   // `hookgate run` wants the thread only when a route spools (LedgerOptions.thread)
-  t.equal(embeddedThread('embedded:/x.db', undefined, false), false);
-  t.equal(embeddedThread('embedded:/x.db', 'on', false), true);
+  t.equal(embeddedThread('embedded:/x.db', false, undefined), false);
+  t.equal(embeddedThread('embedded:/x.db', false, 'on'), true);
   t.equal(sqliteInThread({ url: 'embedded:/x.db' }), true, 'openLedger: on disk by default');
   t.equal(sqliteInThread({ url: 'embedded:/x.db', thread: false }), false);
   t.equal(sqliteInThread({ url: 'embedded', thread: true }), false, 'in memory: the Map engine has no thread');
