@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const SETS = [
   [],
-  ['fastify'], ['pino'], ['prom-client'], ['ajv'], ['@sinclair/typebox'], ['yaml'], ['pg'], ['better-sqlite3'], ['lru-cache'], ['undici-pool'],
-  ['fastify', 'pino', 'prom-client', 'yaml', 'better-sqlite3', 'lru-cache', 'undici-pool'],
-  ['fastify', 'pino', 'prom-client', 'ajv', '@sinclair/typebox', 'yaml', 'pg', 'better-sqlite3', 'lru-cache', 'undici-pool'],
+  ['fastify'], ['pino'], ['prom-client'], ['ajv'], ['@sinclair/typebox'], ['yaml'], ['pg'], ['better-sqlite3'], ['undici-pool'],
+  ['fastify', 'pino', 'prom-client', 'yaml', 'better-sqlite3', 'undici-pool'],
+  ['fastify', 'pino', 'prom-client', 'ajv', '@sinclair/typebox', 'yaml', 'pg', 'better-sqlite3', 'undici-pool'],
 ];
 
 if (process.argv[2] === '--child') {

@@ -375,6 +375,14 @@ function slopeMbPerMin(samples) {
   return ((num / den) * 60) / 1048576;
 }
 
+/** V8's heap spaces as the gateway's own metrics report them (committed size), for where RSS goes. */
+async function heapSpaces(adminUrl) {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const spaces = [...text.matchAll(/^hookgate_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\d+)/gm)].map(([, space, b]) => `${space} ${fmt.mb(Number(b))}`);
+  const ext = /^hookgate_nodejs_external_memory_bytes (\d+)/m.exec(text);
+  return [...spaces, ...(ext ? [`external ${fmt.mb(Number(ext[1]))}`] : [])].join(', ') || 'not reported';
+}
+
 async function scenarioMemory() {
   const mach = machine();
   const upstream = await (await import('./lib/candidates.mjs')).startUpstream();
@@ -387,6 +395,7 @@ async function scenarioMemory() {
   const idle = rssBytes(gw.pid);
   const refIdle = rssBytes(ref.pid);
   log(`idle: gateway ${fmt.mb(idle)}, bare proxy ${fmt.mb(refIdle)}`);
+  log(`  of which V8 heap spaces (committed): ${await heapSpaces(gw.adminUrl)}`);
 
   const sample = (into, t0) => setInterval(() => into.push({ t: (Date.now() - t0) / 1000, rss: rssBytes(gw.pid) }), 1000);
   // Fill the LRU: more unique deliveries than it holds, so it ends full (100k settled keys).
@@ -396,6 +405,8 @@ async function scenarioMemory() {
   clearInterval(timer);
   const afterFill = rssBytes(gw.pid);
   log(`after ${fmt.int(fill.requests)} deliveries: ${fmt.mb(afterFill)} (max while filling ${fmt.mb(Math.max(...fillSamples.map((s) => s.rss)))})`);
+  const heap = await heapSpaces(gw.adminUrl);
+  log(`  of which V8 heap spaces (committed): ${heap}`);
   if (fill.non2xx || fill.errors) problems.push(`memory fill: ${fill.non2xx} non-2xx, ${fill.errors} errors`);
 
   const samples = [];
