@@ -455,6 +455,8 @@ function profileLedger(dir) {
   return l === 'file' ? `embedded:${join(dir, 'ledger.db')}` : l;
 }
 
+const threadOf = (profileName) => Number(profileName.split('.').at(-3));
+
 async function scenarioProfile() {
   const upstream = await startUpstream();
   const dir = scratchDir('prof');
@@ -473,9 +475,16 @@ async function scenarioProfile() {
   const w = await measure(cand, { seconds: K.warmup || 2, label: 'warm-up', ...load });
   const r = await measure(cand, { seconds: K.seconds, label: 'profiled', ...load });
   await cand.stop();
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // node names a profile CPU.<date>.<time>.<pid>.<thread id>.<seq>: thread 0 is the event loop
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+  const file = files[0];
   if (!file) throw new Error('the gateway wrote no .cpuprofile');
   const s = summarize(join(dir, file), 30);
+  // Worker threads (the embedded file's SQLite when a route spools): in the log only.
+  for (const f of files.slice(1)) {
+    const w2 = summarize(join(dir, f), 12);
+    log(`worker thread ${threadOf(f)}: busy ${fmt.us(((w2.busyMs * 1000) / (w.requests + r.requests)))} a request; top: ${w2.functions.map((x) => `${x.name} ${x.pctBusy.toFixed(1)}%`).join(', ')}`);
+  }
   // The profile covers the process's whole life: charge its busy time to every request it answered.
   const perReq = (ms) => (ms * 1000) / (w.requests + r.requests);
   for (const list of [s.buckets, s.owners, s.functions]) for (const x of list) x.us = perReq(x.ms);
