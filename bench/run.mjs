@@ -78,8 +78,13 @@ const rootLabel = (dir) => {
     return existsSync(join(dir, 'COMMIT')) ? `<build of ${readFileSync(join(dir, 'COMMIT'), 'utf8').trim()}>` : '<another checkout>';
   }
 };
+/** A database URL in a knob, as the docs print it: the scheme and the database, no host or user. */
+function dbLabel(v) {
+  const m = /^(postgres(?:ql)?):\/\/[^/]*\/([^?]*)(\?.*)?$/.exec(v);
+  return m ? `"${m[1]}://…/${m[2]}${m[3] ? '?…' : ''}"` : undefined;
+}
 const knobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_OUT')
-  .map(([k, v]) => `${k}=${k.endsWith('_ROOT') ? rootLabel(v) : /\s/.test(v) ? JSON.stringify(v) : v}`).sort();
+  .map(([k, v]) => `${k}=${k.endsWith('_ROOT') ? rootLabel(v) : dbLabel(v) ?? (/\s/.test(v) ? JSON.stringify(v) : v)}`).sort();
 const COMMAND = `${knobs.length ? `${knobs.join(' ')} ` : ''}npm run ${SCRIPT}`;
 
 for (const root of [GATEWAY_ROOT, COMPARE_ROOT].filter(Boolean)) {
@@ -389,7 +394,7 @@ async function scenarioMemory() {
   const kind = process.env.BENCH_MEMORY_LEDGER ?? 'embedded';
   const dir = tempDir('mem');
   const ledger = kind === 'file' ? `embedded:${join(dir, 'ledger.db')}` : kind === 'embedded' ? 'embedded' : kind;
-  const gw = await startGateway(upstream.url, { name: `hookgate (${kind === 'file' ? 'embedded:file' : kind})`, ledger, cache: 100000 });
+  const gw = await startGateway(upstream.url, { name: `hookgate (${kind === 'file' ? 'embedded:file' : kind === 'embedded' ? kind : 'postgres'})`, ledger, cache: 100000 });
   const ref = await startBareProxy(upstream.url);
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssBytes(gw.pid);
