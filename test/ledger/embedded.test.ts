@@ -10,7 +10,7 @@ import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backend
 import { embeddedThread, migrate, openLedger, sqliteInThread } from '../../src/ledger/index.js';
 import { openEmbeddedLedger, openSqlite, SQLITE_CACHE_KIB, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
-import { LATEST_VERSION as LATEST, MIGRATIONS } from '../../src/ledger/schema-versions.js';
+import { LATEST_VERSION as LATEST, MIGRATIONS, requiredVersion } from '../../src/ledger/schema-versions.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
 import { encodeHeaders } from '../../src/spool/store/headers.js';
 
@@ -134,7 +134,7 @@ for (const at of [2, 3]) {
     for (const h of [later, hash, orphan]) bytes.run(h, headers, h === later ? Buffer.from('later') : body);
     db.close();
     const url = `embedded:${file}`;
-    await t.rejects(openLedger({ ...BASE_OPTIONS, url, migrate: false }), new RegExp(`at version ${at}, this hookgate needs ${LATEST}`), `an embedded file at ${at} is refused without migrate`);
+    await t.rejects(openLedger({ ...BASE_OPTIONS, url, migrate: false }), new RegExp(`at version ${at}, this hookgate needs ${requiredVersion('sqlite')}`), `an embedded file at ${at} is refused without migrate`);
     t.same(await migrate(url), { backend: 'embedded', from: at, to: LATEST });
     const after = new Database(file, { readonly: true });
     t.teardown(() => after.close());
