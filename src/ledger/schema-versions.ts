@@ -196,11 +196,9 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'spool bodies compressed with lz4 (PostgreSQL)',
     tuning: true,
-    // A body over about 2 KB is compressed by PostgreSQL when stored, with pglz unless told: 69 µs of
-    // server CPU a realistic 2 KiB JSON body (it compresses too little and then moves out of line),
-    // 33 µs with lz4, 27 against 19 for a very compressible one (docs/benchmarks.md). lz4 needs
-    // PostgreSQL 14 built with it: where the server refuses, the column keeps pglz (new rows only
-    // either way). CockroachDB has no TOAST: nothing to change.
+    // PostgreSQL compresses a row over about 2 KB as it stores it; pglz spends about twice lz4's server
+    // CPU on a webhook body (docs/benchmarks.md). lz4 needs PostgreSQL 14 built with it: where the
+    // server refuses, the column keeps pglz (new rows only either way). CockroachDB has no TOAST.
     postgres: [
       `DO $do$ BEGIN
         EXECUTE $q$ALTER TABLE {spool_body} ALTER COLUMN body SET COMPRESSION lz4$q$;
