@@ -410,8 +410,7 @@ async function scenarioMemory() {
   clearInterval(timer);
   const afterFill = rssBytes(gw.pid);
   log(`after ${fmt.int(fill.requests)} deliveries: ${fmt.mb(afterFill)} (max while filling ${fmt.mb(Math.max(...fillSamples.map((s) => s.rss)))})`);
-  const heap = await heapSpaces(gw.adminUrl);
-  log(`  of which V8 heap spaces (committed): ${heap}`);
+  log(`  of which V8 heap spaces (committed): ${await heapSpaces(gw.adminUrl)}`);
   if (fill.non2xx || fill.errors) problems.push(`memory fill: ${fill.non2xx} non-2xx, ${fill.errors} errors`);
 
   const samples = [];

@@ -266,8 +266,8 @@ t.test('startup warns when the upstream is not reachable yet; SIGHUP reloads a c
   t.notOk(p.lines.some((l) => JSON.stringify(l).includes(SECRET)), 'the secret is in no line');
 });
 
-// SQLite on the event loop costs less CPU and 14 MB less memory than in a worker thread; the thread
-// stays for a spool, which shares its connection (docs/ledger.md).
+// SQLite on the event loop costs less CPU and memory than in a worker thread; the thread stays for a
+// spool, which shares its connection (docs/ledger.md).
 t.test('embedded:PATH: SQLite in the event loop, in a worker thread when a route spools; the file keeps its keys either way', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-run-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
