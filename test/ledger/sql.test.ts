@@ -4,7 +4,8 @@
 import t from 'tap';
 import pg from 'pg';
 import { migrate, openLedger } from '../../src/ledger/index.js';
-import { detectDialect, openSqlLedger, pgDriver, statements } from '../../src/ledger/sql.js';
+import { detectDialect, openSqlLedger, pgDriver, preparedName, statements } from '../../src/ledger/sql.js';
+import { qualified } from '../../src/ledger/migrations.js';
 import { MIGRATIONS, requiredVersion } from '../../src/ledger/schema-versions.js';
 import type { LedgerOptions } from '../../src/ledger/types.js';
 import { BASE_OPTIONS, eventually, newKey, schemaName } from '../helpers/ledger-backends.js';
@@ -87,6 +88,26 @@ t.test('with the PostgreSQL server', async (t) => {
     const { rows } = await admin.query(`SELECT attcompression FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'body'`, [`"${schema}".hookgate_spool_body`]);
     t.equal(rows[0].attcompression, lz4 ? 'l' : '', lz4 ? 'lz4 on this server' : 'this server has no lz4: the default kept');
     t.ok(requiredVersion('postgres') === 2 && requiredVersion('cockroachdb') === 2, 'a tuning step: a schema at 2 still serves on both');
+  });
+
+  t.test('PostgreSQL: a fresh ledger table\'s settles find their rows by key, not by scanning the table', async (t) => {
+    // The attack on a new deployment: complete_batch's generic plan, made on its sixth run while the
+    // table is nearly empty, scanned the whole table on every batch until autovacuum analyzed it.
+    const schema = fresh('plan');
+    const driver = pgDriver(url, { poolSize: 1 }); // one session: the prepared statement is on it
+    const l = await openSqlLedger(driver, { ...BASE_OPTIONS, url, schema });
+    t.teardown(() => l.close());
+    for (let i = 0; i < 8; i++) {
+      const keys = [newKey('p'), newKey('p'), newKey('p')];
+      const claims = await Promise.all(keys.map((k) => l.claim(k)));
+      const done = await Promise.all(claims.map((c, j) => (c.state === 'claimed' ? l.complete(keys[j]!, c.token, 200) : false)));
+      t.same(done, [true, true, true], `batch ${i + 1} settled`);
+    }
+    const name = preparedName(statements(qualified(schema, 'hookgate_ledger')).completeBatch)!;
+    const { rows } = await driver.query(`EXPLAIN EXECUTE ${name}('{}'::BYTEA[], '{}'::UUID[], '{}'::INT4[], '1 hour')`);
+    const plan = rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+    t.notMatch(plan, /Seq Scan on hookgate_ledger/, 'no sequential scan of the ledger table');
+    t.match(plan, /Index Scan using hookgate_ledger_pkey/, 'each row found through the primary key');
   });
 
   t.test('migrate: false on a schema never migrated refuses to start and says what to run', async (t) => {
