@@ -131,6 +131,21 @@ t.test('durability: an accept commits with synchronous=FULL; a claim and a settl
   const owner = '00000000-0000-4000-8000-000000000004';
   t.equal((await direct.claim([keyHash('th-4')], owner, 30_000)).length, 1);
   t.equal(mode(), NORMAL, 'a claim: NORMAL');
+  // The dispatcher's next poll reads before it claims: a read leaves the setting alone (switching to
+  // FULL for it compiled two pragmas a poll).
+  const switches: string[] = [];
+  const db = (direct as unknown as { db: { pragma(p: string, o?: object): unknown } }).db;
+  const pragma = db.pragma.bind(db);
+  db.pragma = (p: string, o?: object) => {
+    if (p.startsWith('synchronous =')) switches.push(p);
+    return pragma(p, o);
+  };
+  await direct.due('/webhooks/stripe', 4, 64);
+  await direct.list({ state: 'pending' });
+  await direct.stats();
+  await direct.ping();
+  t.same(switches, [], 'due, list, stats and ping switch nothing');
+  t.equal(mode(), NORMAL, 'still as the claim left it');
   t.equal(await direct.settle(keyHash('th-4'), owner, { state: 'delivered', status: 200, keepMs: 60_000 }), true);
   t.equal(mode(), NORMAL, 'a settle: NORMAL');
   t.match(await direct.accept(await input('th-5', Buffer.from('{}'))), { state: 'spooled' });

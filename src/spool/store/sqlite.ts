@@ -33,11 +33,15 @@ export class SqliteSpoolStore implements SpoolStore {
     this.s = sqliteStatements(db);
   }
 
-  /** Runs a store operation; SQLite's errors become ledger_unavailable (503 at the accept). */
-  private op<T>(what: string, fn: () => T, durable = true): Promise<T> {
+  /**
+   * Runs a store operation; SQLite's errors become ledger_unavailable (503 at the accept). `durable`:
+   * FULL or NORMAL for its commit; null for a read, which leaves the setting as it is (a dispatcher's
+   * poll reads, then claims: switching to FULL for the read compiled two pragmas a poll).
+   */
+  private op<T>(what: string, fn: () => T, durable: boolean | null = true): Promise<T> {
     if (this.closed) return Promise.reject(unavailable(`spool ${what}`, new Error('the spool is closed')));
     try {
-      this.sync(durable);
+      if (durable !== null) this.sync(durable);
       return Promise.resolve(fn());
     } catch (err) {
       return Promise.reject(unavailable(`spool ${what}`, err));
@@ -153,7 +157,7 @@ export class SqliteSpoolStore implements SpoolStore {
       }
       rows.sort((a, b) => a.again - b.again || a.next_at - b.next_at);
       return rows.slice(0, limit).map((r) => ({ keyHash: r.key_hash, tenant: r.tenant }));
-    });
+    }, null);
   }
 
   claim(keyHashes: Buffer[], owner: string, leaseMs: number): Promise<Claimed[]> {
@@ -170,7 +174,7 @@ export class SqliteSpoolStore implements SpoolStore {
   }
 
   held(keyHashes: Buffer[], owner: string): Promise<Claimed[]> {
-    return this.op('claim', () => keyHashes.flatMap((hash) => this.withBytes(this.s.heldOne.get(hash, owner) as ClaimRow | undefined, owner, false) ?? []));
+    return this.op('claim', () => keyHashes.flatMap((hash) => this.withBytes(this.s.heldOne.get(hash, owner) as ClaimRow | undefined, owner, false) ?? []), null);
   }
 
   private withBytes(r: ClaimRow | undefined, owner: string, takeover: boolean): Claimed | undefined {
@@ -193,14 +197,14 @@ export class SqliteSpoolStore implements SpoolStore {
   }
 
   pendingCounts(): Promise<Array<{ route: string; tenant: string; n: number }>> {
-    return this.op('count', () => this.s.counts.all() as Array<{ route: string; tenant: string; n: number }>);
+    return this.op('count', () => this.s.counts.all() as Array<{ route: string; tenant: string; n: number }>, null);
   }
 
   get(key: string): Promise<DeliveryRow | undefined> {
     return this.op('get', () => {
       const r = this.s.get.get(keyHash(key)) as Row | undefined;
       return r ? deliveryRow(r) : undefined;
-    });
+    }, null);
   }
 
   async list(f: SpoolFilter): Promise<DeliveryRow[]> {
@@ -213,7 +217,7 @@ export class SqliteSpoolStore implements SpoolStore {
       const rows = this.s.list.all({ ...filterParams(f), limit: limit + 1, at: f.after ? Number(f.after.at) : null, ahash: f.after?.hash ?? null }) as Row[];
       const page = pageOf(rows, limit, (r) => ({ at: String(r.received_at), hash: r.key_hash }));
       return { deliveries: page.rows.map(deliveryRow), next: page.next };
-    });
+    }, null);
   }
 
   byId(id: string, withBytes: boolean): Promise<(DeliveryRow & { request?: StoredRequest }) | undefined> {
@@ -223,7 +227,7 @@ export class SqliteSpoolStore implements SpoolStore {
       if (!r) return undefined;
       const b = withBytes ? (this.s.body.get(hash) as { method: string; path: string; headers: Buffer; body: Buffer } | undefined) : undefined;
       return { ...deliveryRow(r), ...(b ? { request: { method: b.method, path: b.path, headers: decodeHeaders(b.headers), body: b.body } } : {}) };
-    });
+    }, null);
   }
 
   replay(id: string): Promise<boolean> {
@@ -260,7 +264,7 @@ export class SqliteSpoolStore implements SpoolStore {
       counts: this.s.stateCounts.all() as SpoolStats['counts'],
       oldestPendingMs: (this.s.oldest.all(this.now()) as SpoolStats['oldestPendingMs']).map((r) => ({ route: r.route, ms: Math.max(0, r.ms) })),
       paused: this.s.pausedAll.all() as SpoolStats['paused'],
-    }));
+    }), null);
   }
 
   expire(route: string, maxAgeMs: number, keepMs: number): Promise<number> {
@@ -285,7 +289,7 @@ export class SqliteSpoolStore implements SpoolStore {
   }
 
   ping(): Promise<void> {
-    return this.op('ping', () => void this.db.prepare('SELECT 1').get());
+    return this.op('ping', () => void this.db.prepare('SELECT 1').get(), null);
   }
 
   async close(): Promise<void> {
