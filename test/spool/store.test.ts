@@ -254,6 +254,10 @@ for (const make of targets) {
       t.equal(n('cancelled'), 1);
       t.equal(n('delivering'), 1);
       t.ok(stats.oldestPendingMs.some((o) => o.route === '/cs' && o.ms >= 0), 'the oldest live delivery of the route has an age');
+      // the live read (the gauges' every scrape): pending and delivering only, the same numbers
+      const live = await store.stats(true);
+      t.same(live.counts.filter((c) => c.route === '/cs'), stats.counts.filter((c) => c.route === '/cs' && (c.state === 'pending' || c.state === 'delivering')), 'live: the same live counts, no terminal state');
+      t.same(live.oldestPendingMs.map((o) => o.route).sort(), stats.oldestPendingMs.map((o) => o.route).sort(), 'live: an oldest age for the same routes');
       await t.resolves(store.ping());
     });
 

@@ -211,6 +211,8 @@ SELECT route, tenant FROM ${P} ORDER BY route, tenant`,
 
     stateCounts: `/* hookgate:spool_state_counts */
 SELECT route, tenant, state, count(*)::INT4 AS n FROM ${S} GROUP BY route, tenant, state`,
+    liveCounts: `/* hookgate:spool_live_counts */
+SELECT route, tenant, state, count(*)::INT4 AS n FROM ${S} WHERE state IN ('pending', 'delivering') GROUP BY route, tenant, state`,
 
     oldest: `/* hookgate:spool_oldest */
 SELECT route, (EXTRACT(EPOCH FROM (now() - min(received_at))) * 1000)::FLOAT8 AS ms FROM ${S} WHERE state IN ('pending', 'delivering') GROUP BY route`,

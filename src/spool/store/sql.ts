@@ -259,9 +259,9 @@ export class SqlSpoolStore implements SpoolStore {
     return this.run('resume', true, async () => ((await this.driver.query(this.sql.resume, [route, tenant])).rowCount ?? 0) > 0);
   }
 
-  async stats(): Promise<SpoolStats> {
+  async stats(live = false): Promise<SpoolStats> {
     const [counts, oldest, paused] = await Promise.all([
-      this.run('stats', false, async () => (await this.driver.query(this.sql.stateCounts)).rows),
+      this.run('stats', false, async () => (await this.driver.query(live ? this.sql.liveCounts : this.sql.stateCounts)).rows),
       this.run('stats', false, async () => (await this.driver.query(this.sql.oldest)).rows),
       this.run('stats', false, async () => (await this.driver.query(this.sql.paused)).rows),
     ]);

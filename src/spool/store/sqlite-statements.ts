@@ -78,6 +78,7 @@ export function sqliteStatements(db: Database.Database) {
     resume: p(`DELETE FROM hookgate_spool_pause WHERE route = ? AND tenant = ?`),
     pausedAll: p(`SELECT route, tenant FROM hookgate_spool_pause ORDER BY route, tenant`),
     stateCounts: p(`SELECT route, tenant, state, count(*) AS n FROM hookgate_spool GROUP BY route, tenant, state`),
+    liveCounts: p(`SELECT route, tenant, state, count(*) AS n FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route, tenant, state`),
     oldest: p(`SELECT route, ? - min(received_at) AS ms FROM hookgate_spool WHERE state IN ('pending', 'delivering') GROUP BY route`),
     expire: p(`UPDATE hookgate_spool SET state = 'dead', last_error = 'expired: older than maxAge', owner = NULL, expires_at = ?, updated_at = ?
       WHERE route = ? AND state = 'pending' AND received_at <= ?`),

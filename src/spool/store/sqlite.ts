@@ -259,9 +259,9 @@ export class SqliteSpoolStore implements SpoolStore {
     return this.op('resume', () => this.s.resume.run(route, tenant).changes > 0);
   }
 
-  stats(): Promise<SpoolStats> {
+  stats(live = false): Promise<SpoolStats> {
     return this.op('stats', () => ({
-      counts: this.s.stateCounts.all() as SpoolStats['counts'],
+      counts: (live ? this.s.liveCounts : this.s.stateCounts).all() as SpoolStats['counts'],
       oldestPendingMs: (this.s.oldest.all(this.now()) as SpoolStats['oldestPendingMs']).map((r) => ({ route: r.route, ms: Math.max(0, r.ms) })),
       paused: this.s.pausedAll.all() as SpoolStats['paused'],
     }), null);

@@ -139,7 +139,12 @@ export interface SpoolStore {
   /** stops (resumes) dispatch of a route, or of one tenant of it; accepting goes on. Survives restarts. */
   pause(route: string, tenant: string): Promise<void>;
   resume(route: string, tenant: string): Promise<boolean>;
-  stats(): Promise<SpoolStats>;
+  /**
+   * Counts by state, the oldest live delivery's age per route, the pauses. `live`: pending and
+   * delivering only, read from the ready index; without it the terminal rows kept for replay are
+   * counted too, a read of the whole table.
+   */
+  stats(live?: boolean): Promise<SpoolStats>;
   /** deletes terminal rows whose keep time ran out, and their bytes; live rows are never touched */
   sweep(limit: number): Promise<number>;
   /** pending deliveries of a route older than `maxAgeMs` become dead (kept `keepMs`): also those of a paused or unreachable route, which no claim sees */
