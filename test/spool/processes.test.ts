@@ -171,7 +171,13 @@ t.test('3 replicas on PostgreSQL, the application down while deliveries arrive a
   await until('the first delivery after the return', () => up.received.length > 0);
   // a bound on the design (probes every ≤ 1.5 s a replica), with room for a loaded machine
   t.ok(Date.now() - back < 5000, `first delivery ${Date.now() - back} ms after the application returned`);
-  await until('all delivered', () => up.received.length >= bodies.length);
+  await until('all delivered', () => up.received.length >= bodies.length).catch((err: unknown) => {
+    // Seen once in a full run on a loaded 2-core VM and not reproduced since: say what was left and
+    // what the replicas warned about, for whoever meets it next.
+    t.comment(`delivered ${up.received.length} of ${bodies.length}; the replicas' warnings and errors:`);
+    gws.forEach((g, i) => g.lines.filter((l) => /"level":(4|5|6)0/.test(l)).slice(-20).forEach((l) => t.comment(`replica ${i}: ${l}`)));
+    throw err;
+  });
   await sleep(500);
   t.same(up.received.map((r) => r.body).sort(), [...bodies].sort(), 'each exactly once');
   t.ok(up.received.every((r) => r.headers['hookgate-attempt'] === '1' && r.headers['hookgate-delivery'] === 'first'), 'no attempt spent during the outage');
