@@ -70,9 +70,8 @@ export function pgDriver(url: string, opts: { poolSize?: number; statementTimeou
   // a name. Everything else (migrations, sweep, version) stays unnamed.
   // A named statement's generic plan is made on its sixth run and kept until the table is analyzed
   // again. Made while the table is new and nearly empty, it hash-joins a sequential scan of the whole
-  // table into every complete_batch, whose cost then grows with the table until autovacuum analyzes it
-  // (a minute or more; 3.5x the server's CPU a delivery over 20,000 deliveries on a fresh table). Every
-  // ledger statement reads by key or by the expiry index, so its sessions never need a sequential scan.
+  // table into every complete_batch until autovacuum analyzes it (docs/ledger.md). Every ledger
+  // statement reads by key or by the expiry index, so its sessions never need a sequential scan.
   let byIndex = false;
   const planned = new WeakSet<pg.PoolClient>();
   pool.on('acquire', (client) => {

@@ -24,9 +24,8 @@ export function spoolMetrics(registry: Registry, store: SpoolStore, config: () =
   const tenantLabel = (t: string) => (config().knownTenants.has(t) ? t : 'other');
   // Live states (pending, delivering) and the oldest age come from the ready index, once a scrape for
   // both gauges. The terminal states are every row kept for replay (keepDelivered): counting them
-  // reads the whole table (0.5-0.6 s for 2 M rows on PostgreSQL), which every replica's scrape did
-  // twice, and past the statement timeout took the oldest-pending gauge down with it. They are
-  // counted at most once a minute, on their own: a slow or failed count only leaves them out.
+  // reads the whole table (docs/spool.md), so they are counted at most once a minute and on their
+  // own: a slow or failed count leaves them out, never the live states or the oldest age.
   let live: { at: number; read: Promise<SpoolStats | null> } | null = null;
   const liveStats = () => {
     const t = now();

@@ -91,7 +91,7 @@ t.test('with the PostgreSQL server', async (t) => {
   });
 
   t.test('PostgreSQL: a fresh ledger table\'s settles find their rows by key, not by scanning the table', async (t) => {
-    // The attack on a new deployment: complete_batch's generic plan, made on its sixth run while the
+    // On a new deployment complete_batch's generic plan, made on its sixth run while the
     // table is nearly empty, scanned the whole table on every batch until autovacuum analyzed it.
     const schema = fresh('plan');
     const driver = pgDriver(url, { poolSize: 1 }); // one session: the prepared statement is on it

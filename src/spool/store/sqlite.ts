@@ -35,8 +35,8 @@ export class SqliteSpoolStore implements SpoolStore {
 
   /**
    * Runs a store operation; SQLite's errors become ledger_unavailable (503 at the accept). `durable`:
-   * FULL or NORMAL for its commit; null for a read, which leaves the setting as it is (a dispatcher's
-   * poll reads, then claims: switching to FULL for the read compiled two pragmas a poll).
+   * FULL or NORMAL for its commit; null for a read, which has no commit and leaves the setting as it
+   * is (the dispatcher reads before each claim: a switch there costs two pragmas a poll).
    */
   private op<T>(what: string, fn: () => T, durable: boolean | null = true): Promise<T> {
     if (this.closed) return Promise.reject(unavailable(`spool ${what}`, new Error('the spool is closed')));
