@@ -135,7 +135,7 @@ export async function scenarioAttack({ K, log, problems, machine, command, env =
     else if (r.candidate === limited.name && (c['429'] ?? 0) < total * 0.9) problems.push(`${r.candidate} round ${r.round}: expected mostly 429, got ${codes(c)}`);
   }
   const med = (name, f) => median(runs.filter((r) => r.candidate === name).map(f));
-  const m = Object.fromEntries([ref, forged, limited].map((c) => [c.name, {
+  const m = Object.fromEntries(loads.map((l) => l.cand).map((c) => [c.name, {
     rps: med(c.name, (r) => r.rps), p50: med(c.name, (r) => r.p50), p99: med(c.name, (r) => r.p99), cpu: med(c.name, (r) => r.cpuUsPerReq),
     connects: med(c.name, (r) => r.connectsPerReq), errors: med(c.name, (r) => r.errors / r.duration),
   }]));
