@@ -15,7 +15,8 @@ import { hangUpIfUnread } from './stages/hang-up.js';
 import { settle, type ClaimDeps } from './stages/claim.js';
 import { registerRoute, type Limiters } from './pipeline.js';
 import { fastifyTrustProxy } from './config/trust-proxy.js';
-import { deliveryLogger } from './observability/logger.js';
+import { deliveryLog as deliveryLine } from './observability/delivery-log.js';
+import { lazyChildLogger } from './observability/request-logger.js';
 import { endDeliveryTrace, traceRoute, tracingActive } from './observability/tracing.js';
 import './stages/context.js';
 import type { Spool } from './spool/index.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   const traffic = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     trustProxy: fastifyTrustProxy(config.trustProxy),
     // Each route sets its own; this one is what the pass-through of unmatched paths may read.
     bodyLimit: config.bodyLimit,
@@ -119,7 +121,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
   });
 
   // request.hg is set by each route's first stage (src/stages/methods.ts); unmatched requests keep null.
-  const deliveryLog = deliveryLogger(logger);
+  const deliveryLog = deliveryLine(logger);
   // A callback hook: an async one costs a promise and a microtask on every request, duplicates included.
   traffic.addHook('onResponse', (request, reply, done) => {
     const d = request.hg;
@@ -138,10 +140,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     metrics.requests.inc({ route: route?.path ?? 'unmatched', provider: route?.provider ?? 'none', tenant, outcome });
     const seconds = d ? Number(process.hrtime.bigint() - d.startedAt) / 1e9 : reply.elapsedTime / 1000;
     metrics.requestDuration.observe({ outcome }, seconds);
-    deliveryLog.info(
-      { reqId: request.id, route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 },
-      'delivery',
-    );
+    deliveryLog({ reqId: request.id, route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     if (d?.trace) endDeliveryTrace(d, outcome, reply.statusCode);
     done();
   }

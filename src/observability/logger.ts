@@ -42,13 +42,3 @@ export function isoTime(): string {
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, base: { service: 'hookgate' }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: isoTime }, destination);
 }
-
-/**
- * The one line a delivery (CONTRACT.md, Operations) goes through a child without the wildcard paths:
- * `*.secret` / `*.body` make every call walk the object (8.0 → 4.1 µs a line, docs/benchmarks.md).
- * Its fields are fixed (route, provider, tenant, outcome, key, attempt, status, ms) and carry no
- * secret; the top-level paths stay as a guard. A logger that is not pino (no child options) is used as is.
- */
-export function deliveryLogger<L extends { child(bindings: object, options?: object): L }>(log: L): L {
-  return log.child({}, { redact: { paths: ['secret', 'secrets', 'body'], censor: '[redacted]' } });
-}

@@ -69,19 +69,23 @@ t.test('log lines', async (t) => {
     await res.body.dump();
     return res;
   };
-  const deliveryLines = () => lines.filter((l) => l.msg === 'delivery');
+  // Delivery lines are written at the end of the event-loop turn that answered (src/observability/delivery-log.ts).
+  const deliveryLines = async () => {
+    await new Promise((r) => setImmediate(r));
+    return lines.filter((l) => l.msg === 'delivery');
+  };
 
   t.test('one line a delivery with route, provider, tenant, outcome, key, attempt, latency', async (t) => {
     const res = await stripeDelivery('evt_logs_1', FILE_SECRET);
     t.equal(res.statusCode, 200);
-    const line = deliveryLines().at(-1)!;
+    const line = (await deliveryLines()).at(-1)!;
     t.match(line, { level: 30, route: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', outcome: 'forwarded', key: '/webhooks/stripe|acme|id:evt_logs_1', attempt: 1, status: 200 });
     t.type(line.ms, 'number');
-    t.equal(deliveryLines().length, 1, 'exactly one line for one delivery');
+    t.equal((await deliveryLines()).length, 1, 'exactly one line for one delivery');
   });
 
   t.test('failed, duplicate and unmatched deliveries are logged the same way', async (t) => {
-    const before = deliveryLines().length;
+    const before = (await deliveryLines()).length;
     t.equal((await stripeDelivery('evt_logs_1', FILE_SECRET)).headers['hookgate-outcome'], 'duplicate');
     t.equal((await stripeDelivery('evt_logs_2', 'whsec_logs_WRONG_secret')).statusCode, 401);
     t.equal((await stripeDelivery('evt_logs_3', OLD, '?fail=1')).statusCode, 500);
@@ -94,7 +98,7 @@ t.test('log lines', async (t) => {
     t.equal(gh.statusCode, 200);
     const nf = await request(`${gw.url}/nowhere`, { method: 'POST', body: MARK });
     await nf.body.dump();
-    const lines = deliveryLines().slice(before);
+    const lines = (await deliveryLines()).slice(before);
     t.equal(lines.length, 6, 'one line each');
     t.match(lines[0], { outcome: 'duplicate', key: '/webhooks/stripe|acme|id:evt_logs_1', tenant: 'acme' });
     t.match(lines[1], { outcome: 'signature_invalid', route: '/webhooks/stripe', status: 401, key: null });
