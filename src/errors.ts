@@ -35,9 +35,22 @@ export class GatewayError extends Error {
   }
 }
 
+// The bodies of answers without details, by code and message: a flood of refusals repeats a handful.
+// Bounded, since a message may name what a request sent.
+const BODIES_MAX = 512;
+const bodies = new Map<string, string>();
+
 /** `details`: further fields of the body, for codes that say more (payload_invalid: pointer, rule). */
 export function errorBody(code: ErrorCode, message?: string, details?: Record<string, string>): string {
-  return JSON.stringify({ error: code, message: message ?? CATALOGUE[code].message, ...details });
+  const text = message ?? CATALOGUE[code].message;
+  if (details) return JSON.stringify({ error: code, message: text, ...details });
+  const key = `${code}\n${text}`;
+  let body = bodies.get(key);
+  if (body === undefined) {
+    body = JSON.stringify({ error: code, message: text });
+    if (bodies.size < BODIES_MAX) bodies.set(key, body);
+  }
+  return body;
 }
 
 /** An error as a log field or a message between threads: its code and message, never its stack. */
