@@ -1,6 +1,8 @@
 // Stages 7 and 8: forward the exact bytes to the upstream with undici, then settle the claim from the
 // upstream's status before answering, so a provider's immediate retry already sees the settled key.
 import { Pool } from './upstream-pool.js';
+import { Readable } from 'node:stream';
+import { callUpstream, type UpstreamAnswer } from './upstream-call.js';
 import type { Dispatcher } from 'undici';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Config, Route } from '../config/load.js';
@@ -85,18 +87,17 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
 
     const started = process.hrtime.bigint();
     metrics.inFlight.inc();
-    let res;
+    let res: UpstreamAnswer;
     try {
-      res = await upstream.request({
+      res = await callUpstream(upstream, {
         path,
         method: request.method as 'POST',
         headers: upstreamHeaders(request, trust, ours, trace !== undefined),
         body: body && body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-      });
+      }, () => metrics.inFlight.dec());
     } catch (err) {
-      metrics.inFlight.dec();
       const code = (err as { code?: string }).code;
       const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
       request.log.warn({ err: errSummary(err) }, 'upstream failed');
@@ -114,7 +115,6 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
     if (d.claim && deps.claims) await settle(deps.claims, d.key!, d.claim, res.statusCode, completes, request.log, trace);
     d.claim = undefined;
     d.outcome = 'forwarded';
-    res.body.once('close', () => metrics.inFlight.dec());
 
     if (monitor) reply.header('hookgate-verdict', d.verdict ?? 'ok');
     return relay(reply, res);
@@ -122,12 +122,18 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
 }
 
 /** The upstream's answer, unchanged but for hop-by-hop fields and any `hookgate-*` it set. */
-export function relay(reply: FastifyReply, res: Dispatcher.ResponseData): FastifyReply {
+export function relay(reply: FastifyReply, res: Dispatcher.ResponseData | UpstreamAnswer): FastifyReply {
   reply.code(res.statusCode);
   for (const [name, value] of Object.entries(res.headers)) {
     if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
     reply.header(name, value);
   }
   reply.header('hookgate-outcome', 'forwarded');
-  return reply.send(res.body);
+  // undici's request(): a stream (the pass-through, hybrid routes)
+  if (typeof res.body !== 'function') return reply.send(res.body);
+  const body = (res as UpstreamAnswer).body();
+  if (body === null) return reply.send();
+  // Fastify would name a buffer without a type application/octet-stream; the app named none
+  if (Buffer.isBuffer(body) && res.headers['content-type'] === undefined) return reply.send(Readable.from([body]));
+  return reply.send(body);
 }

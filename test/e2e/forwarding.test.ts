@@ -122,3 +122,58 @@ t.test('invalid UTF-8 that is validly signed is forwarded byte for byte', async 
   await res.body.dump();
   t.ok(up.received[0]!.body.equals(body));
 });
+
+t.test('the app\'s answer comes back as it sent it: no type added, a large one whole, an empty one empty', async (t) => {
+  const BIG = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 31) & 0xff;
+  const up = await startUpstream((r, res) => {
+    const want = r.headers['x-answer'];
+    if (want === 'untyped') return void res.end('plain words');
+    if (want === 'empty') return void res.end();
+    if (want === 'no-content') return void ((res.statusCode = 204), res.end());
+    // a large answer, written in pieces as the client takes them
+    res.setHeader('content-type', 'application/octet-stream');
+    let at = 0;
+    const more = () => {
+      while (at < BIG.length) {
+        const piece = BIG.subarray(at, at + 100_000);
+        at += piece.length;
+        if (!res.write(piece)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  t.teardown(() => up.close());
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes: [{ path: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', secrets: ['env:STRIPE'] }] }, { STRIPE: STRIPE_SECRET }));
+  t.teardown(() => gw.close());
+  const send = async (answer: string) => {
+    const payload = JSON.stringify({ id: `evt_answer_${answer}_${Date.now()}` });
+    return request(`${gw.url}/webhooks/stripe`, { method: 'POST', headers: { 'x-answer': answer, 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }) }, body: payload });
+  };
+
+  const untyped = await send('untyped');
+  t.equal(untyped.statusCode, 200);
+  t.equal(untyped.headers['content-type'], undefined, 'no content-type the app did not send');
+  t.equal(await untyped.body.text(), 'plain words');
+
+  const empty = await send('empty');
+  t.equal(empty.statusCode, 200);
+  t.equal(empty.headers['content-length'], '0');
+  t.equal(await empty.body.text(), '');
+
+  const none = await send('no-content');
+  t.equal(none.statusCode, 204);
+  t.equal(none.headers['content-length'], undefined, 'a 204 has no length');
+  t.equal(none.headers['hookgate-outcome'], 'forwarded');
+  await none.body.dump();
+
+  const big = await send('big');
+  t.equal(big.statusCode, 200);
+  t.equal(big.headers['content-type'], 'application/octet-stream');
+  const got = Buffer.from(await big.body.arrayBuffer());
+  t.equal(got.length, BIG.length, 'every byte of 6 MiB');
+  t.ok(got.equals(BIG), 'in order');
+
+  t.equal((await scrape(gw.adminUrl)).get('hookgate_deliveries_in_flight'), 0, 'nothing left in flight');
+});
