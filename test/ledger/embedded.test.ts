@@ -13,6 +13,7 @@ import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/
 import { LATEST_VERSION as LATEST, MIGRATIONS, requiredVersion } from '../../src/ledger/schema-versions.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
 import { encodeHeaders } from '../../src/spool/store/headers.js';
+import { keyHash } from '../../src/ledger/common.js';
 
 t.test('in memory', async (t) => {
   ledgerSuite(t, async () => embeddedCluster('memory'));
@@ -153,6 +154,57 @@ for (const at of [2, 3]) {
     t.same(claimed?.headers, ['Content-Type', 'application/json']);
   });
 }
+
+t.test(`version ${LATEST} on a file at version 5: ledger rows are kept in rowid order, and a file not yet migrated still serves`, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'v5.db');
+  const db = new Database(file);
+  db.exec('CREATE TABLE hookgate_schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
+    for (const stmt of m.sqlite) db.exec(stmt);
+    db.prepare('INSERT INTO hookgate_schema_version VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  t.match(db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'hookgate_ledger'`).get(), { sql: /WITHOUT ROWID/ }, 'version 5 clusters the rows by key hash');
+  const now = Date.now();
+  const [done, held, failed, expired, fresh] = [newKey(), newKey(), newKey(), newKey(), newKey()];
+  const row = db.prepare(`INSERT INTO hookgate_ledger (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const owner = '00000000-0000-4000-8000-000000000001';
+  row.run(keyHash(done), 'done', owner, 1, now, 201, now - 40, now - 30, now + 3_600_000);
+  row.run(keyHash(held), 'processing', owner, 1, now + 60_000, null, now - 20, now - 10, now + 3_600_000);
+  row.run(keyHash(failed), 'failed', owner, 2, now, null, now - 50, now - 40, now + 3_600_000);
+  row.run(keyHash(expired), 'done', owner, 1, now, 200, now - 90, now - 80, now - 1);
+  db.close();
+  const url = `embedded:${file}`;
+
+  // tuning: a file at 5 is not refused, and serves
+  const before = await openLedger({ ...BASE_OPTIONS, url, migrate: false });
+  t.match(await before.claim(done), { state: 'done', status: 201 }, 'version 5 serves without the migration');
+  await before.close();
+
+  t.same(await migrate(url), { backend: 'embedded', from: 5, to: LATEST });
+  const after = new Database(file, { readonly: true });
+  t.match(after.prepare(`SELECT sql FROM sqlite_master WHERE name = 'hookgate_ledger'`).get(), { sql: /id +INTEGER PRIMARY KEY,\s+key_hash +BLOB +NOT NULL UNIQUE/ }, 'a rowid table, the key hash a unique index');
+  t.same(after.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'hookgate_ledger' AND sql IS NOT NULL`).all(), [{ name: 'hookgate_ledger_expires_at' }], 'its index made again');
+  t.same(after.prepare('SELECT id, status, attempt, resp_status FROM hookgate_ledger ORDER BY id').all(), [
+    { id: 1, status: 'done', attempt: 1, resp_status: 200 },
+    { id: 2, status: 'failed', attempt: 2, resp_status: null },
+    { id: 3, status: 'done', attempt: 1, resp_status: 201 },
+    { id: 4, status: 'processing', attempt: 1, resp_status: null },
+  ], 'every row, in the order they were last written');
+  after.close();
+
+  const l = await openLedger({ ...BASE_OPTIONS, url, migrate: false });
+  t.teardown(() => l.close());
+  t.match(await l.claim(done), { state: 'done', status: 201 }, 'a settled key is still a duplicate with its first status');
+  t.match(await l.claim(held), { state: 'in_flight' }, 'a held lease still holds');
+  t.match(await l.claim(failed), { state: 'claimed', attempt: 3 }, 'a failed key is claimed again, its attempts counted on');
+  t.match(await l.claim(expired), { state: 'claimed', attempt: 1 }, 'an expired key starts over');
+  const c = await l.claim(fresh);
+  t.match(c, { state: 'claimed', attempt: 1 });
+  if (c.state === 'claimed') t.equal(await l.complete(fresh, c.token, 204), true);
+  t.match(await l.claim(fresh), { state: 'done', status: 204 }, 'a new key claims and settles');
+});
 
 t.test('expired rows are swept in batches', async (t) => {
   let now = 1_000_000;
