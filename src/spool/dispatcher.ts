@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config, Route } from '../config/load.js';
 import type { Pool } from '../stages/upstream-pool.js';
+import { callUpstream, discard } from '../stages/upstream-call.js';
 import { errSummary } from '../errors.js';
 import type { Claimed, Settle, SpoolStore } from './store/types.js';
 import { classifyError, classifyStatus, deliveryKind, nextRetryMs, parseRetryAfter, routeBackoffMs, type DispatchClass } from './schedule.js';
@@ -320,18 +321,18 @@ export class Dispatcher {
     let retryAfter: number | undefined;
     let error: string | null = null;
     try {
-      const res = await this.deps.upstream.request({
+      const res = await callUpstream(this.deps.upstream, {
         path: row.path,
         method: row.method as 'POST',
         headers,
         body: row.body.length ? row.body : row.method === 'GET' || row.method === 'HEAD' ? null : row.body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-      });
+      }, () => undefined);
       status = res.statusCode;
       retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
       // The answer's body is not needed; reading it to the end frees the connection.
-      await res.body.dump().catch(() => {});
+      await discard(res);
       cls = classifyStatus(status, config.upstream.completes);
       if (cls !== 'delivered') error = `status ${status}`;
     } catch (err) {

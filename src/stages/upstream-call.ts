@@ -129,3 +129,25 @@ class AnswerHandler implements UpstreamAnswer {
     this.done();
   }
 }
+
+/** Past this many bytes an answer nobody reads is cut off rather than read (undici's dump() default). */
+const DISCARD_LIMIT = 128 * 1024;
+
+/**
+ * What undici's `dump()` does for request(): the rest of an answer nobody needs is read and dropped,
+ * so its connection goes back to the pool; a longer one is cut off (its connection closed). Resolves
+ * when the answer is over, never rejects.
+ */
+export function discard(answer: UpstreamAnswer): Promise<void> {
+  const body = answer.body();
+  if (body === null || Buffer.isBuffer(body)) return Promise.resolve();
+  return new Promise((resolve) => {
+    let read = 0;
+    body.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DISCARD_LIMIT) body.destroy();
+    });
+    body.on('error', () => undefined);
+    body.on('close', () => resolve());
+  });
+}
