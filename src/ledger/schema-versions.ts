@@ -57,6 +57,18 @@ const SPOOL_PAUSE_COLUMNS = `
   paused_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (route, tenant)`;
 
+// The embedded ledger's columns after its key (times in ms): the same in the table of version 1 and in
+// its rowid-ordered rebuild of version 6.
+const SQLITE_LEDGER_COLUMNS = `
+        status      TEXT    NOT NULL CHECK (status IN ('processing', 'done', 'failed')),
+        owner       TEXT    NOT NULL,
+        attempt     INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL,
+        resp_status INTEGER NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL`;
+
 // The embedded spool's columns after its key (times in ms), and its indexes: the same in the table of
 // version 2 and in its rowid-ordered rebuild of version 4.
 const SQLITE_SPOOL_COLUMNS = `
@@ -96,15 +108,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     sqlite: [
       `CREATE TABLE IF NOT EXISTS hookgate_ledger (
-        key_hash    BLOB    NOT NULL PRIMARY KEY,
-        status      TEXT    NOT NULL CHECK (status IN ('processing', 'done', 'failed')),
-        owner       TEXT    NOT NULL,
-        attempt     INTEGER NOT NULL,
-        lease_until INTEGER NOT NULL,
-        resp_status INTEGER NULL,
-        created_at  INTEGER NOT NULL,
-        updated_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL
+        key_hash    BLOB    NOT NULL PRIMARY KEY,${SQLITE_LEDGER_COLUMNS}
       ) WITHOUT ROWID`,
       `CREATE INDEX IF NOT EXISTS hookgate_ledger_expires_at ON hookgate_ledger (expires_at)`,
     ],
@@ -222,15 +226,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: [
       `CREATE TABLE hookgate_ledger_v6 (
         id          INTEGER PRIMARY KEY,
-        key_hash    BLOB    NOT NULL UNIQUE,
-        status      TEXT    NOT NULL CHECK (status IN ('processing', 'done', 'failed')),
-        owner       TEXT    NOT NULL,
-        attempt     INTEGER NOT NULL,
-        lease_until INTEGER NOT NULL,
-        resp_status INTEGER NULL,
-        created_at  INTEGER NOT NULL,
-        updated_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL
+        key_hash    BLOB    NOT NULL UNIQUE,${SQLITE_LEDGER_COLUMNS}
       )`,
       `INSERT INTO hookgate_ledger_v6 (key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at)
         SELECT key_hash, status, owner, attempt, lease_until, resp_status, created_at, updated_at, expires_at

@@ -25,34 +25,16 @@ class LazyChild {
   child(bindings: Bindings, options?: Options): FastifyBaseLogger {
     return this.real.child(bindings, options);
   }
-  fatal(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.fatal, r, args);
-  }
-  error(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.error, r, args);
-  }
-  warn(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.warn, r, args);
-  }
-  info(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.info, r, args);
-  }
-  debug(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.debug, r, args);
-  }
-  trace(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.trace, r, args);
-  }
-  silent(...args: unknown[]): void {
-    const r = this.real;
-    Reflect.apply(r.silent, r, args);
-  }
+}
+
+// Each level's method makes the child, then logs through it.
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+interface LazyChild extends Record<(typeof LEVELS)[number], (...args: unknown[]) => void> {}
+for (const level of LEVELS) {
+  LazyChild.prototype[level] = function log(this: LazyChild, ...args: unknown[]): void {
+    const real = this.real;
+    Reflect.apply(real[level], real, args);
+  };
 }
 
 /** Fastify's `childLoggerFactory`: the request's logger, a pino child once something logs through it. */

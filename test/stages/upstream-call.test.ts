@@ -122,13 +122,16 @@ t.test('a large answer nobody reads yet holds the upstream back, then streams wh
   t.ok(await until(() => c.done() === 1), 'done once');
 });
 
+/** An upstream that sends 10 kB of a declared 1 MB answer, then drops the connection after `ms`. */
+const breakingOff = (ms: number) => upstream((req, res) => {
+  req.resume();
+  res.setHeader('content-length', 1_000_000);
+  res.write(Buffer.alloc(10_000, 1));
+  setTimeout(() => res.socket!.destroy(), ms);
+});
+
 t.test('an answer that breaks off fails its stream, and is done once', async (t) => {
-  const up = await upstream((req, res) => {
-    req.resume();
-    res.setHeader('content-length', 1_000_000);
-    res.write(Buffer.alloc(10_000, 1));
-    setTimeout(() => res.socket!.destroy(), 50);
-  });
+  const up = await breakingOff(50);
   t.teardown(up.close);
   const c = call(up.pool);
   const a = await c.answer;
@@ -140,12 +143,7 @@ t.test('an answer that breaks off fails its stream, and is done once', async (t)
 });
 
 t.test('an answer that broke off before anyone asked for it: its stream fails at once', async (t) => {
-  const up = await upstream((req, res) => {
-    req.resume();
-    res.setHeader('content-length', 1_000_000);
-    res.write(Buffer.alloc(10_000, 1));
-    setTimeout(() => res.socket!.destroy(), 20);
-  });
+  const up = await breakingOff(20);
   t.teardown(up.close);
   const c = call(up.pool);
   const a: UpstreamAnswer = await c.answer;
