@@ -7,8 +7,8 @@ import type { LedgerOptions } from './types.js';
  * Rows are keyed by sha256 of the delivery key: fixed size, and uniform, so CockroachDB spreads the
  * inserts over ranges instead of piling time-ordered provider ids onto one (shared/ledger.md §3.2).
  */
-// Node 20.12+ has the one-shot hash (as in done-keys.ts); a binary string out, then its bytes, costs a
-// third of a createHash() object a claim.
+// Node 20.12+ has the one-shot hash (as in done-keys.ts): a binary string out, then its bytes, is
+// cheaper than a createHash() object a claim (docs/benchmarks.md).
 const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 export function keyHash(key: string): Buffer {
   return oneShot ? Buffer.from(oneShot('sha256', key, 'binary'), 'binary') : crypto.createHash('sha256').update(key, 'utf8').digest();

@@ -1,6 +1,6 @@
-// Fastify gives every request a child logger bound to its reqId. pino's child() costs a few µs, on
-// every answer, refusals under a flood included, and most requests never log a line of their own (the
-// delivery line is written apart: src/observability/delivery-log.ts). This child is made on first use.
+// Fastify gives every request a child logger bound to its reqId: a pino child on every answer,
+// refusals under a flood included, though most requests never log a line of their own (the delivery
+// line is written apart: src/observability/delivery-log.ts). This child is made on first use.
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify';
 
 type Bindings = Record<string, unknown>;

@@ -11,9 +11,9 @@ import type { Scheme, SignInput } from './types.js';
 /** Reads a delivery id from the signed body: a string, undefined (no id: the key is the body digest), or null (malformed). */
 export type IdFrom = (body: Buffer) => string | undefined | null;
 
-// The scanner answers jsonPath(JSON.parse(body), path) without building the document (a 2 KiB event:
-// a third of the parse). Whatever it does not answer with an id (none there, a key given twice, too
-// deep, not JSON) goes the parse's way, so every answer is the parse's.
+// The scanner answers jsonPath(JSON.parse(body), path) without building the document (docs/benchmarks.md).
+// Whatever it does not answer with an id (none there, a key given twice, too deep, not JSON) goes the
+// parse's way, so every answer is the parse's.
 const scanned = (body: Buffer, path: string): string | undefined => {
   const id = jsonFieldUnverified(body, path);
   return typeof id === 'string' ? id : undefined;

@@ -2,8 +2,7 @@
 // stream. An application's answer to a webhook is small and has usually all arrived by the time the
 // claim is settled (the answer waits for that): it is then sent on as one buffer. Only an answer still
 // arriving gets a stream, fed from the socket with undici's own backpressure (pause and resume).
-// undici's request() made a Readable, an async resource and a pipe for every answer: a tenth of a
-// delivery's CPU under the profiler (docs/benchmarks.md).
+// undici's request() made a Readable, an async resource and a pipe for every answer (docs/benchmarks.md).
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
