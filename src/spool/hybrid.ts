@@ -9,6 +9,7 @@ import type { Route } from '../config/load.js';
 import type { Pool } from '../stages/upstream-pool.js';
 import { settle, type ClaimDeps } from '../stages/claim.js';
 import { relay, upstreamHeaders } from '../stages/forward.js';
+import { callUpstream, discard } from '../stages/upstream-call.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import { errSummary } from '../errors.js';
 import { isHandshake } from './handshake.js';
@@ -44,14 +45,14 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
       let retryAfter: number | undefined;
       const started = process.hrtime.bigint();
       try {
-        const res = await deps.upstream.request({
+        const res = await callUpstream(deps.upstream, {
           path: target(request.params as Record<string, string>, request.url),
           method: request.method as 'POST',
           headers: upstreamHeaders(request, trust, ours, trace !== undefined),
           body: body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
           headersTimeout: timeout,
           bodyTimeout: timeout,
-        });
+        }, () => undefined);
         if (span) {
           span.setAttribute('http.response.status_code', res.statusCode);
           span.end();
@@ -66,7 +67,7 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
           return relay(reply, res);
         }
         retryAfter = parseRetryAfter(res.headers['retry-after'], Date.now());
-        await res.body.dump().catch(() => {});
+        await discard(res);
         cls = classifyStatus(res.statusCode, completes);
         error = `status ${res.statusCode}`;
       } catch (err) {

@@ -3,7 +3,6 @@
 import { Pool } from './upstream-pool.js';
 import { Readable } from 'node:stream';
 import { callUpstream, type UpstreamAnswer } from './upstream-call.js';
-import type { Dispatcher } from 'undici';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { Config, Route } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -122,16 +121,14 @@ export function forwardDelivery(route: Route, deps: ForwardDeps): RouteHandlerMe
 }
 
 /** The upstream's answer, unchanged but for hop-by-hop fields and any `hookgate-*` it set. */
-export function relay(reply: FastifyReply, res: Dispatcher.ResponseData | UpstreamAnswer): FastifyReply {
+export function relay(reply: FastifyReply, res: UpstreamAnswer): FastifyReply {
   reply.code(res.statusCode);
   for (const [name, value] of Object.entries(res.headers)) {
     if (value === undefined || RESPONSE_DROP.has(name) || name.startsWith('hookgate-')) continue;
     reply.header(name, value);
   }
   reply.header('hookgate-outcome', 'forwarded');
-  // undici's request(): a stream (the pass-through, hybrid routes)
-  if (typeof res.body !== 'function') return reply.send(res.body);
-  const body = (res as UpstreamAnswer).body();
+  const body = res.body();
   if (body === null) return reply.send();
   // Fastify would name a buffer without a type application/octet-stream; the app named none
   if (Buffer.isBuffer(body) && res.headers['content-type'] === undefined) return reply.send(Readable.from([body]));

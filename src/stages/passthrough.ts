@@ -18,6 +18,7 @@ import { hangUpIfUnread } from './hang-up.js';
 import { lenientMatcher, lenientPath } from './lenient-path.js';
 import { targetProblem } from './request-target.js';
 import { relay, upstreamHeaders } from './forward.js';
+import { callUpstream } from './upstream-call.js';
 import { trustFunction } from '../config/trust-proxy.js';
 import { errSummary } from '../errors.js';
 
@@ -89,16 +90,15 @@ function passThrough(deps: UnmatchedDeps): (request: FastifyRequest, reply: Fast
     metrics.inFlight.inc();
     let res;
     try {
-      res = await upstream.request({
+      res = await callUpstream(upstream, {
         path: base + request.url,
         method: request.method as 'POST',
         headers: upstreamHeaders(request, trust, []),
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-      });
+      }, () => metrics.inFlight.dec());
     } catch (err) {
-      metrics.inFlight.dec();
       const code = (err as { code?: string }).code;
       // undici refuses a path with bytes it will not send: the request's fault, not the upstream's.
       if (code === 'UND_ERR_INVALID_ARG') return answer(reply, 'malformed', 'the request cannot be passed on as it is');
@@ -106,7 +106,6 @@ function passThrough(deps: UnmatchedDeps): (request: FastifyRequest, reply: Fast
       return answer(reply, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'upstream_timeout' : 'upstream_unavailable');
     }
     metrics.upstreamDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    res.body.once('close', () => metrics.inFlight.dec());
     return relay(reply, res);
   };
 }

@@ -35,6 +35,38 @@ t.test('unmatched: forward passes other paths through untouched, minus outside h
   await routed.body.dump();
 });
 
+t.test('unmatched: forward relays the app\'s answer as it sent it: a page without a type, a large download whole', async (t) => {
+  const BIG = Buffer.alloc(5 * 1024 * 1024);
+  for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7) & 0xff;
+  const up = await startUpstream((r, res) => {
+    if (r.url === '/page') return void res.end('plain page');
+    res.setHeader('content-type', 'application/zip');
+    let at = 0;
+    const more = () => {
+      while (at < BIG.length) {
+        const piece = BIG.subarray(at, at + 65_536);
+        at += piece.length;
+        if (!res.write(piece)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  t.teardown(() => up.close());
+  const gw = await startTestGateway(testConfig({ upstream: { url: up.url, unmatched: 'forward' }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:S'] }] }, { S }));
+  t.teardown(() => gw.close());
+  const page = await request(`${gw.url}/page`);
+  t.equal(page.statusCode, 200);
+  t.equal(page.headers['content-type'], undefined, 'no type the app did not send');
+  t.equal(await page.body.text(), 'plain page');
+  const zip = await request(`${gw.url}/download`);
+  t.equal(zip.headers['content-type'], 'application/zip');
+  const got = Buffer.from(await zip.body.arrayBuffer());
+  t.ok(got.equals(BIG), `${got.length} bytes of ${BIG.length}, in order`);
+  const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+  t.match(metrics, /hookgate_deliveries_in_flight 0/, 'nothing left in flight');
+});
+
 t.test('tenants from the verified body and from a header', async (t) => {
   const up = await startUpstream();
   t.teardown(() => up.close());
