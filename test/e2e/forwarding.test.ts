@@ -3,7 +3,7 @@ import t from 'tap';
 import { request } from 'undici';
 import Stripe from 'stripe';
 import { sign as githubSign } from '@octokit/webhooks-methods';
-import { startUpstream } from '../helpers/upstream.js';
+import { answerInPieces, startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { scrape } from '../helpers/metrics.js';
 
@@ -133,16 +133,7 @@ t.test('the app\'s answer comes back as it sent it: no type added, a large one w
     if (want === 'no-content') return void ((res.statusCode = 204), res.end());
     // a large answer, written in pieces as the client takes them
     res.setHeader('content-type', 'application/octet-stream');
-    let at = 0;
-    const more = () => {
-      while (at < BIG.length) {
-        const piece = BIG.subarray(at, at + 100_000);
-        at += piece.length;
-        if (!res.write(piece)) return void res.once('drain', more);
-      }
-      res.end();
-    };
-    more();
+    answerInPieces(res, BIG, 100_000);
   });
   t.teardown(() => up.close());
   const gw = await startTestGateway(testConfig({ upstream: { url: up.url }, routes: [{ path: '/webhooks/stripe', provider: 'stripe', tenant: 'acme', secrets: ['env:STRIPE'] }] }, { STRIPE: STRIPE_SECRET }));

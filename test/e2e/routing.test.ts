@@ -4,7 +4,7 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { sign } from '@octokit/webhooks-methods';
-import { startUpstream } from '../helpers/upstream.js';
+import { answerInPieces, startUpstream } from '../helpers/upstream.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { embeddedCluster } from '../helpers/ledger-backends.js';
 
@@ -41,16 +41,7 @@ t.test('unmatched: forward relays the app\'s answer as it sent it: a page withou
   const up = await startUpstream((r, res) => {
     if (r.url === '/page') return void res.end('plain page');
     res.setHeader('content-type', 'application/zip');
-    let at = 0;
-    const more = () => {
-      while (at < BIG.length) {
-        const piece = BIG.subarray(at, at + 65_536);
-        at += piece.length;
-        if (!res.write(piece)) return void res.once('drain', more);
-      }
-      res.end();
-    };
-    more();
+    answerInPieces(res, BIG);
   });
   t.teardown(() => up.close());
   const gw = await startTestGateway(testConfig({ upstream: { url: up.url, unmatched: 'forward' }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:S'] }] }, { S }));

@@ -42,3 +42,17 @@ export async function startUpstream(respond: Respond = (_r, res) => void res.end
   up.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return up;
 }
+
+/** Writes `bytes` as the answer in pieces, as fast as the client takes them, then ends it. */
+export function answerInPieces(res: ServerResponse, bytes: Buffer, piece = 65_536): void {
+  let at = 0;
+  const more = (): void => {
+    while (at < bytes.length) {
+      const part = bytes.subarray(at, at + piece);
+      at += part.length;
+      if (!res.write(part)) return void res.once('drain', more);
+    }
+    res.end();
+  };
+  more();
+}
