@@ -3,15 +3,21 @@ import * as crypto from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import type { LedgerOptions } from './types.js';
 
+// One-shot hashing where this Node has it (20.12+): no Hash object a call. The digest comes out as a
+// Latin-1 string of its bytes (Node names it 'binary'), which costs less to make than a Buffer.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+/** sha256 of the key's UTF-8 bytes, as a Latin-1 string of the digest's 32 bytes. */
+export function sha256Binary(key: string): string {
+  return oneShot ? oneShot('sha256', key, 'binary') : crypto.createHash('sha256').update(key, 'utf8').digest('binary');
+}
+
 /**
  * Rows are keyed by sha256 of the delivery key: fixed size, and uniform, so CockroachDB spreads the
  * inserts over ranges instead of piling time-ordered provider ids onto one (shared/ledger.md §3.2).
  */
-// Node 20.12+ has the one-shot hash (as in done-keys.ts): a binary string out, then its bytes, is
-// cheaper than a createHash() object a claim (docs/benchmarks.md).
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 export function keyHash(key: string): Buffer {
-  return oneShot ? Buffer.from(oneShot('sha256', key, 'binary'), 'binary') : crypto.createHash('sha256').update(key, 'utf8').digest();
+  return Buffer.from(sha256Binary(key), 'binary');
 }
 
 /** `embedded` → in memory; `embedded:PATH` → that file. */

@@ -3,20 +3,12 @@
 // arrays, not a Map of key strings: a fraction of the memory (docs/benchmarks.md) and nothing for the
 // GC to trace. SHA-256 fingerprints cannot be made to collide, so a new delivery is never taken for a
 // settled one.
-import * as crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { sha256Binary } from './common.js';
 
 /** "no entry" in the order-of-use links */
 const NIL = 0xffffffff;
 
-// One-shot hashing where this Node has it (20.12+): no Hash object a call. Latin-1 output: a string of
-// the digest's bytes, read with charCodeAt (a Buffer costs more to make than the hash); Node names it
-// 'binary'.
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
-
-function digest(key: string): string {
-  return oneShot ? oneShot('sha256', key, 'binary') : crypto.createHash('sha256').update(key).digest('binary');
-}
 
 /** the little-endian word at byte o of a Latin-1 digest */
 function word(d: string, o: number): number {
@@ -83,7 +75,8 @@ export class DoneKeys {
   private fingerprint(key: string): Uint32Array {
     const q = this.q;
     if (key === this.qKey) return q;
-    const d = digest(key);
+    // read with charCodeAt: a Buffer costs more to make than the hash
+    const d = sha256Binary(key);
     this.qKey = key;
     q[0] = word(d, 0);
     q[1] = word(d, 4);

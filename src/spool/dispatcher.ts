@@ -328,7 +328,7 @@ export class Dispatcher {
         body: row.body.length ? row.body : row.method === 'GET' || row.method === 'HEAD' ? null : row.body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-      }, () => undefined);
+      });
       status = res.statusCode;
       retryAfter = parseRetryAfter(res.headers['retry-after'], this.now());
       // The answer's body is not needed; reading it to the end frees the connection.

@@ -52,7 +52,7 @@ export function hybridDelivery(route: Route, deps: SpoolStageDeps & { upstream: 
           body: body.length ? body : request.method === 'GET' || request.method === 'HEAD' ? null : body,
           headersTimeout: timeout,
           bodyTimeout: timeout,
-        }, () => undefined);
+        });
         if (span) {
           span.setAttribute('http.response.status_code', res.statusCode);
           span.end();

@@ -1,8 +1,9 @@
-// Stage 7's call to the upstream through undici's dispatcher, without its request API's response
-// stream. An application's answer to a webhook is small and has usually all arrived by the time the
-// claim is settled (the answer waits for that): it is then sent on as one buffer. Only an answer still
-// arriving gets a stream, fed from the socket with undici's own backpressure (pause and resume).
-// undici's request() made a Readable, an async resource and a pipe for every answer (docs/benchmarks.md).
+// Every call to the upstream (the forward, a hybrid route's try, the pass-through, the spool's
+// dispatcher) through undici's dispatcher, without its request API's response stream. An answer to a
+// webhook is small and has usually all arrived by the time the claim is settled (the answer waits for
+// that): it is then sent on as one buffer. Only an answer still arriving gets a stream, fed from the
+// socket with undici's own backpressure (pause and resume). undici's request() made a Readable, an
+// async resource and a pipe for every answer (docs/benchmarks.md).
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -33,7 +34,7 @@ export type UpstreamOptions = Pick<Dispatcher.DispatchOptions, 'path' | 'method'
  * undici's error when none comes (refused, reset, timed out). `done` is called once, when the answer
  * has ended or failed or its reader went away.
  */
-export function callUpstream(pool: Pool, options: UpstreamOptions, done: () => void): Promise<UpstreamAnswer> {
+export function callUpstream(pool: Pool, options: UpstreamOptions, done: () => void = () => undefined): Promise<UpstreamAnswer> {
   return new Promise((resolve, reject) => {
     pool.dispatch(options as Dispatcher.DispatchOptions, new AnswerHandler(resolve, reject, done) as unknown as Dispatcher.DispatchHandler);
   });
@@ -50,7 +51,7 @@ class AnswerHandler implements UpstreamAnswer {
   private ended = false;
   private failed: Error | null = null;
   private stream: Readable | null = null;
-  private settled = false;
+  private over = false;
 
   constructor(
     private readonly resolve: (a: UpstreamAnswer) => void,
@@ -123,8 +124,8 @@ class AnswerHandler implements UpstreamAnswer {
   }
 
   private finish(): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.over) return;
+    this.over = true;
     this.done();
   }
 }
