@@ -10,9 +10,6 @@ export interface CacheHooks {
   onCacheHit?(): void;
 }
 
-/** The table's first size: it doubles when full, up to `cache` entries, so an idle gateway carries little. */
-const FIRST_CAPACITY = 1024;
-
 export class CachedLedger implements Ledger {
   /** settled keys → the first status */
   private readonly done: DoneKeys | undefined;
@@ -23,7 +20,7 @@ export class CachedLedger implements Ledger {
     private readonly retentionMs: number,
     private readonly hooks: CacheHooks = {},
   ) {
-    this.done = entries > 0 ? new DoneKeys(entries, FIRST_CAPACITY) : undefined;
+    this.done = entries > 0 ? new DoneKeys(entries) : undefined;
   }
 
   get backend() {

@@ -3,6 +3,10 @@
 // arrays, not a Map of key strings: a fraction of the memory (docs/benchmarks.md) and nothing for the
 // GC to trace. SHA-256 fingerprints cannot be made to collide, so a new delivery is never taken for a
 // settled one.
+// The arrays are made once, for `max` entries: they are zero pages the kernel maps only when written,
+// so an idle gateway carries none of them and entries (kept dense) cost memory as they arrive. Grown
+// by doubling instead, each growth freed the arrays before, which raised glibc's mmap threshold and
+// left the main heap fragmented (docs/benchmarks.md, Memory).
 import { performance } from 'node:perf_hooks';
 import { sha256Binary } from './common.js';
 
@@ -16,17 +20,17 @@ function word(d: string, o: number): number {
 }
 
 export class DoneKeys {
-  /** entries the arrays hold now (they double when full, up to `max`) */
-  capacity: number;
+  /** entries the arrays hold */
+  readonly capacity: number;
   size = 0;
-  private fp!: Uint32Array; // 4 words an entry
-  private status!: Uint16Array;
-  private expires!: Float64Array; // this.now() ms
-  private prev!: Uint32Array;
-  private next!: Uint32Array;
+  private readonly fp: Uint32Array; // 4 words an entry
+  private readonly status: Uint16Array;
+  private readonly expires: Float64Array; // this.now() ms
+  private readonly prev: Uint32Array;
+  private readonly next: Uint32Array;
   /** open addressing, linear probing: entry + 1, 0 = empty; at least twice the capacity */
-  private slots!: Int32Array;
-  private mask = 0;
+  private readonly slots: Int32Array;
+  private readonly mask: number;
   private head = NIL; // most recently used
   private tail = NIL; // least recently used
   /** the fingerprint of the key being looked up (no allocation a lookup) */
@@ -36,15 +40,10 @@ export class DoneKeys {
 
   constructor(
     readonly max: number,
-    first = 1024,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.capacity = Math.max(1, Math.min(first, max));
-    this.allocate(this.capacity);
-  }
-
-  private allocate(capacity: number): void {
-    const old = this.size > 0 ? { fp: this.fp, status: this.status, expires: this.expires, prev: this.prev, next: this.next } : undefined;
+    const capacity = Math.max(1, max);
+    this.capacity = capacity;
     this.fp = new Uint32Array(capacity * 4);
     this.status = new Uint16Array(capacity);
     this.expires = new Float64Array(capacity);
@@ -54,15 +53,6 @@ export class DoneKeys {
     while (slots < capacity * 2) slots *= 2;
     this.slots = new Int32Array(slots);
     this.mask = slots - 1;
-    this.capacity = capacity;
-    if (!old) return;
-    // Entries stay dense (0..size-1) and keep their indices: copy them, then index them again.
-    this.fp.set(old.fp.subarray(0, this.size * 4));
-    this.status.set(old.status.subarray(0, this.size));
-    this.expires.set(old.expires.subarray(0, this.size));
-    this.prev.set(old.prev.subarray(0, this.size));
-    this.next.set(old.next.subarray(0, this.size));
-    for (let e = 0; e < this.size; e++) this.slots[this.home(e)] = e + 1;
   }
 
   /** the first free slot on the probe path of entry e's fingerprint */
@@ -124,10 +114,7 @@ export class DoneKeys {
     if (i >= 0) {
       e = this.slots[i]! - 1;
     } else {
-      if (this.size === this.capacity) {
-        if (this.capacity < this.max) this.allocate(Math.min(this.capacity * 2, this.max));
-        else this.remove(this.find(this.fpOf(this.tail)));
-      }
+      if (this.size === this.capacity) this.remove(this.find(this.fpOf(this.tail)));
       e = this.size++;
       this.fp.set(q, e * 4);
       this.slots[this.home(e)] = e + 1;
