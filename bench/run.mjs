@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, scratchDir } from './lib/candidates.mjs';
+import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard, freePort } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
@@ -262,8 +262,8 @@ async function scenarioFull() {
     await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' }),
     await startGateway(upstream.url, { name: 'hookgate (embedded:file)', ledger: `embedded:${join(dir, 'ledger.db')}` }),
     ...(sink ? [await startGateway(upstream.url, { name: 'hookgate (embedded, traced)', ledger: 'embedded', env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } })] : []),
-    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : []),
-    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded:file)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: `embedded:${join(dir, 'ledger-b.db')}` })] : []),
+    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: 'embedded' })] : []),
+    ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded:file)', root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: `embedded:${join(dir, 'ledger-b.db')}` })] : []),
   ];
   for (const g of gws) g.expect = 'forwarded';
   const cands = pick([ref, ...gws, ...baselines]);
@@ -290,7 +290,7 @@ async function scenarioDup() {
   const mach = machine();
   const { upstream, ref, skipped } = await startCommon();
   const gw = await startGateway(upstream.url, { name: 'hookgate (embedded)', ledger: 'embedded' });
-  const gws = [gw, ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: 'embedded' })] : [])];
+  const gws = [gw, ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded)', root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: 'embedded' })] : [])];
   const prefix = `dup${Date.now().toString(36)}`;
   // Deliver each id once, so every request of the measured runs is a duplicate of a settled key.
   for (const g of gws) {
@@ -333,7 +333,7 @@ async function scenarioLedger() {
     const gws = [gw];
     if (COMPARE_ROOT) {
       // The same schema: both gateways share the ledger, as replicas would.
-      gws.push(await startGateway(upstream.url, { name: 'hookgate B (postgres)', root: COMPARE_ROOT, env: COMPARE_ENV, ledger: u.toString(), ipc: true, preload }));
+      gws.push(await startGateway(upstream.url, { name: 'hookgate B (postgres)', root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: u.toString(), ipc: true, preload }));
     }
     for (const g of gws) {
       g.expect = 'forwarded';
@@ -470,7 +470,7 @@ async function scenarioProfile() {
   const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const cand = target === 'reference'
     ? await startBareProxy(upstream.url, { nodeArgs: prof })
-    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(limited ? { unverified: process.env.BENCH_ATTACK_LIMIT || '10/s' } : {}), ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV } : {}) });
+    : await startGateway(upstream.url, { name: 'hookgate (profiled)', ledger: profileLedger(dir), nodeArgs: prof, ...(limited ? { unverified: process.env.BENCH_ATTACK_LIMIT || '10/s' } : {}), ...(process.env.BENCH_PROFILE_DELIVERY ? { delivery: process.env.BENCH_PROFILE_DELIVERY, spool: SPOOL_BOUNDS } : {}), ...(COMPARE_ROOT ? { root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: [...prof, ...COMPARE_NODE_ARGS] } : {}) });
   // BENCH_PROFILE_LOAD=dup: duplicates of settled events (the bench:dup load) instead of new events.
   const dup = process.env.BENCH_PROFILE_LOAD === 'dup';
   // BENCH_PROFILE_LOAD=forged: signed with the wrong secret (bench:attack's 401 load)
@@ -660,7 +660,7 @@ async function scenarioSpool() {
         gws.push(g);
         // BENCH_COMPARE_ROOT/ENV: the same route from build B, beside it (shown in the log and tables only)
         if (COMPARE_ROOT) {
-          const b = await startGateway(upstream.url, { name: `hookgate B ${delivery} (${l.name})`, root: COMPARE_ROOT, env: COMPARE_ENV, ledger: await l.url(`b${delivery}`), delivery, spool: SPOOL_BOUNDS });
+          const b = await startGateway(upstream.url, { name: `hookgate B ${delivery} (${l.name})`, root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: await l.url(`b${delivery}`), delivery, spool: SPOOL_BOUNDS });
           Object.assign(b, { ledgerName: l.name, delivery, expect: g.expect });
           if (delivery === 'spool') b.afterRun = (label) => drained(b, upstream, label);
           gws.push(b);

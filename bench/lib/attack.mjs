@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startUpstream, startBareProxy, startGateway, gatewayCounters, COMPARE_ROOT, COMPARE_ENV } from './candidates.mjs';
+import { startUpstream, startBareProxy, startGateway, gatewayCounters, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS } from './candidates.mjs';
 import { makeSigner, drive, PATH } from './load.mjs';
 import { start, message, cpuSeconds } from './proc.mjs';
 import { median, fmt, machineLine, table } from './report.mjs';
@@ -101,7 +101,7 @@ export async function scenarioAttack({ K, log, problems, machine, command, env =
   ];
   // BENCH_COMPARE_ROOT / BENCH_COMPARE_ENV: the same two loads on `hookgate B`, interleaved (in the log, for A/B)
   if (COMPARE_ROOT) {
-    const b = { root: COMPARE_ROOT, env: COMPARE_ENV };
+    const b = { root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS };
     loads.push({ cand: await startGateway(upstream.url, { name: 'hookgate B (forged → 401)', ...b }), secret: FORGED_SECRET, what: 'forged signature (B)' });
     loads.push({ cand: await startGateway(upstream.url, { name: `hookgate B (over ${limit} → 429)`, unverified: limit, ...b }), secret: FORGED_SECRET, what: `forged, one address over ${limit} (B)` });
   }

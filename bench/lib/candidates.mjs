@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { start, message, waitHttp, freePort, stop } from './proc.mjs';
 import { SECRET, PATH } from './load.mjs';
+import { parseBytes } from './cgroup.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LIB = fileURLToPath(new URL('./', import.meta.url));
@@ -18,8 +19,12 @@ const LIB = fileURLToPath(new URL('./', import.meta.url));
  * `hookgate B` (A/B of a change).
  */
 export const GATEWAY_ROOT = process.env.BENCH_GATEWAY_ROOT ? resolve(process.env.BENCH_GATEWAY_ROOT) : ROOT;
-export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_COMPARE_ENV ? resolve(process.env.BENCH_COMPARE_ROOT || GATEWAY_ROOT) : null;
+export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_COMPARE_ENV || process.env.BENCH_COMPARE_NODE_ARGS ? resolve(process.env.BENCH_COMPARE_ROOT || GATEWAY_ROOT) : null;
 /** BENCH_COMPARE_ENV="NAME=value …": environment of `hookgate B` only (toggles in an experimental build). */
+/** BENCH_COMPARE_NODE_ARGS="--flag …": Node's own flags for `hookgate B` only (V8 heap settings, say). */
+export const COMPARE_NODE_ARGS = (process.env.BENCH_COMPARE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** BENCH_MEMORY_LIMIT=256Mi: every candidate (not the upstream or the load) in a memory cgroup of its own with that limit, as in a pod (cgroup.mjs). */
+export const MEMORY_LIMIT = process.env.BENCH_MEMORY_LIMIT ? parseBytes(process.env.BENCH_MEMORY_LIMIT) : undefined;
 export const COMPARE_ENV = Object.fromEntries((process.env.BENCH_COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 export function scratchDir(tag) {
@@ -37,7 +42,7 @@ export async function startUpstream({ port: want, dedup = false } = {}) {
 }
 
 export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
-  const proc = start('fastify+http-proxy', process.execPath, [...nodeArgs, join(LIB, 'proxy-fastify.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT });
+  const proc = start('fastify+http-proxy', process.execPath, [...nodeArgs, join(LIB, 'proxy-fastify.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT, memoryLimit: MEMORY_LIMIT });
   const { port } = await message(proc, 'ready');
   return { name: 'fastify+http-proxy', kind: 'reference', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
 }
@@ -82,7 +87,7 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
     '',
   ].join('\n'));
   const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
-  const proc = start(name, process.execPath, args, { ipc, cwd: root, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo });
+  const proc = start(name, process.execPath, args, { ipc, cwd: root, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo, memoryLimit: MEMORY_LIMIT });
   // However it ends (stopped here, by stopAll, or crashed), its scratch files go with it.
   proc.exit.then(() => rmSync(ownDir ? dir : file, { recursive: true, force: true }));
   const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -197,7 +202,7 @@ http {
 }
 `);
   const name = njs ? 'nginx+njs-hmac' : 'nginx-proxy_pass';
-  const proc = start(name, bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process on;']);
+  const proc = start(name, bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process on;'], { memoryLimit: MEMORY_LIMIT });
   proc.exit.then(() => rmSync(dir, { recursive: true, force: true }));
   await waitHttp(proc, `http://127.0.0.1:${port}/healthz-probe`, { expect: njs ? 401 : 200 });
   return {

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { memoryCgroup } from './cgroup.mjs';
 
 const children = new Set();
 
@@ -20,9 +21,12 @@ export function freePort() {
 
 /**
  * Spawns a child whose stderr is kept (last 8 KiB) for error messages. `ipc: true` opens a message
- * channel. The child is killed when the harness exits.
+ * channel; `memoryLimit` (bytes) runs it in a memory cgroup of its own (cgroup.mjs). The child is
+ * killed when the harness exits.
  */
-export function start(name, cmd, args, { env = {}, ipc = false, stdout = 'ignore', cwd } = {}) {
+export function start(name, cmd, args, { env = {}, ipc = false, stdout = 'ignore', cwd, memoryLimit } = {}) {
+  const cgroup = memoryLimit ? memoryCgroup(name, memoryLimit) : null;
+  if (cgroup) [cmd, args] = cgroup.wrap(cmd, args);
   const child = spawn(cmd, args, {
     cwd,
     env: { ...process.env, ...env },
@@ -41,6 +45,7 @@ export function start(name, cmd, args, { env = {}, ipc = false, stdout = 'ignore
     exit: new Promise((resolve) => child.once('exit', (code, signal) => {
       proc.exited = true;
       children.delete(proc);
+      cgroup?.remove();
       resolve({ code, signal });
     })),
   };
