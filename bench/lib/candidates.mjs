@@ -23,6 +23,8 @@ export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_
 /** BENCH_COMPARE_ENV="NAME=value …": environment of `hookgate B` only (toggles in an experimental build). */
 /** BENCH_COMPARE_NODE_ARGS="--flag …": Node's own flags for `hookgate B` only (V8 heap settings, say). */
 export const COMPARE_NODE_ARGS = (process.env.BENCH_COMPARE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** BENCH_GATEWAY_NODE_ARGS="--max-semi-space-size=4": Node's flags for every hookgate candidate (as the image's NODE_OPTIONS sets them); Node's defaults when unset. */
+export const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** BENCH_MEMORY_LIMIT=256Mi: every candidate (not the upstream or the load) in a memory cgroup of its own with that limit, as in a pod (cgroup.mjs). */
 export const MEMORY_LIMIT = process.env.BENCH_MEMORY_LIMIT ? parseBytes(process.env.BENCH_MEMORY_LIMIT) : undefined;
 export const COMPARE_ENV = Object.fromEntries((process.env.BENCH_COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -86,7 +88,7 @@ export async function startGateway(upstreamUrl, { name = 'hookgate', root = GATE
     ...(delivery ? [`    delivery: ${delivery}`] : []),
     '',
   ].join('\n'));
-  const args = [...preload.flatMap((p) => ['--import', p]), ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
+  const args = [...preload.flatMap((p) => ['--import', p]), ...GATEWAY_NODE_ARGS, ...nodeArgs, join(root, 'bin/hookgate.js'), 'run', '--config', file];
   const proc = start(name, process.execPath, args, { ipc, cwd: root, env: { BENCH_STRIPE_SECRET: SECRET, ...env }, stdout: logTo, memoryLimit: MEMORY_LIMIT });
   // However it ends (stopped here, by stopAll, or crashed), its scratch files go with it.
   proc.exit.then(() => rmSync(ownDir ? dir : file, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // The Dockerfile, checked without a Docker engine: a real linter (dockerfilelint) and the
 // properties issue 6 asks of the image, read from the instructions themselves.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/helm.js';
@@ -48,6 +48,20 @@ t.test('runs as a numeric non-root user, exec-form entrypoint straight to node',
   t.same(JSON.parse(runtime.match(/^CMD (.+)$/m)![1]!), ['run', '--config', '/etc/hookgate/hookgate.yaml']);
   t.ok(runtime.indexOf('USER ') < runtime.indexOf('ENTRYPOINT '), 'USER before ENTRYPOINT');
   t.notMatch(runtime, /^VOLUME /m, 'no anonymous volumes: the deployment decides what is writable');
+});
+
+t.test('the image caps V8\'s young generation at 8 MB through NODE_OPTIONS, which Node accepts', async (t) => {
+  const env = runtime.match(/^ENV NODE_OPTIONS=(\S+)$/m)?.[1];
+  t.equal(env, '--max-semi-space-size=4', 'NODE_OPTIONS in the runtime stage (a user can override it)');
+  // Grow the young generation with objects that survive scavenges, then read its size.
+  const script = 'const keep = []; for (let i = 0; i < 3e6; i++) { keep.push({ i }); if (keep.length > 2e5) keep.length = 0; } console.log(require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size)';
+  const young = (options: string) => Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: options } }).trim());
+  const capped = young(env!);
+  t.ok(capped > 0 && capped <= 8 * 1048576, `with the image's NODE_OPTIONS: ${capped / 1048576} MB`);
+  const free = young('');
+  // Without a limit (or one of 2 GiB and more) Node lets it grow past 8 MB: the cap is what holds it.
+  if ((process.constrainedMemory?.() ?? 0) === 0 || process.constrainedMemory!() >= 2 ** 31) t.ok(free > capped, `without it: ${free / 1048576} MB`);
+  else t.comment(`this machine's memory limit (${process.constrainedMemory!()} bytes) already keeps it small: ${free / 1048576} MB`);
 });
 
 t.test('.dockerignore keeps the local node_modules, dist and caches out of the build context', async (t) => {
