@@ -38,6 +38,10 @@ export function memoryCgroup(name, bytes) {
     mkdirSync(dir);
     writeFileSync(join(dir, own.limitFile), String(bytes));
   } catch (err) {
+    // v2 without the memory controller delegated: the folder is made, its memory.max is missing
+    try {
+      rmdirSync(dir);
+    } catch {}
     throw new Error(`BENCH_MEMORY_LIMIT: cannot make a memory cgroup at ${dir} (${err.code ?? err.message}): run as root on Linux with a writable cgroup file system`);
   }
   return {
