@@ -35,10 +35,9 @@ RUN npm ci --omit=dev --ignore-scripts=false --no-audit --no-fund \
 
 FROM node:${NODE_VERSION}-${BASE_VARIANT} AS runtime
 ENV NODE_ENV=production
-# V8's young generation at most 8 MB (two 4 MB semi-spaces), whatever the container's memory limit:
-# Node sizes it from the limit it finds, 1 MB semi-spaces under 1 GiB (the chart's 256Mi), which
-# cost 25-35 % more CPU a delivery there, and 16 MB without a limit, which holds 24 MB more RSS after
-# a fill (docs/benchmarks.md, Memory). Set NODE_OPTIONS (the chart: hookgate.env) to change it.
+# V8's young generation at most 8 MB whatever the container's limit: Node sizes it from the limit,
+# too small under 1 GiB (CPU spent collecting) and large without one (RSS); docs/operations.md, Memory.
+# Set NODE_OPTIONS (the chart: hookgate.env) to change it.
 ENV NODE_OPTIONS=--max-semi-space-size=4
 # A fixed numeric uid/gid (above the usual host range) so Kubernetes' runAsNonRoot can verify
 # it. The application files stay owned by root: the process cannot change its own code.

@@ -141,7 +141,8 @@ export const ConfigSchema = Type.Object(
         schema: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'PostgreSQL/CockroachDB schema for the ledger tables (default: the search_path)' })),
         retention: Duration('how long a delivery key is remembered', '72h'),
         lease: Duration('how long a claim in flight blocks its duplicates', '30s'),
-        cache: Type.Integer({ minimum: 0, default: 100000 }),
+        // the hot cache's arrays are made for all of it at start (45 bytes an entry: 450 MB at the bound)
+        cache: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 100000, description: 'entries of the hot LRU of settled keys (0: none)' }),
         onError: Type.Union([Type.Literal('reject'), Type.Literal('allow')], { default: 'reject' }),
         migrate: Type.Boolean({ default: true }),
       },

@@ -13,7 +13,6 @@ import { sha256Binary } from './common.js';
 /** "no entry" in the order-of-use links */
 const NIL = 0xffffffff;
 
-
 /** the little-endian word at byte o of a Latin-1 digest */
 function word(d: string, o: number): number {
   return (d.charCodeAt(o) | (d.charCodeAt(o + 1) << 8) | (d.charCodeAt(o + 2) << 16) | (d.charCodeAt(o + 3) << 24)) >>> 0;

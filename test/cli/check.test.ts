@@ -114,6 +114,14 @@ t.test('the installed binary exits 0 on a valid file and 1 on an invalid one', a
   t.match(none.stderr, /--config FILE is required/);
 });
 
+t.test('ledger.cache is bounded: its arrays are made for all of it when the gateway starts', async (t) => {
+  const over = await runCli(['check', '--config', file(`${BASE}ledger: { cache: 10000001 }\nroutes:\n  - { path: /a, provider: stripe, secrets: [x] }\n`)]);
+  t.equal(over.code, 1);
+  t.match(over.err, /ledger\.cache: must be <= 10000000/);
+  const atBound = await runCli(['check', '--config', file(`${BASE}ledger: { cache: 10000000 }\nroutes:\n  - { path: /a, provider: stripe, secrets: [x] }\n`)]);
+  t.equal(atBound.code, 0, atBound.err);
+});
+
 t.test('run refuses what check refuses, naming the route and what to do instead', async (t) => {
   const refused: [string, RegExp][] = [
     [`${BASE}routes:\n  - { path: /a/:t, provider: github, tenant: "param:t", secrets: [x] }\n`, /routes\[0\]\.tenant: param:t is taken from the request.*map from tenant to its own secrets/],
