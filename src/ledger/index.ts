@@ -10,7 +10,7 @@ import { embeddedPath, type LedgerLog } from './common.js';
 
 // Each engine's driver is loaded only for its URLs: `pg` for postgres://, better-sqlite3 for
 // embedded:PATH (each is several MB of idle RSS the other deployments never use; docs/benchmarks.md,
-// memory); `embedded` in memory loads neither (the Map engine).
+// memory); `embedded` in memory loads neither (the Map engine: a table in typed arrays).
 const embedded = () => import('./embedded.js');
 const threaded = () => import('./embedded-thread.js');
 const sql = () => import('./sql.js');

@@ -1,4 +1,4 @@
-// The in-memory `embedded` ledger as a JavaScript Map (issue 16): the SQLite engine's states, owner
+// The in-memory `embedded` ledger as a table in JavaScript (issue 16): the SQLite engine's states, owner
 // tokens, leases and retention, without SQL between the gateway and a table that dies with the
 // process anyway. `embedded:PATH` stays SQLite (durable); HOOKGATE_LEDGER_MEMORY=sqlite puts SQLite
 // back in memory too, for A/B benchmarks (index.ts).
@@ -10,147 +10,281 @@
 // always current, which is one of the schedules SQLite allows). Time is the gateway's clock.
 import type { ClaimResult, Ledger, LedgerOptions } from './types.js';
 import { unavailable } from './retry.js';
-import { checkStatus, newToken, validateOptions } from './common.js';
+import { checkStatus, validateOptions } from './common.js';
+import { Fingerprint, addSlot, findSlot, removeSlot, slotsFor } from './fingerprints.js';
 
+const FREE = 0;
+const PROCESSING = 1;
+const DONE = 2;
+const FAILED = 3;
+const STATUS = ['free', 'processing', 'done', 'failed'] as const;
 type Status = 'processing' | 'done' | 'failed';
 
-/** One key's row. A class: one hidden class for every entry, no per-entry shape transitions. */
-export class MapEntry {
-  constructor(
-    public status: Status,
-    public owner: string,
-    public attempt: number,
-    public leaseUntil: number,
-    /** the upstream's first status once done; 0 otherwise */
-    public respStatus: number,
-    public expiresAt: number,
-  ) {}
+/** One key's row, as a test or a diagnostic sees it (the table holds none of these). */
+export interface Row {
+  status: Status;
+  /** the claim's token while processing; '' once settled (no token can settle it again) */
+  owner: string;
+  attempt: number;
+  leaseUntil: number;
+  /** the upstream's first status once done; 0 otherwise */
+  respStatus: number;
+  expiresAt: number;
 }
-
-/**
- * The owner of a settled (done or failed) entry: no token can settle it again (complete and release
- * need `processing`) and a takeover brings a new one, so the claim's token need not be held for the
- * rest of the retention (about 56 bytes a key).
- */
-const SETTLED = '';
 
 /** How many expired entries one write may remove on its way (amortized: a key is inserted once, removed once). */
 const SWEEP_PER_WRITE = 4;
+const INITIAL = 1024;
 
 /** A frozen `done` answer per status: a duplicate answered from memory allocates nothing. */
-const DONE = new Map<number, ClaimResult>();
+const DONE_ANSWERS = new Map<number, ClaimResult>();
 export function doneAnswer(status: number): ClaimResult {
-  let r = DONE.get(status);
-  if (r === undefined) DONE.set(status, (r = Object.freeze({ state: 'done', status }) as ClaimResult));
+  let r = DONE_ANSWERS.get(status);
+  if (r === undefined) DONE_ANSWERS.set(status, (r = Object.freeze({ state: 'done', status }) as ClaimResult));
   return r;
 }
 
 /**
- * The table: key → entry, in the Map's insertion order, which is kept in expiry order: a write that
- * moves a key's expiry forward (a complete, a takeover) re-inserts it at the end. With one retention
- * per process that order is exact, so the sweep only ever looks at the head: it removes expired
- * entries from the front and stops at the first live one, O(removed), never a scan of the table.
+ * The table: keys by fingerprint (fingerprints.ts), each entry's columns in typed arrays that double
+ * as they fill. Not a Map of key strings and row objects: those lived for the whole retention, so
+ * every delivery left two objects for the collector to promote and then trace at every mark
+ * (docs/benchmarks.md); here a delivery leaves nothing on the JavaScript heap. Entries keep their
+ * index for life (freed ones are reused), so the expiry queue can name them.
+ *
+ * The expiry queue holds (entry, expiry) for every write that set an expiry, in write order, which
+ * with one retention is expiry order. The sweep removes from the head while the head is due; a
+ * record whose entry has since moved its expiry (a complete, a takeover) or gone is skipped. O(removed)
+ * amortized, never a scan of the table.
  */
-export class MapStore {
-  readonly map = new Map<string, MapEntry>();
-  /** no entry expires before this (a lower bound): until then a write does not even look at the head */
-  private nextExpiry = Infinity;
+export class KeyTable {
+  size = 0;
+  private capacity = INITIAL;
+  /** entries ever handed out; those below it and not on the free stack are in use */
+  private used = 0;
+  private fp!: Uint32Array; // 4 words an entry
+  private state!: Uint8Array;
+  private attempt!: Uint32Array;
+  private resp!: Uint16Array;
+  private lease!: Float64Array; // ms
+  private expires!: Float64Array; // ms
+  /** the claim's token as a number, 0 once settled */
+  private owner!: Float64Array;
+  private freeStack!: Uint32Array;
+  private freeCount = 0;
+  private slots!: Int32Array;
+  // the expiry queue: a ring of (entry, expiry)
+  private qEntry!: Uint32Array;
+  private qExpiry!: Float64Array;
+  private qHead = 0;
+  private qLength = 0;
+  /** tokens are a count, unique for the table's life (several ledgers may share a table) */
+  private issued = 0;
+  private readonly fingerprint = new Fingerprint();
 
-  get size(): number {
-    return this.map.size;
+  constructor() {
+    this.allocate(INITIAL);
   }
 
-  /** The live entry of `key`, or undefined (absent or expired). */
-  live(key: string, now: number): MapEntry | undefined {
-    const e = this.map.get(key);
-    return e !== undefined && e.expiresAt > now ? e : undefined;
+  private allocate(capacity: number): void {
+    this.capacity = capacity;
+    this.fp = new Uint32Array(capacity * 4);
+    this.state = new Uint8Array(capacity);
+    this.attempt = new Uint32Array(capacity);
+    this.resp = new Uint16Array(capacity);
+    this.lease = new Float64Array(capacity);
+    this.expires = new Float64Array(capacity);
+    this.owner = new Float64Array(capacity);
+    this.freeStack = new Uint32Array(capacity);
+    this.slots = slotsFor(capacity);
+    this.qEntry = new Uint32Array(capacity * 2);
+    this.qExpiry = new Float64Array(capacity * 2);
+  }
+
+  /** the entry of `key`, expired or not, or -1 */
+  private find(key: string): number {
+    const i = this.size === 0 ? -1 : findSlot(this.slots, this.fp, this.fingerprint.of(key), 0);
+    return i < 0 ? -1 : this.slots[i]! - 1;
+  }
+
+  /** The row of `key`, expired or not, or undefined. For tests and diagnostics: it allocates. */
+  row(key: string): Row | undefined {
+    const e = this.find(key);
+    if (e < 0) return undefined;
+    const owner = this.owner[e]!;
+    return {
+      status: STATUS[this.state[e]!] as Status,
+      owner: owner === 0 ? '' : String(owner),
+      attempt: this.attempt[e]!,
+      leaseUntil: this.lease[e]!,
+      respStatus: this.resp[e]!,
+      expiresAt: this.expires[e]!,
+    };
+  }
+
+  /** The live row of `key`, or undefined (absent or expired). */
+  live(key: string, now: number): Row | undefined {
+    const r = this.row(key);
+    return r !== undefined && r.expiresAt > now ? r : undefined;
   }
 
   // Times are plain arguments (ms), not an object: nothing allocated per operation but its answer.
-  claim(key: string, token: string, now: number, leaseMs: number, retentionMs: number): ClaimResult {
-    const e = this.map.get(key);
-    if (e === undefined) {
-      const expiresAt = now + retentionMs;
-      this.map.set(key, new MapEntry('processing', token, 1, now + leaseMs, 0, expiresAt));
-      if (expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
-      this.sweep(now, SWEEP_PER_WRITE);
-      return { state: 'claimed', token, attempt: 1 };
+  claim(key: string, now: number, leaseMs: number, retentionMs: number): ClaimResult {
+    let e = this.find(key);
+    if (e < 0) {
+      e = this.add(this.fingerprint.of(key));
+      this.state[e] = PROCESSING;
+      this.attempt[e] = 1;
+      return this.take(e, now, leaseMs, retentionMs);
     }
     // SQLite's takeover rule: expired (claimed afresh, attempt 1), failed, or a lease that ran out.
-    const expired = e.expiresAt <= now;
-    if (expired || e.status === 'failed' || (e.status === 'processing' && e.leaseUntil <= now)) {
-      e.status = 'processing';
-      e.owner = token;
-      e.attempt = expired ? 1 : e.attempt + 1;
-      e.leaseUntil = now + leaseMs;
-      e.respStatus = 0;
-      this.extend(key, e, now + retentionMs);
-      this.sweep(now, SWEEP_PER_WRITE);
-      return { state: 'claimed', token, attempt: e.attempt };
+    const state = this.state[e]!;
+    const expired = this.expires[e]! <= now;
+    if (expired || state === FAILED || (state === PROCESSING && this.lease[e]! <= now)) {
+      this.state[e] = PROCESSING;
+      this.attempt[e] = expired ? 1 : this.attempt[e]! + 1;
+      return this.take(e, now, leaseMs, retentionMs);
     }
-    if (e.status === 'done') return { state: 'done', status: e.respStatus, expiresInMs: e.expiresAt - now };
-    return { state: 'in_flight', retryAfterMs: Math.max(1, e.leaseUntil - now) };
+    if (state === DONE) return { state: 'done', status: this.resp[e]!, expiresInMs: this.expires[e]! - now };
+    return { state: 'in_flight', retryAfterMs: Math.max(1, this.lease[e]! - now) };
+  }
+
+  /** entry e, processing, gets a new owner, lease and expiry */
+  private take(e: number, now: number, leaseMs: number, retentionMs: number): ClaimResult {
+    const token = ++this.issued;
+    this.owner[e] = token;
+    this.lease[e] = now + leaseMs;
+    this.resp[e] = 0;
+    this.expire(e, now + retentionMs);
+    this.sweep(now, SWEEP_PER_WRITE);
+    return { state: 'claimed', token: String(token), attempt: this.attempt[e]! };
   }
 
   /** What a claim of a done key answers, without a write: the frozen answer, or undefined. */
   done(key: string, now: number): ClaimResult | undefined {
-    const e = this.map.get(key);
-    return e !== undefined && e.status === 'done' && e.expiresAt > now ? doneAnswer(e.respStatus) : undefined;
+    const e = this.find(key);
+    return e >= 0 && this.state[e] === DONE && this.expires[e]! > now ? doneAnswer(this.resp[e]!) : undefined;
   }
 
   /** Fenced by the owner token: only the claim that holds the key settles it. */
   complete(key: string, token: string, status: number, now: number, retentionMs: number): boolean {
-    const e = this.live(key, now);
-    if (e === undefined || e.owner !== token || e.status !== 'processing') return false;
-    e.status = 'done';
-    e.owner = SETTLED;
-    e.respStatus = status;
-    e.leaseUntil = now;
-    this.extend(key, e, now + retentionMs);
+    const e = this.owned(key, token, now);
+    if (e < 0) return false;
+    this.state[e] = DONE;
+    this.owner[e] = 0;
+    this.resp[e] = status;
+    this.lease[e] = now;
+    this.expire(e, now + retentionMs);
     return true;
   }
 
   release(key: string, token: string, now: number): boolean {
-    const e = this.live(key, now);
-    if (e === undefined || e.owner !== token || e.status !== 'processing') return false;
-    e.status = 'failed';
-    e.owner = SETTLED;
-    e.leaseUntil = now;
+    const e = this.owned(key, token, now);
+    if (e < 0) return false;
+    this.state[e] = FAILED;
+    this.owner[e] = 0;
+    this.lease[e] = now;
     return true;
   }
 
-  /** Moves the key's expiry and its place in the order (the end: the latest expiry). */
-  private extend(key: string, e: MapEntry, expiresAt: number): void {
-    e.expiresAt = expiresAt;
-    this.map.delete(key);
-    this.map.set(key, e);
+  /** the live, processing entry of `key` that `token` owns, or -1 */
+  private owned(key: string, token: string, now: number): number {
+    const e = this.find(key);
+    if (e < 0 || this.expires[e]! <= now || this.state[e] !== PROCESSING) return -1;
+    const owner = this.owner[e]!;
+    // tokens are the decimal counts claim handed out: the number first (no string made), then the exact text
+    return owner === Number(token) && token === String(owner) ? e : -1;
   }
 
-  /** Removes up to `max` expired entries from the head; returns how many. */
+  /** Sets entry e's expiry and queues it (the end of the queue: the latest expiry). */
+  private expire(e: number, expiresAt: number): void {
+    this.expires[e] = expiresAt;
+    if (this.qLength === this.qEntry.length) this.growQueue();
+    const at = (this.qHead + this.qLength++) % this.qEntry.length;
+    this.qEntry[at] = e;
+    this.qExpiry[at] = expiresAt;
+  }
+
+  /** Removes up to `max` expired entries from the head of the queue; returns how many. */
   sweep(now: number, max: number): number {
-    if (now < this.nextExpiry) return 0;
     let removed = 0;
-    for (const [key, e] of this.map) {
-      if (e.expiresAt > now) {
-        this.nextExpiry = e.expiresAt;
-        return removed;
-      }
-      if (removed === max) return removed; // more to do: nextExpiry stays due
-      this.map.delete(key);
+    const n = this.qEntry.length;
+    while (this.qLength > 0 && removed < max) {
+      const x = this.qExpiry[this.qHead]!;
+      if (x > now) break;
+      const e = this.qEntry[this.qHead]!;
+      this.qHead = (this.qHead + 1) % n;
+      this.qLength--;
+      // a record the entry has outgrown (a later write queued it again) or of an entry since removed
+      if (this.state[e] === FREE || this.expires[e] !== x) continue;
+      this.remove(e);
       removed++;
     }
-    this.nextExpiry = Infinity;
     return removed;
   }
 
   clear(): void {
-    this.map.clear();
-    this.nextExpiry = Infinity;
+    this.size = this.used = this.freeCount = this.qHead = this.qLength = 0;
+    this.allocate(INITIAL);
+  }
+
+  /** a new entry holding fingerprint q, indexed */
+  private add(q: Uint32Array): number {
+    let e: number;
+    if (this.freeCount > 0) e = this.freeStack[--this.freeCount]!;
+    else {
+      if (this.used === this.capacity) this.grow();
+      e = this.used++;
+    }
+    this.fp.set(q, e * 4);
+    addSlot(this.slots, this.fp, e);
+    this.size++;
+    return e;
+  }
+
+  private remove(e: number): void {
+    removeSlot(this.slots, this.fp, findSlot(this.slots, this.fp, this.fp, e * 4));
+    this.state[e] = FREE;
+    this.owner[e] = 0;
+    this.freeStack[this.freeCount++] = e;
+    this.size--;
+  }
+
+  /** twice the entries: the columns copied, the index rebuilt (every entry is in use when it grows) */
+  private grow(): void {
+    const { fp, state, attempt, resp, lease, expires, owner, qEntry, qExpiry, qHead, qLength } = this;
+    this.allocate(this.capacity * 2);
+    this.fp.set(fp);
+    this.state.set(state);
+    this.attempt.set(attempt);
+    this.resp.set(resp);
+    this.lease.set(lease);
+    this.expires.set(expires);
+    this.owner.set(owner);
+    for (let e = 0; e < this.used; e++) addSlot(this.slots, this.fp, e);
+    this.copyQueue(qEntry, qExpiry, qHead, qLength);
+  }
+
+  private growQueue(): void {
+    const { qEntry, qExpiry, qHead, qLength } = this;
+    this.qEntry = new Uint32Array(qEntry.length * 2);
+    this.qExpiry = new Float64Array(qEntry.length * 2);
+    this.copyQueue(qEntry, qExpiry, qHead, qLength);
+  }
+
+  /** the old ring's records, in order, to the start of the new one */
+  private copyQueue(entry: Uint32Array, expiry: Float64Array, head: number, length: number): void {
+    for (let k = 0; k < length; k++) {
+      const from = (head + k) % entry.length;
+      this.qEntry[k] = entry[from]!;
+      this.qExpiry[k] = expiry[from]!;
+    }
+    this.qHead = 0;
+    this.qLength = length;
   }
 }
 
 /**
- * The Ledger over a MapStore. Answers are computed at the call; the promise only carries them. A done
+ * The Ledger over a KeyTable. Answers are computed at the call; the promise only carries them. A done
  * key is also answered synchronously through `cached` (so the hot LRU in front is not needed: the
  * table is the memory; see frontLedger in index.ts). `cache: 0` turns that off, as it turns the LRU
  * off for the other engines: every duplicate is then a ledger operation.
@@ -163,7 +297,7 @@ export class MapLedger implements Ledger {
 
   constructor(
     private readonly opts: LedgerOptions,
-    readonly store: MapStore = new MapStore(),
+    readonly store: KeyTable = new KeyTable(),
     /** the clock, in ms; tests may move it */
     private readonly now: () => number = Date.now,
     /** close empties the store (false when several ledgers share one, as the suite's replicas do) */
@@ -179,7 +313,7 @@ export class MapLedger implements Ledger {
 
   claim(key: string): Promise<ClaimResult> {
     if (this.closed) return Promise.reject(unavailable('claim', new Error('the ledger is closed')));
-    return Promise.resolve(this.store.claim(key, newToken(), this.now(), this.opts.leaseMs, this.opts.retentionMs));
+    return Promise.resolve(this.store.claim(key, this.now(), this.opts.leaseMs, this.opts.retentionMs));
   }
 
   complete(key: string, token: string, status: number): Promise<boolean> {
@@ -216,5 +350,5 @@ export class MapLedger implements Ledger {
 
 export function openMapLedger(opts: LedgerOptions, now?: () => number): MapLedger {
   validateOptions(opts);
-  return new MapLedger(opts, new MapStore(), now);
+  return new MapLedger(opts, new KeyTable(), now);
 }

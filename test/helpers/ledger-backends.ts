@@ -14,7 +14,7 @@ import pg from 'pg';
 import Database from 'better-sqlite3';
 import type { Ledger, LedgerOptions } from '../../src/ledger/types.js';
 import { frontLedger, type LedgerHooks } from '../../src/ledger/index.js';
-import { MapLedger, MapStore } from '../../src/ledger/memory.js';
+import { MapLedger, KeyTable } from '../../src/ledger/memory.js';
 import { openSqlLedger, pgDriver, type SqlDriver } from '../../src/ledger/sql.js';
 import { EmbeddedLedger } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger } from '../../src/ledger/embedded-thread.js';
@@ -254,9 +254,9 @@ export function embeddedCluster(where: 'memory' | 'file', base: Partial<LedgerOp
  * table, as they share the one SQLite connection of embeddedCluster('memory'); each its own options,
  * clock and front (LRU or not, as openLedger builds it).
  */
-export function mapCluster(base: Partial<LedgerOptions> = {}): LedgerCluster & { store: MapStore } {
+export function mapCluster(base: Partial<LedgerOptions> = {}): LedgerCluster & { store: KeyTable } {
   const opened: Ledger[] = [];
-  const store = new MapStore();
+  const store = new KeyTable();
   return {
     name: 'embedded (memory, Map engine)',
     kind: 'embedded-map',
@@ -271,7 +271,7 @@ export function mapCluster(base: Partial<LedgerOptions> = {}): LedgerCluster & {
       return r;
     },
     async row(key) {
-      const e = store.map.get(key);
+      const e = store.row(key);
       if (!e) return undefined;
       const now = Date.now();
       return { status: e.status, owner: e.owner, attempt: e.attempt, resp_status: e.status === 'done' ? e.respStatus : null, live: e.expiresAt > now, leased: e.leaseUntil > now };
