@@ -2,6 +2,7 @@
 // /metrics (Prometheus text). Never on the traffic port.
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
+import { lazyCompilers } from './lazy-compilers.js';
 
 export interface AdminDeps {
   logger: FastifyBaseLogger;
@@ -11,7 +12,7 @@ export interface AdminDeps {
 }
 
 export function buildAdmin(deps: AdminDeps): FastifyInstance {
-  const admin = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
+  const admin = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), schemaController: lazyCompilers, forceCloseConnections: true });
   admin.get('/healthz', async (_req, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
   admin.get('/readyz', async (_req, reply) => {
     const why = await deps.notReady();

@@ -1,6 +1,7 @@
 // buildApp: the traffic and admin Fastify instances for one configuration, not listening, no I/O at
 // import. Only main.ts reads the environment, listens and handles signals.
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { lazyCompilers } from './lazy-compilers.js';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import type { Config } from './config/load.js';
@@ -88,6 +89,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     // Each route sets its own; this one is what the pass-through of unmatched paths may read.
     bodyLimit: config.bodyLimit,
     exposeHeadRoutes: false,
+    schemaController: lazyCompilers,
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     requestIdHeader: false,
