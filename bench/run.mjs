@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS, GATEWAY_NODE_ARGS, MEMORY_LIMIT, scratchDir } from './lib/candidates.mjs';
+import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS, GATEWAY_NODE_ARGS, GATEWAY_LAUNCH, MEMORY_LIMIT, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard, freePort } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
@@ -435,8 +435,8 @@ async function scenarioMemory() {
   const every = Math.max(1, Math.floor(samples.length / 20));
   return {
     // a run in a pod's memory limit or with Node's flags gets a section of its own beside the plain one
-    section: `${kind === 'embedded' ? 'memory' : `memory-${kind === 'file' ? 'file' : 'postgres'}`}${GATEWAY_NODE_ARGS.length ? '-flags' : ''}${MEMORY_LIMIT ? '-limit' : ''}`,
-    title: `Memory (\`npm run bench:memory\`), ${gw.name}${GATEWAY_NODE_ARGS.length ? `, hookgate with \`${GATEWAY_NODE_ARGS.join(' ')}\`` : ''}${MEMORY_LIMIT ? `, each candidate in a ${fmt.mb(MEMORY_LIMIT)} memory cgroup (as in a pod)` : ''}`,
+    section: `${kind === 'embedded' ? 'memory' : `memory-${kind === 'file' ? 'file' : 'postgres'}`}${GATEWAY_LAUNCH === 'image' ? '' : `-${GATEWAY_LAUNCH}`}${MEMORY_LIMIT ? '-limit' : ''}`,
+    title: `Memory (\`npm run bench:memory\`), ${gw.name}${GATEWAY_LAUNCH === 'image' ? '' : GATEWAY_LAUNCH === 'node-defaults' ? ", on Node's defaults" : `, hookgate with \`${GATEWAY_NODE_ARGS.join(' ')}\``}${MEMORY_LIMIT ? `, each candidate in a ${fmt.mb(MEMORY_LIMIT)} memory cgroup (as in a pod)` : ''}`,
     body: [
       `RSS of the gateway process (from /proc) idle, after ${fmt.int(K.memoryFill + 5000)} unique deliveries (the LRU holds ${fmt.int(100000)} settled keys), and sampled every second over a ${K.memorySeconds} s run of unique deliveries${K.memoryRate ? ` at ${K.memoryRate} req/s` : ' at full speed'}. Ledger: \`${kind === 'file' ? 'embedded:FILE (WAL)' : kind === 'embedded' ? 'embedded (in memory)' : 'postgres'}\` (\`BENCH_MEMORY_LEDGER=embedded|file\`).`,
       '',

@@ -2,7 +2,7 @@
 // same upstream: the gateway (the real CLI, `hookgate run --config FILE`), bare fastify +
 // @fastify/http-proxy (the reference), and nginx `proxy_pass` / nginx + njs HMAC check when nginx is
 // installed. Each starter returns { name, url, pid, proc, … } once the candidate answers.
-import { mkdtempSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,22 @@ export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_
 /** BENCH_COMPARE_ENV="NAME=value …": environment of `hookgate B` only (toggles in an experimental build). */
 /** BENCH_COMPARE_NODE_ARGS="--flag …": Node's own flags for `hookgate B` only (V8 heap settings, say). */
 export const COMPARE_NODE_ARGS = (process.env.BENCH_COMPARE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-/** BENCH_GATEWAY_NODE_ARGS="--max-semi-space-size=4": Node's flags for every hookgate candidate (as the image's NODE_OPTIONS sets them); Node's defaults when unset. */
-export const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const words = (s) => s.split(/\s+/).filter(Boolean);
+/** Node's flags in the image: the Dockerfile's `ENV NODE_OPTIONS=` (none if it sets none). */
+export const IMAGE_NODE_ARGS = words(/^ENV NODE_OPTIONS=(.*)$/m.exec(existsSync(join(GATEWAY_ROOT, 'Dockerfile')) ? readFileSync(join(GATEWAY_ROOT, 'Dockerfile'), 'utf8') : '')?.[1] ?? '');
+/**
+ * Node's flags for every hookgate candidate: the image's unless BENCH_GATEWAY_NODE_ARGS says otherwise
+ * (empty: Node's defaults, as a bare `node bin/hookgate.js` runs). The benchmarks measure the gateway
+ * as it is deployed.
+ */
+export const GATEWAY_NODE_ARGS = process.env.BENCH_GATEWAY_NODE_ARGS === undefined ? IMAGE_NODE_ARGS : words(process.env.BENCH_GATEWAY_NODE_ARGS);
+/** `image`, `node-defaults` or `flags` (others), for section names */
+export const GATEWAY_LAUNCH = GATEWAY_NODE_ARGS.join(' ') === IMAGE_NODE_ARGS.join(' ') ? 'image' : GATEWAY_NODE_ARGS.length === 0 ? 'node-defaults' : 'flags';
+/** how hookgate was started, for every report */
+export function launchLine() {
+  const args = GATEWAY_NODE_ARGS.length ? `\`${GATEWAY_NODE_ARGS.join(' ')}\`` : "Node's defaults";
+  return GATEWAY_LAUNCH === 'image' ? `hookgate on the image's Node flags (${args})` : `hookgate on ${args}, not the image's (${IMAGE_NODE_ARGS.join(' ') || 'none'})`;
+}
 /** BENCH_MEMORY_LIMIT=256Mi: every candidate (not the upstream or the load) in a memory cgroup of its own with that limit, as in a pod (cgroup.mjs). */
 export const MEMORY_LIMIT = process.env.BENCH_MEMORY_LIMIT ? parseBytes(process.env.BENCH_MEMORY_LIMIT) : undefined;
 export const COMPARE_ENV = Object.fromEntries((process.env.BENCH_COMPARE_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));

@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, availableParallelism, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { launchLine } from './candidates.mjs';
 
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -39,7 +40,7 @@ export function machine() {
 }
 
 export function machineLine(m) {
-  return `${m.cpus} CPUs (\`nproc\`), ${m.model}, ${fmt.mb(m.memory)} RAM, Node ${m.node}, ${m.commit.startsWith('gateway') ? m.commit : `commit ${m.commit}`}, ${m.date}; load average before the run ${fmt.load(m.load)}`;
+  return `${m.cpus} CPUs (\`nproc\`), ${m.model}, ${fmt.mb(m.memory)} RAM, Node ${m.node}, ${m.commit.startsWith('gateway') ? m.commit : `commit ${m.commit}`}, ${m.date}; load average before the run ${fmt.load(m.load)}; ${launchLine()}, the other candidates on their own defaults`;
 }
 
 export function table(header, rows) {
