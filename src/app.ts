@@ -139,9 +139,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Gateway> 
     const outcome = d?.outcome ?? (reply.getHeader('hookgate-outcome') as string | undefined) ?? 'forwarded';
     const route = d?.route;
     const tenant = knownTenant(d?.tenant);
-    metrics.requests.inc({ route: route?.path ?? 'unmatched', provider: route?.provider ?? 'none', tenant, outcome });
+    metrics.requests.cell(route?.path ?? 'unmatched', route?.provider ?? 'none', tenant, outcome).inc();
     const seconds = d ? Number(process.hrtime.bigint() - d.startedAt) / 1e9 : reply.elapsedTime / 1000;
-    metrics.requestDuration.observe({ outcome }, seconds);
+    metrics.requestDuration.cell(outcome).observe(seconds);
     deliveryLog({ reqId: request.id, route: route?.path ?? null, provider: route?.provider ?? null, tenant: d?.tenant ?? null, outcome, key: d?.key ?? null, attempt: d?.attempt ?? null, status: reply.statusCode, ms: Math.round(seconds * 1e6) / 1e3 });
     if (d?.trace) endDeliveryTrace(d, outcome, reply.statusCode);
     done();

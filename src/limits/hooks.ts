@@ -53,7 +53,7 @@ export function limitUnverified(store: LimitStore, settings: () => LimitSettings
     const rate = settings().unverified;
     store.hit(unverifiedKey(request.ip, rate.windowMs), rate.windowMs, rate.max, (hit) => {
       if (hit.current <= rate.max) return done();
-      metrics.rateLimited.inc({ tier: 'unverified', tenant: 'none' });
+      metrics.rateLimited.cell('unverified', 'none').inc();
       hangUpIfUnread(reply);
       answer(reply, 'rate_limited', `more than ${rate.text} from this address; retry later`, hit.ttlMs / 1000);
     });
@@ -72,7 +72,7 @@ export function limitTenant(store: LimitStore, settings: () => LimitSettings, me
     const rate = tenantRate(s, tenant);
     store.hit(tenantKey(tenant, rate.windowMs), rate.windowMs, rate.max, (hit) => {
       if (hit.current <= rate.max) return done();
-      metrics.rateLimited.inc({ tier: 'tenant', tenant: s.knownTenants.has(tenant) ? tenant : 'other' });
+      metrics.rateLimited.cell('tenant', s.knownTenants.has(tenant) ? tenant : 'other').inc();
       answer(reply, 'rate_limited', `tenant ${tenant} is over its rate of ${rate.text}; retry later`, hit.ttlMs / 1000);
     });
   };

@@ -11,7 +11,7 @@ import { errSummary } from '../errors.js';
 
 export function ledgerHooks(metrics: Metrics, log: Logger): LedgerHooks {
   return {
-    onOp: (op, seconds) => metrics.ledgerDuration.observe({ op }, seconds),
+    onOp: (op, seconds) => metrics.ledgerDuration.cell(op).observe(seconds),
     onError: (err) => log.debug({ err: errSummary(err) }, 'ledger operation failed'),
     onCacheHit: () => metrics.cacheHits.inc(),
     log,

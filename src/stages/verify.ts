@@ -9,6 +9,7 @@ import { tenantOf } from './tenant.js';
 import { deliveryKey } from './idempotency.js';
 import { httpFetcher, type Fetcher, type Resolved } from '../providers/remote.js';
 import type { SignedRequest } from '../providers/types.js';
+import type { CounterCell } from '../observability/fast-metrics.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -69,13 +70,9 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
   const scheme = route.scheme;
   const perTenant = route.keys instanceof Map ? route.keys : null;
 
-  // Per secret index: prom-client hashes a labels object on every inc; the objects at least are built once.
-  const matched = new Map<number, { route: string; index: string }>();
-  const matchLabels = (i: number) => {
-    let l = matched.get(i);
-    if (!l) matched.set(i, (l = { route: route.path, index: String(i) }));
-    return l;
-  };
+  // The counter's cell per secret index, found once
+  const matched: CounterCell[] = [];
+  const matchCell = (i: number) => (matched[i] ??= metrics.secretMatches.cell(route.path, String(i)));
 
   return function verify(request, reply, fetched) {
     const d = request.hg!;
@@ -106,7 +103,7 @@ function verifyStage(route: Route, deps: VerifyDeps): (request: FastifyRequest, 
     d.secretIndex = verdict.secretIndex;
     d.signedId = verdict.id;
     d.signedAt = verdict.timestamp;
-    metrics.secretMatches.inc(matchLabels(verdict.secretIndex));
+    matchCell(verdict.secretIndex).inc();
 
     if (d.tenant === undefined) {
       const t = tenantOf(route.tenant, request, body);
