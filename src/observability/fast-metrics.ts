@@ -90,20 +90,25 @@ export class CounterCell {
   }
 }
 
-export class FastCounter extends Family<CounterCell> {
+/** A number a series: counters and gauges. */
+abstract class ValueFamily<C extends CounterCell> extends Family<C> {
+  abstract readonly type: 'counter' | 'gauge';
+  protected zero(c: C): void {
+    c.value = 0;
+  }
+  async get() {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.cells.map((c) => ({ labels: c.labels, value: c.value })) };
+  }
+}
+
+export class FastCounter extends ValueFamily<CounterCell> {
   readonly type = 'counter' as const;
   protected make(labels: Labels): CounterCell {
     return new CounterCell(labels);
   }
-  protected zero(c: CounterCell): void {
-    c.value = 0;
-  }
   inc(labels?: Labels | number, v = 1): void {
     if (typeof labels === 'number') this.cell().inc(labels);
     else this.of(labels).inc(v);
-  }
-  async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.cells.map((c) => ({ labels: c.labels, value: c.value })) };
   }
 }
 
@@ -113,22 +118,16 @@ export class GaugeCell extends CounterCell {
   }
 }
 
-export class FastGauge extends Family<GaugeCell> {
+export class FastGauge extends ValueFamily<GaugeCell> {
   readonly type = 'gauge' as const;
   protected make(labels: Labels): GaugeCell {
     return new GaugeCell(labels);
-  }
-  protected zero(c: GaugeCell): void {
-    c.value = 0;
   }
   inc(v = 1): void {
     this.cell().inc(v);
   }
   dec(v = 1): void {
     this.cell().dec(v);
-  }
-  async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.cells.map((c) => ({ labels: c.labels, value: c.value })) };
   }
 }
 
