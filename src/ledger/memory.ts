@@ -83,6 +83,7 @@ export class KeyTable {
 
   constructor() {
     this.allocate(INITIAL);
+    this.newQueue(INITIAL * 2);
   }
 
   private allocate(capacity: number): void {
@@ -96,8 +97,12 @@ export class KeyTable {
     this.owner = new Float64Array(capacity);
     this.freeStack = new Uint32Array(capacity);
     this.slots = slotsFor(capacity);
-    this.qEntry = new Uint32Array(capacity * 2);
-    this.qExpiry = new Float64Array(capacity * 2);
+  }
+
+  /** The queue grows on its own: a key written more than twice (a release, a takeover) leaves more records than entries. */
+  private newQueue(length: number): void {
+    this.qEntry = new Uint32Array(length);
+    this.qExpiry = new Float64Array(length);
   }
 
   /** the entry of `key`, expired or not, or -1 */
@@ -225,6 +230,7 @@ export class KeyTable {
   clear(): void {
     this.size = this.used = this.freeCount = this.qHead = this.qLength = 0;
     this.allocate(INITIAL);
+    this.newQueue(INITIAL * 2);
   }
 
   /** a new entry holding fingerprint q, indexed */
@@ -251,7 +257,7 @@ export class KeyTable {
 
   /** twice the entries: the columns copied, the index rebuilt (every entry is in use when it grows) */
   private grow(): void {
-    const { fp, state, attempt, resp, lease, expires, owner, qEntry, qExpiry, qHead, qLength } = this;
+    const { fp, state, attempt, resp, lease, expires, owner } = this;
     this.allocate(this.capacity * 2);
     this.fp.set(fp);
     this.state.set(state);
@@ -261,25 +267,18 @@ export class KeyTable {
     this.expires.set(expires);
     this.owner.set(owner);
     for (let e = 0; e < this.used; e++) addSlot(this.slots, this.fp, e);
-    this.copyQueue(qEntry, qExpiry, qHead, qLength);
   }
 
+  /** twice the ring, its records copied in order to the start */
   private growQueue(): void {
     const { qEntry, qExpiry, qHead, qLength } = this;
-    this.qEntry = new Uint32Array(qEntry.length * 2);
-    this.qExpiry = new Float64Array(qEntry.length * 2);
-    this.copyQueue(qEntry, qExpiry, qHead, qLength);
-  }
-
-  /** the old ring's records, in order, to the start of the new one */
-  private copyQueue(entry: Uint32Array, expiry: Float64Array, head: number, length: number): void {
-    for (let k = 0; k < length; k++) {
-      const from = (head + k) % entry.length;
-      this.qEntry[k] = entry[from]!;
-      this.qExpiry[k] = expiry[from]!;
+    this.newQueue(qEntry.length * 2);
+    for (let k = 0; k < qLength; k++) {
+      const from = (qHead + k) % qEntry.length;
+      this.qEntry[k] = qEntry[from]!;
+      this.qExpiry[k] = qExpiry[from]!;
     }
     this.qHead = 0;
-    this.qLength = length;
   }
 }
 

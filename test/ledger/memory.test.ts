@@ -247,6 +247,28 @@ t.test('a complete moves its key behind the keys that expire first; the sweep st
   t.equal(l.store.size, 0);
 });
 
+t.test('keys written many times leave more expiry records than entries; a growth of the table keeps them all', async (t) => {
+  let now = 0;
+  const l = openMapLedger(opts({ leaseMs: 10, retentionMs: 100_000 }), () => now);
+  t.teardown(() => l.close());
+  // 1,024 keys (the table's first size), each claimed four times and completed: five records a key,
+  // more than a queue of twice the entries of the grown table holds
+  for (let i = 0; i < 1024; i++) {
+    const key = `many:${i}`;
+    for (let k = 0; k < 4; k++) {
+      const c = await l.claim(key);
+      if (c.state !== 'claimed') throw new Error(`not claimed: ${c.state}`);
+      if (k < 3) await l.release(key, c.token);
+      else await l.complete(key, c.token, 200);
+    }
+  }
+  await l.claim('one more'); // the table doubles
+  t.equal(l.store.size, 1025);
+  now = 200_000; // all of them expired
+  t.equal(await l.sweep(1000, 100), 1025, 'every key swept: no record was lost in the growth');
+  t.equal(l.store.size, 0);
+});
+
 t.test('a duplicate of a done key is answered synchronously, the same frozen object every time; cache 0 turns that off', async (t) => {
   const l = openMapLedger(opts());
   t.teardown(() => l.close());
