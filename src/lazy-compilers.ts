@@ -3,11 +3,8 @@
 // for the signature, and the admin API checks its few fields by hand. Handing Fastify factories that
 // load its default compilers on first use keeps them out of an idle gateway's memory
 // (docs/benchmarks.md, Memory); a route that ever declares a schema gets the same compilers as before.
-import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
-
-// The copies Fastify itself depends on, resolved from its own folder.
-const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+import { fromFastify } from './from-fastify.js';
 
 type Factory = (...args: unknown[]) => unknown;
 function lazy(name: string): Factory {

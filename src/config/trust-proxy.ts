@@ -14,7 +14,7 @@
 // Fastify 5 refuses a plain number (`trustProxy: 1` trusts nothing there, since a hop count cannot
 // tell a proxy from a direct caller), so a hop count is handed over as the equivalent trust function,
 // the same one Express uses for a number (`hop < N`).
-import { createRequire } from 'node:module';
+import { fromFastify } from '../from-fastify.js';
 import { isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -22,7 +22,6 @@ export type TrustProxy = boolean | number | readonly string[];
 export type TrustFn = (address: string, hop: number) => boolean;
 
 // The copy of @fastify/proxy-addr that Fastify itself uses, so hookgate and Fastify agree on every entry.
-const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
 const proxyAddr = fromFastify('@fastify/proxy-addr') as {
   compile(val: string[]): TrustFn;
   all(req: unknown, trust: TrustFn): string[];

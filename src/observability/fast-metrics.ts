@@ -1,9 +1,9 @@
 // The metrics every delivery touches (requests, durations, the secret that matched, deliveries in
-// flight), counted in plain numbers and handed to prom-client's registry only when /metrics is read.
-// prom-client hashes the label object on every inc and observe, about half a microsecond each and six
-// or more a delivery (docs/benchmarks.md); here a call site keeps its cell (or finds it by label
-// values through nested Maps) and adds to a number. The registry takes any object with a name and a
-// get() in its metric shape, so the exposition is prom-client's own formatting, unchanged.
+// flight), counted in plain numbers and handed to prom-client's registry only when /metrics is read:
+// prom-client hashes a label object at every inc and observe (its cost: docs/benchmarks.md); here a
+// call site keeps its cell, or finds it by label values through nested Maps, and adds to a number.
+// The registry takes any object with a name and a get() in its metric shape, so the exposition is
+// prom-client's own formatting, unchanged.
 import type { Registry } from 'prom-client';
 
 type Labels = Record<string, string>;
@@ -31,8 +31,12 @@ abstract class Family<C extends { labels: Labels }> {
     this.help = o.help;
     this.labelNames = o.labelNames ?? [];
     for (const r of o.registers ?? []) r.registerMetric(this as never);
-    // Without labels the one series shows from the start, at zero (as prom-client does).
-    if (this.labelNames.length === 0) this.only = this.add({});
+  }
+
+  /** Every cell; a family without labels shows its one series from the start, at zero (as prom-client does). */
+  protected series(): C[] {
+    if (this.labelNames.length === 0) this.cell();
+    return this.cells;
   }
 
   protected abstract make(labels: Labels): C;
@@ -45,8 +49,8 @@ abstract class Family<C extends { labels: Labels }> {
 
   /** The cell of these label values (in labelNames order), made on first use. */
   cell(a?: string, b?: string, c?: string, d?: string): C {
-    if (this.only !== undefined) return this.only;
     const n = this.labelNames.length;
+    if (n === 0) return (this.only ??= this.add({}));
     let map = this.root;
     for (let i = 0; i < n; i++) {
       const v = i === 0 ? a : i === 1 ? b : i === 2 ? c : d;
@@ -97,7 +101,7 @@ abstract class ValueFamily<C extends CounterCell> extends Family<C> {
     c.value = 0;
   }
   async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.cells.map((c) => ({ labels: c.labels, value: c.value })) };
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.series().map((c) => ({ labels: c.labels, value: c.value })) };
   }
 }
 
@@ -132,18 +136,19 @@ export class FastGauge extends ValueFamily<GaugeCell> {
 }
 
 export class HistogramCell {
-  /** observations per bucket (not cumulative); the last is above every bound. Made at the first. */
-  counts: Float64Array | undefined;
+  /** observations per bucket (not cumulative); the last is above every bound */
+  readonly counts: Float64Array;
   sum = 0;
   count = 0;
-  constructor(readonly labels: Labels, private readonly boundsOf: () => Float64Array) {}
+  constructor(readonly labels: Labels, private readonly bounds: Float64Array) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
   observe(v: number): void {
     if (!Number.isFinite(v)) throw new TypeError(`a histogram observes finite numbers, got ${String(v)}`);
-    const b = this.boundsOf();
-    const counts = (this.counts ??= new Float64Array(b.length + 1));
+    const b = this.bounds;
     let i = 0;
     while (i < b.length && v > b[i]!) i++;
-    counts[i]!++;
+    this.counts[i]!++;
     this.sum += v;
     this.count++;
   }
@@ -159,12 +164,11 @@ export class FastHistogram extends Family<HistogramCell> {
   }
 
   protected make(labels: Labels): HistogramCell {
-    // the one cell of a histogram without labels is made in super(), before the bounds are set
-    return new HistogramCell(labels, () => this.bounds);
+    return new HistogramCell(labels, this.bounds);
   }
 
   protected zero(c: HistogramCell): void {
-    c.counts?.fill(0);
+    c.counts.fill(0);
     c.sum = c.count = 0;
   }
 
@@ -175,10 +179,10 @@ export class FastHistogram extends Family<HistogramCell> {
 
   async get() {
     const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-    for (const c of this.cells) {
+    for (const c of this.series()) {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
-        acc += c.counts?.[i] ?? 0;
+        acc += c.counts[i]!;
         values.push({ metricName: `${this.name}_bucket`, labels: { ...c.labels, le: this.bounds[i]! }, value: acc });
       }
       values.push({ metricName: `${this.name}_bucket`, labels: { ...c.labels, le: '+Inf' }, value: c.count });
