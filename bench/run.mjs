@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { startUpstream, startBareProxy, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS, GATEWAY_NODE_ARGS, GATEWAY_LAUNCH, MEMORY_LIMIT, scratchDir } from './lib/candidates.mjs';
+import { startUpstream, startBareProxy, startNodeFloor, startGateway, startNginx, gatewayCounters, ROOT, GATEWAY_ROOT, COMPARE_ROOT, COMPARE_ENV, COMPARE_NODE_ARGS, GATEWAY_NODE_ARGS, GATEWAY_LAUNCH, MEMORY_LIMIT, scratchDir } from './lib/candidates.mjs';
 import { drive, signCostUs } from './lib/load.mjs';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes, stopAll, killAllSync, ask, guard, freePort } from './lib/proc.mjs';
 import { median, fmt, machine as machineInfo, machineLine, table, writeSection } from './lib/report.mjs';
@@ -266,16 +266,20 @@ async function scenarioFull() {
     ...(COMPARE_ROOT ? [await startGateway(upstream.url, { name: 'hookgate B (embedded:file)', root: COMPARE_ROOT, env: COMPARE_ENV, nodeArgs: COMPARE_NODE_ARGS, ledger: `embedded:${join(dir, 'ledger-b.db')}` })] : []),
   ];
   for (const g of gws) g.expect = 'forwarded';
-  const cands = pick([ref, ...gws, ...baselines]);
+  // beside nginx+njs: what any gateway on Node's HTTP stack could reach at most (BENCH_FLOOR=0 leaves it out)
+  const floor = process.env.BENCH_FLOOR === '0' ? [] : [await startNodeFloor(upstream.url)];
+  const cands = pick([ref, ...gws, ...baselines, ...floor]);
   const runs = await interleaved(cands);
   const cmp = comparison(medians(cands, runs), ref.name);
   rmSync(dir, { recursive: true, force: true });
   const gw = cmp.find((m) => m.name === 'hookgate (embedded)');
   const njs = cmp.find((m) => m.name === 'nginx+njs-hmac');
+  const nodeFloor = cmp.find((m) => m.name === 'node-http+hmac (floor)');
   const targets = gw ? [
     `- Throughput ≥ 1.0× the bare proxy: **${fmt.ratio(gw.tput)}** — ${verdict(gw.tput >= 1)}.`,
     `- p99 ≤ 1.2× the bare proxy's: **${fmt.ratio(gw.p99r)}** — ${verdict(gw.p99r <= 1.2)}.`,
     njs ? `- Stretch, ≥ the nginx+njs HMAC sidecar: **${fmt.ratio(gw.rps / njs.rps)}** of it — ${verdict(gw.rps >= njs.rps)}.` : '- Stretch (nginx+njs): not measured, nginx not installed.',
+    ...(njs && nodeFloor ? [`  - The floor of Node's HTTP stack (node:http + undici + the same HMAC check, nothing else; bench/lib/proxy-node-floor.mjs): ${fmt.ratio(nodeFloor.rps / njs.rps)} of nginx+njs, at ${fmt.us(nodeFloor.cpu)} CPU a request against nginx+njs's ${fmt.us(njs.cpu)}; hookgate is ${fmt.ratio(gw.rps / nodeFloor.rps)} of the floor.`] : []),
   ] : [];
   return {
     title: 'Full pipeline, unique events, embedded ledger (`npm run bench`)',

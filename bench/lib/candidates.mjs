@@ -64,6 +64,16 @@ export async function startBareProxy(upstreamUrl, { nodeArgs = [] } = {}) {
 }
 
 /**
+ * node:http + undici + the njs script's HMAC check and nothing else (proxy-node-floor.mjs): what no
+ * gateway on Node's HTTP stack can beat, beside nginx+njs for the stretch target. Node's defaults.
+ */
+export async function startNodeFloor(upstreamUrl) {
+  const proc = start('node-http+hmac', process.execPath, [join(LIB, 'proxy-node-floor.mjs')], { ipc: true, env: { UPSTREAM: upstreamUrl }, cwd: ROOT, memoryLimit: MEMORY_LIMIT });
+  const { port } = await message(proc, 'ready');
+  return { name: 'node-http+hmac (floor)', kind: 'baseline', url: `http://127.0.0.1:${port}`, pid: proc.pid, proc, stop: () => stop(proc) };
+}
+
+/**
  * The gateway through its CLI. `ledger`: a ledger URL (embedded, embedded:FILE, postgres://…).
  * Limits are configured far above what the machine can drive, so the limiter runs on every request
  * but never refuses (`unverified`: another per-address rate, for bench:attack). `nodeArgs`: e.g.
