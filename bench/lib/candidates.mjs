@@ -25,7 +25,7 @@ export const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT || process.env.BENCH_
 export const COMPARE_NODE_ARGS = (process.env.BENCH_COMPARE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const words = (s) => s.split(/\s+/).filter(Boolean);
 /** Node's flags in the image: the Dockerfile's `ENV NODE_OPTIONS=` (none if it sets none). */
-export const IMAGE_NODE_ARGS = words(/^ENV NODE_OPTIONS=(.*)$/m.exec(existsSync(join(GATEWAY_ROOT, 'Dockerfile')) ? readFileSync(join(GATEWAY_ROOT, 'Dockerfile'), 'utf8') : '')?.[1] ?? '');
+export const IMAGE_NODE_ARGS = words(/^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S*))$/m.exec(existsSync(join(GATEWAY_ROOT, 'Dockerfile')) ? readFileSync(join(GATEWAY_ROOT, 'Dockerfile'), 'utf8') : '')?.slice(1).join('') ?? '');
 /**
  * Node's flags for every hookgate candidate: the image's unless BENCH_GATEWAY_NODE_ARGS says otherwise
  * (empty: Node's defaults, as a bare `node bin/hookgate.js` runs). The benchmarks measure the gateway
