@@ -37,8 +37,9 @@ FROM node:${NODE_VERSION}-${BASE_VARIANT} AS runtime
 ENV NODE_ENV=production
 # V8's heap sized the same whatever the container's limit (Node sizes it from the limit): the young
 # generation at most 8 MB (too small under 1 GiB costs CPU, large without a limit costs RSS), the old
-# at most 256 MB, as Node gives it in the chart's 256Mi; without a limit V8 lets garbage grow toward
-# 4 GB before collecting it. docs/operations.md, Memory. Set NODE_OPTIONS (the chart: hookgate.env) to change it.
+# at most 256 MB, as Node gives it in the chart's 256Mi (with Node's 4 GB, V8 lets garbage grow to
+# several times the live heap between collections). docs/operations.md, Memory.
+# Set NODE_OPTIONS (the chart: hookgate.env) to change it.
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=256"
 # A fixed numeric uid/gid (above the usual host range) so Kubernetes' runAsNonRoot can verify
 # it. The application files stay owned by root: the process cannot change its own code.

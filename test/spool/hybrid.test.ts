@@ -49,6 +49,8 @@ t.test('hybrid: forwarded when the upstream takes it, stored when it fails or is
 
   const dir = mkdtempSync(join(tmpdir(), 'hookgate-hybrid-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // eight retries, not two: a stall of the test machine while the upstream still answers 500 must not
+  // exhaust them and leave the delivery dead before it recovers
   const config = testConfig({ upstream: { url: `http://127.0.0.1:${port}` }, ledger: { url: `embedded:${join(dir, 'l.db')}` }, routes: [{ path: '/gh', provider: 'github', tenant: 'acme', secrets: ['env:GH'], delivery: 'hybrid', spool: { retry: ['200ms', '200ms', '200ms', '200ms', '200ms', '200ms', '200ms', '200ms'] } }] }, { GH: SECRET });
   const ledger = await openLedger({ url: config.ledger.url, retentionMs: config.ledger.retentionMs, leaseMs: config.ledger.leaseMs, cache: 10, migrate: true });
   const gw = await startTestGateway(config, { ledger, spoolPollMs: 50 });
@@ -74,8 +76,8 @@ t.test('hybrid: forwarded when the upstream takes it, stored when it fails or is
   status = 200;
   // delivered, not merely tried again: a retry due while the upstream still failed is answered 500
   await until('the stored one delivered', async () => (await gw.spool!.store.list({})).every((d) => d.state === 'delivered'));
-  const retry = received.filter((r) => r.body === '{"n":2}')[1]!;
-  t.same([received.filter((r) => r.body === '{"n":2}')[0]!.attempt, retry.attempt, retry.delivery], ['1', '2', 'retry'], 'the synchronous try was attempt 1, the first retry attempt 2');
+  const [first, retry] = received.filter((r) => r.body === '{"n":2}');
+  t.same([first!.attempt, retry!.attempt, retry!.delivery], ['1', '2', 'retry'], 'the synchronous try was attempt 1, the first retry attempt 2');
 
   await stopApp();
   const away = await send('{"n":3}');
