@@ -126,6 +126,8 @@ function machine() {
   return m;
 }
 const problems = [];
+/** The upstream's process: its CPU a request is reported beside the candidate's. */
+let upstreamPid = 0;
 
 /** One measured run of `cand`: load, CPU of the candidate, counters of the gateway. */
 async function measure(cand, { seconds = K.seconds, ids = null, prefix, secret, label = 'run' } = {}) {
@@ -134,13 +136,17 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, secret, 
   const pgBefore = cand.pgCounts ? await cand.pgCounts() : null;
   const cpu0 = cpuSeconds(cand.pid);
   const main0 = mainThreadCpuSeconds(cand.pid);
+  const own0 = process.cpuUsage();
+  const up0 = upstreamPid ? cpuSeconds(upstreamPid) : 0;
   const r = await drive(cand.url, { seconds, connections: K.connections, ids, prefix, ...(secret ? { secret } : {}) });
   const cpu = cpuSeconds(cand.pid) - cpu0;
   const mainCpu = mainThreadCpuSeconds(cand.pid) - main0;
+  const own = process.cpuUsage(own0);
+  const upCpu = upstreamPid ? cpuSeconds(upstreamPid) - up0 : 0;
   const rss = rssBytes(cand.pid);
   const after = cand.adminUrl ? await gatewayCounters(cand.adminUrl) : null;
   const pgAfter = cand.pgCounts ? await cand.pgCounts() : null;
-  const run = { candidate: cand.name, label, ...r, cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests), mainUsPerReq: (mainCpu * 1e6) / Math.max(1, r.requests), cpuCores: cpu / r.duration, load1, rss };
+  const run = { candidate: cand.name, label, ...r, cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests), mainUsPerReq: (mainCpu * 1e6) / Math.max(1, r.requests), cpuCores: cpu / r.duration, load1, rss, loadUsPerReq: (own.user + own.system) / Math.max(1, r.requests), upstreamUsPerReq: (upCpu * 1e6) / Math.max(1, r.requests) };
   if (before) {
     run.outcomes = Object.fromEntries(Object.entries(after.outcomes).map(([k, v]) => [k, v - (before.outcomes[k] ?? 0)]).filter(([, v]) => v > 0));
     run.claimsPerS = (after.claims - before.claims) / r.duration;
@@ -164,7 +170,7 @@ async function measure(cand, { seconds = K.seconds, ids = null, prefix, secret, 
     const good = run.outcomes[cand.expect] ?? 0;
     if (good < total * 0.999) problems.push(`${cand.name} ${label}: expected outcome ${cand.expect}, got ${JSON.stringify(run.outcomes)}`);
   }
-  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores; main thread ${fmt.us(run.mainUsPerReq)})  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}${run.backlog !== undefined ? `  backlog ${run.backlog}, delivered ${run.drainS.toFixed(1)} s later` : ''}`);
+  log(`  ${cand.name.padEnd(28)} ${fmt.int(run.rps).padStart(7)} req/s  p50 ${fmt.ms(r.p50)}  p99 ${fmt.ms(r.p99)}  cpu ${fmt.us(run.cpuUsPerReq)}/req (${run.cpuCores.toFixed(2)} cores; main thread ${fmt.us(run.mainUsPerReq)}; load generator ${fmt.us(run.loadUsPerReq)}, upstream ${fmt.us(run.upstreamUsPerReq)})  load ${load1.toFixed(2)}${run.outcomes ? `  ${JSON.stringify(run.outcomes)}` : ''}${run.roundTripsPerDelivery !== undefined ? `  ${run.roundTripsPerDelivery.toFixed(2)} stmts/delivery` : ''}${run.backlog !== undefined ? `  backlog ${run.backlog}, delivered ${run.drainS.toFixed(1)} s later` : ''}`);
   return run;
 }
 
@@ -208,8 +214,8 @@ function comparison(meds, refName) {
 }
 
 function runsTable(runs) {
-  return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'main thread/req', 'load (1 min)', 'notes'], runs.map((r) => [
-    r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), fmt.us(r.mainUsPerReq), r.load1.toFixed(2),
+  return table(['round', 'candidate', 'req/s', 'p50', 'p99', 'CPU/req', 'main thread/req', 'load generator + upstream CPU/req', 'load (1 min)', 'notes'], runs.map((r) => [
+    r.round, r.candidate, fmt.int(r.rps), fmt.ms(r.p50), fmt.ms(r.p99), fmt.us(r.cpuUsPerReq), fmt.us(r.mainUsPerReq), `${fmt.us(r.loadUsPerReq)} + ${fmt.us(r.upstreamUsPerReq)}`, r.load1.toFixed(2),
     [r.outcomes ? Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') : '', r.roundTripsPerDelivery !== undefined ? `${r.roundTripsPerDelivery.toFixed(2)} statements/delivery` : '', r.backlog !== undefined ? `${fmt.int(r.deliveredDuring)} delivered during the run, ${fmt.int(r.backlog)} left at its end (delivered ${r.drainS.toFixed(1)} s later); CPU/req with that backlog's delivery ${fmt.us(r.cpuWithBacklogUs)}` : ''].filter(Boolean).join('; '),
   ]));
 }
@@ -228,13 +234,14 @@ function conditions(mach, skipped) {
   return [
     `- Command: \`${COMMAND}\` (\`node bench/run.mjs ${scenario}\`), after \`npm run build\`.`,
     `- Machine: ${machineLine(mach)}.`,
-    `- Load: autocannon in the harness process, ${K.connections} keep-alive connections, no pipelining, POST ${'`/webhooks/stripe`'} with a Stripe-signed 2 KiB JSON body and a new event id per request (signing costs the client ${fmt.us(signCostUs())} a request). Each candidate is one process (nginx: one worker) forwarding to the same node:http upstream; ${K.rounds} rounds × ${K.seconds} s per candidate, interleaved, after a ${K.warmup} s warm-up each. CPU/req is the candidate's own user+system CPU time divided by the requests it answered (all its threads and child processes); main thread/req counts only its main thread (node's event loop, which bounds its throughput; nginx: the master).`,
+    `- Load: autocannon in the harness process, ${K.connections} keep-alive connections, no pipelining, POST ${'`/webhooks/stripe`'} with a Stripe-signed 2 KiB JSON body and a new event id per request (signing costs the client ${fmt.us(signCostUs())} a request). Each candidate is one process (nginx: one worker) forwarding to the same node:http upstream; ${K.rounds} rounds × ${K.seconds} s per candidate, interleaved, after a ${K.warmup} s warm-up each. CPU/req is the candidate's own user+system CPU time divided by the requests it answered (all its threads and child processes); main thread/req counts only its main thread (node's event loop, which bounds its throughput; nginx: the master); beside them, the CPU a request of the harness process (the load generator) and of the upstream, which share the same cores.`,
     ...skipped.map((s) => `- Skipped: ${s}`),
   ].join('\n');
 }
 
 async function startCommon() {
   const upstream = await startUpstream();
+  upstreamPid = upstream.pid;
   const ref = await startBareProxy(upstream.url);
   const skipped = [];
   const baselines = [];
@@ -468,6 +475,7 @@ const threadOf = (profileName) => Number(profileName.split('.').at(-3));
 
 async function scenarioProfile() {
   const upstream = await startUpstream();
+  upstreamPid = upstream.pid;
   const dir = scratchDir('prof');
   const target = process.env.BENCH_PROFILE_TARGET ?? 'gateway';
   // BENCH_PROFILE_LOAD=limited: the forgeries from one address far over the per-address limit (bench:attack's 429 load)

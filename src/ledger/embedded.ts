@@ -44,6 +44,20 @@ function privateFile(path: string): void {
 /** The page cache of an embedded file's connection, in KiB. */
 export const SQLITE_CACHE_KIB = 2000;
 
+/**
+ * WAL pages between automatic checkpoints: SQLite's default is 1,000. A delivery writes about 1.7 pages
+ * to the WAL, most of them the same few hundred index and table pages again; a checkpoint copies each
+ * page once however often the WAL holds it, so ten times fewer checkpoints copy far fewer pages (and
+ * sync the file ten times less often). The WAL then grows to about 40 MB before it starts over.
+ * Measured in docs/benchmarks.md; HOOKGATE_SQLITE_CHECKPOINT_PAGES overrides it, for A/B benchmarks.
+ */
+export const SQLITE_CHECKPOINT_PAGES = checkpointPages(process.env.HOOKGATE_SQLITE_CHECKPOINT_PAGES);
+
+export function checkpointPages(env: string | undefined): number {
+  const n = Number(env);
+  return env !== undefined && env.trim() !== '' && Number.isInteger(n) && n >= 0 ? n : 10_000;
+}
+
 export function openSqlite(url: string, busyTimeoutMs = 2000, synchronous: 'normal' | 'full' = 'normal'): Database.Database {
   const path = embeddedPath(url);
   if (path) privateFile(path);
@@ -59,6 +73,7 @@ export function openSqlite(url: string, busyTimeoutMs = 2000, synchronous: 'norm
   // SQLite's own default page cache, not better-sqlite3's eight times larger one: the file's pages are
   // in the OS page cache anyway, so the larger one only held RSS (docs/benchmarks.md)
   if (path) db.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
+  if (path) db.pragma(`wal_autocheckpoint = ${SQLITE_CHECKPOINT_PAGES}`);
   return db;
 }
 
