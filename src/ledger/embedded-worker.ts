@@ -1,7 +1,8 @@
 // The embedded ledger's worker thread: owns the SQLite connection and serves what the gateway's thread
 // sends it (embedded-thread.ts) with embedded-serve.ts.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { openMigratedSqlite, SqliteStore } from './embedded.js';
+import { SqliteStore } from './embedded.js';
+import { openMigratedSqlite } from './sqlite-connection.js';
 import { errSummary } from '../errors.js';
 import type { Reply, WorkerInit } from './embedded-thread.js';
 import { serveLedger } from './embedded-serve.js';

@@ -139,7 +139,7 @@ export async function migrate(
   opts: { schema?: string; dialect?: 'auto' | Dialect; statementTimeoutMs?: number; log?: LedgerLog } = {},
 ): Promise<MigrationResult & { backend: Ledger['backend'] }> {
   if (kindOf(url) === 'embedded') {
-    const [{ openSqlite }, { migrateSqlite }] = await Promise.all([embedded(), import('./migrations.js')]);
+    const [{ openSqlite }, { migrateSqlite }] = await Promise.all([import('./sqlite-connection.js'), import('./migrations.js')]);
     const db = openSqlite(url);
     try {
       return { backend: 'embedded', ...migrateSqlite(db) };

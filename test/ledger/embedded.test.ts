@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BASE_OPTIONS, embeddedCluster, newKey } from '../helpers/ledger-backends.js';
 import { embeddedThread, migrate, openLedger, sqliteInThread } from '../../src/ledger/index.js';
-import { checkpointPages, openEmbeddedLedger, openSqlite, SQLITE_CACHE_KIB, SQLITE_CHECKPOINT_PAGES, type Op } from '../../src/ledger/embedded.js';
+import { openEmbeddedLedger, type Op } from '../../src/ledger/embedded.js';
 import { openThreadedEmbeddedLedger, type LedgerThread } from '../../src/ledger/embedded-thread.js';
 import { LATEST_VERSION as LATEST, MIGRATIONS, requiredVersion } from '../../src/ledger/schema-versions.js';
 import { openSqliteSpool } from '../../src/spool/store/sqlite.js';
@@ -51,54 +51,6 @@ t.test('embedded:PATH creates the file and its folders, in WAL mode, and keeps d
 
 // issue 13: the ledger's file and folders took the umask's permissions (0644 / 0755 under umask 022):
 // any local user could read the delivery keys. Created now 0700 (folders) and 0600 (file, -wal, -shm).
-t.test('embedded:PATH: each connection keeps a 2 MiB page cache, not the 16 MiB better-sqlite3 builds in (RSS after a fill, docs/benchmarks.md)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'ledger.db');
-  await migrate(`embedded:${file}`);
-  const db = openSqlite(`embedded:${file}`);
-  t.teardown(() => db.close());
-  t.equal(db.pragma('cache_size', { simple: true }), -SQLITE_CACHE_KIB);
-  t.equal(SQLITE_CACHE_KIB, 2000);
-  // the build default, which an in-memory database keeps (its pages cannot be evicted anyway)
-  const mem = openSqlite('embedded');
-  t.teardown(() => mem.close());
-  t.equal(mem.pragma('cache_size', { simple: true }), -16000);
-  // the spool's own connection (the `hookgate spool` command's worker) is opened the same way
-  const spool = openSqliteSpool(`embedded:${file}`);
-  t.teardown(() => spool.close());
-  t.equal((spool as unknown as { db: Database.Database }).db.pragma('cache_size', { simple: true }), -SQLITE_CACHE_KIB);
-});
-
-t.test('embedded:PATH checkpoints its WAL every 10,000 pages, not every 1,000, and the WAL stays bounded', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'hookgate-embedded-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'ledger.db');
-  t.equal(SQLITE_CHECKPOINT_PAGES, 10_000);
-  const db = openSqlite(`embedded:${file}`);
-  t.equal(db.pragma('wal_autocheckpoint', { simple: true }), SQLITE_CHECKPOINT_PAGES);
-  db.close();
-  // the switch for A/B benchmarks takes a page count; anything else keeps the default
-  t.equal(checkpointPages('1000'), 1000);
-  t.equal(checkpointPages('0'), 0);
-  for (const bad of [undefined, '', 'x', '-1', '1.5']) t.equal(checkpointPages(bad), 10_000, `HOOKGATE_SQLITE_CHECKPOINT_PAGES=${String(bad)}`);
-
-  // Several times 10,000 pages written (about 1.7 a delivery): checkpoints still run and the WAL starts
-  // over, so the file stays near 10,000 pages of 4 KiB (each with its 24-byte frame header).
-  const ledger = openEmbeddedLedger({ ...BASE_OPTIONS, url: `embedded:${file}`, migrate: true });
-  t.teardown(() => ledger.close());
-  for (let i = 0; i < 600; i++) {
-    const keys = Array.from({ length: 50 }, () => newKey());
-    const claims = await Promise.all(keys.map((k) => ledger.claim(k)));
-    await Promise.all(claims.map((c, j) => ledger.complete(keys[j]!, (c as { token: string }).token, 200)));
-  }
-  const check = new Database(file, { readonly: true });
-  t.teardown(() => check.close());
-  t.equal((check.prepare('SELECT COUNT(*) AS n FROM hookgate_ledger').get() as { n: number }).n, 30_000, 'every delivery is in the ledger');
-  const wal = statSync(`${file}-wal`).size;
-  t.ok(wal <= 11_000 * (4096 + 24), `the WAL stays near 10,000 pages (${Math.round(wal / 1e6)} MB)`);
-});
-
 t.test('embedded:PATH creates its folders 0700 and its files 0600 whatever the umask', async (t) => {
   const previous = process.umask(0o022);
   t.teardown(() => void process.umask(previous));

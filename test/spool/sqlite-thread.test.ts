@@ -11,7 +11,7 @@ import { openLedger } from '../../src/ledger/index.js';
 import { keyHash } from '../../src/ledger/common.js';
 import { openSpoolStore } from '../../src/spool/store/index.js';
 import { openSqliteSpool, SqliteSpoolStore } from '../../src/spool/store/sqlite.js';
-import { openSqlite } from '../../src/ledger/embedded.js';
+import { openSqlite } from '../../src/ledger/sqlite-connection.js';
 import { ThreadedSqliteSpool, openThreadedSqliteSpool, ownWorker, toBuffers } from '../../src/spool/store/sqlite-thread.js';
 import { ledgerThreadOn } from '../../src/ledger/embedded-thread.js';
 import type { AcceptInput, SpoolStore } from '../../src/spool/store/types.js';

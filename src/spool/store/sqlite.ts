@@ -4,7 +4,7 @@
 // hears 2xx (NORMAL may lose the last commits on power loss). Time is this process's clock.
 import type Database from 'better-sqlite3';
 import { keyHash } from '../../ledger/common.js';
-import { openSqlite } from '../../ledger/embedded.js';
+import { openSqlite } from '../../ledger/sqlite-connection.js';
 import { unavailable } from '../../ledger/retry.js';
 import { DEFAULT_REPLAY_PACE, idHash, type ReplayPace, type AcceptInput, type AcceptResult, type Claimed, type DeliveryRow, type Settle, type SpoolFilter, type SpoolStats, type SpoolStore, type StoredRequest } from './types.js';
 import { decodeHeaders, decodeStoredMeta, encodeHeaders, encodeMeta } from './headers.js';
